@@ -1,0 +1,520 @@
+/*
+ * wsnic native addon: the few system calls Node cannot make itself.
+ *
+ *   tapOpen(pattern)            TUNSETIFF (IFF_TAP|IFF_NO_PI), non-blocking -> { fd, name }
+ *   new TapPort(fd, onFrames, onWritable, onError)
+ *                               a uv_poll on Node's own loop: reads until EAGAIN (at most
+ *                               BATCH frames a wakeup) and hands them over in one call;
+ *     .write(buf)               one write() per frame: true, or false when it would block
+ *                               (onWritable fires once the fd can take more)
+ *     .pause() / .resume()      stop / start reading (the kernel queue then drops, as Ethernet may)
+ *     .close()                  stop polling and close the fd (the TAP disappears)
+ *   linkUp(name), linkSetMtu(name, mtu), bridgeAddPort(bridge, name)   ioctls
+ *   sdNotify(socketPath, state, fds?)   sendmsg() with SCM_RIGHTS, no libsystemd
+ *
+ * Errors become JS exceptions whose message names the call and the interface, with .errno
+ * and .code (e.g. "EPERM").
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define FRAME_MAX 65560 /* 65,535 MTU + 14 header + VLAN tag, with room to spare */
+#define BATCH 64        /* frames handed to JS per wakeup, so one busy TAP cannot starve others */
+
+#define CHECK(call)                                                                    \
+    do {                                                                               \
+        if ((call) != napi_ok) {                                                       \
+            napi_throw_error(env, NULL, "wsnic addon: N-API call failed: " #call);    \
+            return NULL;                                                               \
+        }                                                                              \
+    } while (0)
+
+static const char *errno_code(int err) {
+    switch (err) {
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENOENT: return "ENOENT";
+    case ENODEV: return "ENODEV";
+    case EBUSY: return "EBUSY";
+    case EEXIST: return "EEXIST";
+    case EINVAL: return "EINVAL";
+    case EBADF: return "EBADF";
+    case EAGAIN: return "EAGAIN";
+    case EIO: return "EIO";
+    case ENOMEM: return "ENOMEM";
+    case ENOBUFS: return "ENOBUFS";
+    case EMSGSIZE: return "EMSGSIZE";
+    case EXFULL: return "EXFULL";
+    case ENOTCONN: return "ENOTCONN";
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    default: return "EUNKNOWN";
+    }
+}
+
+/* Throws Error("<what>: <strerror> (<CODE>)") with .errno and .code set. */
+static void throw_errno(napi_env env, int err, const char *what) {
+    char msg[256];
+    napi_value error, message, code, num;
+    snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), errno_code(err));
+    napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &error);
+    napi_create_int32(env, err, &num);
+    napi_set_named_property(env, error, "errno", num);
+    napi_set_named_property(env, error, "code", code);
+    napi_throw(env, error);
+}
+
+static int get_string(napi_env env, napi_value v, char *buf, size_t size, const char *what) {
+    size_t len;
+    if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok) {
+        napi_throw_type_error(env, NULL, what);
+        return -1;
+    }
+    if (len >= size - 1) {
+        napi_throw_range_error(env, NULL, what);
+        return -1;
+    }
+    return 0;
+}
+
+static napi_value tap_open(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1], result, v;
+    char pattern[IFNAMSIZ + 1], what[96];
+    struct ifreq ifr;
+    int fd;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || get_string(env, argv[0], pattern, sizeof pattern,
+                               "tapOpen: name pattern must be a string of at most 15 bytes"))
+        return NULL;
+    fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        throw_errno(env, errno, "cannot open /dev/net/tun");
+        return NULL;
+    }
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    memcpy(ifr.ifr_name, pattern, IFNAMSIZ); /* get_string bounded it to 15 bytes + NUL */
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        int err = errno;
+        close(fd);
+        snprintf(what, sizeof what, "cannot create TAP device '%s' (TUNSETIFF)", pattern);
+        throw_errno(env, err, what);
+        return NULL;
+    }
+    CHECK(napi_create_object(env, &result));
+    CHECK(napi_create_int32(env, fd, &v));
+    CHECK(napi_set_named_property(env, result, "fd", v));
+    CHECK(napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &v));
+    CHECK(napi_set_named_property(env, result, "name", v));
+    return result;
+}
+
+/* Runs one interface ioctl on a throwaway AF_INET socket. */
+static int if_ioctl(unsigned long req, struct ifreq *ifr) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc, err;
+    if (s < 0) return -1;
+    rc = ioctl(s, req, ifr);
+    err = errno;
+    close(s);
+    errno = err;
+    return rc;
+}
+
+static napi_value link_up(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    struct ifreq ifr;
+    char what[96];
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    memset(&ifr, 0, sizeof ifr);
+    if (argc < 1 || get_string(env, argv[0], ifr.ifr_name, IFNAMSIZ + 1, "linkUp: bad interface name"))
+        return NULL;
+    snprintf(what, sizeof what, "cannot bring up %s", ifr.ifr_name);
+    if (if_ioctl(SIOCGIFFLAGS, &ifr) < 0) {
+        throw_errno(env, errno, what);
+        return NULL;
+    }
+    ifr.ifr_flags |= IFF_UP;
+    if (if_ioctl(SIOCSIFFLAGS, &ifr) < 0) {
+        throw_errno(env, errno, what);
+        return NULL;
+    }
+    return NULL;
+}
+
+static napi_value link_set_mtu(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    struct ifreq ifr;
+    int32_t mtu;
+    char what[96];
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    memset(&ifr, 0, sizeof ifr);
+    if (argc < 2 || get_string(env, argv[0], ifr.ifr_name, IFNAMSIZ + 1, "linkSetMtu: bad interface name"))
+        return NULL;
+    CHECK(napi_get_value_int32(env, argv[1], &mtu));
+    ifr.ifr_mtu = mtu;
+    snprintf(what, sizeof what, "cannot set MTU %d on %s", mtu, ifr.ifr_name);
+    if (if_ioctl(SIOCSIFMTU, &ifr) < 0) {
+        throw_errno(env, errno, what);
+        return NULL;
+    }
+    return NULL;
+}
+
+static napi_value bridge_add_port(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    struct ifreq ifr;
+    char port[IFNAMSIZ + 1], what[96];
+    int index;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    memset(&ifr, 0, sizeof ifr);
+    if (argc < 2 || get_string(env, argv[0], ifr.ifr_name, IFNAMSIZ + 1, "bridgeAddPort: bad bridge name") ||
+        get_string(env, argv[1], port, sizeof port, "bridgeAddPort: bad port name"))
+        return NULL;
+    snprintf(what, sizeof what, "cannot add %s to bridge %s", port, ifr.ifr_name);
+    {
+        struct ifreq q;
+        memset(&q, 0, sizeof q);
+        memcpy(q.ifr_name, port, IFNAMSIZ);
+        if (if_ioctl(SIOCGIFINDEX, &q) < 0) {
+            throw_errno(env, errno, what);
+            return NULL;
+        }
+        index = q.ifr_ifindex;
+    }
+    ifr.ifr_ifindex = index;
+    if (if_ioctl(SIOCBRADDIF, &ifr) < 0) {
+        throw_errno(env, errno, what);
+        return NULL;
+    }
+    return NULL;
+}
+
+/* ---- TapPort: a TAP fd polled on Node's loop ---- */
+
+typedef struct {
+    napi_env env;
+    uv_poll_t poll;
+    int fd;
+    int events;        /* UV_READABLE and/or UV_WRITABLE currently asked for */
+    int closing;
+    napi_ref self;     /* keeps the JS object alive while polling */
+    napi_ref on_frames, on_writable, on_error;
+    unsigned char buf[FRAME_MAX];
+} TapPort;
+
+static void call_js(napi_env env, napi_ref fn_ref, napi_ref self_ref, size_t argc, napi_value *argv) {
+    napi_value fn, self, undefined;
+    napi_get_reference_value(env, fn_ref, &fn);
+    napi_get_reference_value(env, self_ref, &self);
+    if (!self) napi_get_undefined(env, &undefined), self = undefined;
+    napi_call_function(env, self, fn, argc, argv, NULL);
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events);
+
+static void port_start(TapPort *p) {
+    if (p->closing) return;
+    if (p->events) uv_poll_start(&p->poll, p->events, on_poll);
+    else uv_poll_stop(&p->poll);
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events) {
+    TapPort *p = handle->data;
+    napi_env env = p->env;
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    if (status < 0) {
+        napi_value argv[1];
+        napi_create_int32(env, -status, &argv[0]);
+        call_js(env, p->on_error, p->self, 1, argv);
+        goto out;
+    }
+    if (events & UV_WRITABLE) {
+        p->events &= ~UV_WRITABLE;
+        port_start(p);
+        call_js(env, p->on_writable, p->self, 0, NULL);
+    }
+    if ((events & UV_READABLE) && !p->closing && (p->events & UV_READABLE)) {
+        napi_value frames, buf;
+        uint32_t count = 0;
+        int err = 0;
+        napi_create_array(env, &frames);
+        while (count < BATCH) {
+            ssize_t n = read(p->fd, p->buf, sizeof p->buf);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno != EAGAIN) err = errno;
+                break;
+            }
+            if (n == 0) break;
+            napi_create_buffer_copy(env, (size_t)n, p->buf, NULL, &buf);
+            napi_set_element(env, frames, count++, buf);
+        }
+        if (count > 0) {
+            napi_value argv[1] = {frames};
+            call_js(env, p->on_frames, p->self, 1, argv);
+        }
+        if (err && !p->closing) {
+            napi_value argv[1];
+            napi_create_int32(env, err, &argv[0]);
+            call_js(env, p->on_error, p->self, 1, argv);
+        }
+    }
+out:
+    /* An exception thrown by a callback must reach Node, not vanish. */
+    {
+        bool pending = false;
+        napi_is_exception_pending(env, &pending);
+        if (pending) {
+            napi_value exc;
+            napi_get_and_clear_last_exception(env, &exc);
+            napi_fatal_exception(env, exc);
+        }
+    }
+    napi_close_handle_scope(env, scope);
+}
+
+static void on_closed(uv_handle_t *handle) {
+    TapPort *p = handle->data;
+    napi_env env = p->env;
+    close(p->fd);
+    napi_delete_reference(env, p->on_frames);
+    napi_delete_reference(env, p->on_writable);
+    napi_delete_reference(env, p->on_error);
+    napi_delete_reference(env, p->self);
+    free(p);
+}
+
+static TapPort *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+    napi_value self;
+    TapPort *p = NULL;
+    if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
+    if (napi_unwrap(env, self, (void **)&p) != napi_ok || !p || p->closing) {
+        napi_throw_error(env, "EBADF", "TapPort is closed");
+        return NULL;
+    }
+    return p;
+}
+
+static napi_value port_ctor(napi_env env, napi_callback_info info) {
+    size_t argc = 4;
+    napi_value argv[4], self;
+    int32_t fd;
+    TapPort *p;
+    int rc;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+    if (argc < 4) {
+        napi_throw_type_error(env, NULL, "TapPort(fd, onFrames, onWritable, onError)");
+        return NULL;
+    }
+    CHECK(napi_get_value_int32(env, argv[0], &fd));
+    p = calloc(1, sizeof *p);
+    if (!p) {
+        throw_errno(env, ENOMEM, "TapPort");
+        return NULL;
+    }
+    p->env = env;
+    p->fd = fd;
+    {
+        uv_loop_t *loop = NULL;
+        CHECK(napi_get_uv_event_loop(env, &loop));
+        rc = uv_poll_init(loop, &p->poll, fd);
+    }
+    if (rc < 0) {
+        free(p);
+        throw_errno(env, -rc, "TapPort: cannot poll the TAP fd");
+        return NULL;
+    }
+    p->poll.data = p;
+    napi_create_reference(env, argv[1], 1, &p->on_frames);
+    napi_create_reference(env, argv[2], 1, &p->on_writable);
+    napi_create_reference(env, argv[3], 1, &p->on_error);
+    CHECK(napi_wrap(env, self, p, NULL, NULL, NULL));
+    napi_create_reference(env, self, 1, &p->self);
+    p->events = UV_READABLE;
+    port_start(p);
+    return self;
+}
+
+static napi_value port_write(napi_env env, napi_callback_info info) {
+    size_t argc = 1, len;
+    napi_value argv[1], result;
+    void *data;
+    ssize_t n;
+    TapPort *p = unwrap(env, info, &argc, argv);
+    if (!p) return NULL;
+    if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
+        napi_throw_type_error(env, NULL, "TapPort.write(buffer)");
+        return NULL;
+    }
+    do n = write(p->fd, data, len); while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+        p->events |= UV_WRITABLE;
+        port_start(p);
+        napi_get_boolean(env, false, &result);
+        return result;
+    }
+    if (n < 0) {
+        throw_errno(env, errno, "TAP write failed");
+        return NULL;
+    }
+    napi_get_boolean(env, true, &result);
+    return result;
+}
+
+static napi_value port_pause(napi_env env, napi_callback_info info) {
+    size_t argc = 0;
+    TapPort *p = unwrap(env, info, &argc, NULL);
+    if (!p) return NULL;
+    p->events &= ~UV_READABLE;
+    port_start(p);
+    return NULL;
+}
+
+static napi_value port_resume(napi_env env, napi_callback_info info) {
+    size_t argc = 0;
+    TapPort *p = unwrap(env, info, &argc, NULL);
+    if (!p) return NULL;
+    p->events |= UV_READABLE;
+    port_start(p);
+    return NULL;
+}
+
+static napi_value port_close(napi_env env, napi_callback_info info) {
+    size_t argc = 0;
+    napi_value self;
+    TapPort *p = NULL;
+    CHECK(napi_get_cb_info(env, info, &argc, NULL, &self, NULL));
+    if (napi_unwrap(env, self, (void **)&p) != napi_ok || !p || p->closing) return NULL;
+    p->closing = 1;
+    napi_remove_wrap(env, self, NULL); /* later calls see a closed port, not freed memory */
+    uv_poll_stop(&p->poll);
+    uv_close((uv_handle_t *)&p->poll, on_closed);
+    return NULL;
+}
+
+/* ---- sd_notify ---- */
+
+static napi_value sd_notify(napi_env env, napi_callback_info info) {
+    size_t argc = 3, len = 0;
+    napi_value argv[3], result;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    char *state;
+    uint32_t nfds = 0;
+    int fds[253];
+    struct sockaddr_un addr;
+    struct iovec iov;
+    struct msghdr msg;
+    char control[CMSG_SPACE(sizeof fds)];
+    socklen_t addrlen;
+    int s, rc;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 2 || get_string(env, argv[0], path, sizeof path, "sdNotify: bad socket path")) return NULL;
+    CHECK(napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
+    state = malloc(len + 1);
+    if (!state) {
+        throw_errno(env, ENOMEM, "sdNotify");
+        return NULL;
+    }
+    napi_get_value_string_utf8(env, argv[1], state, len + 1, &len);
+    if (argc > 2) {
+        bool is_array = false;
+        napi_is_array(env, argv[2], &is_array);
+        if (is_array) {
+            napi_get_array_length(env, argv[2], &nfds);
+            if (nfds > 253) nfds = 253;
+            for (uint32_t i = 0; i < nfds; i++) {
+                napi_value v;
+                napi_get_element(env, argv[2], i, &v);
+                napi_get_value_int32(env, v, &fds[i]);
+            }
+        }
+    }
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, strlen(path));
+    addrlen = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+    if (path[0] == '@') addr.sun_path[0] = 0; /* abstract namespace */
+    else addrlen += 1;
+    iov.iov_base = state;
+    iov.iov_len = len;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &addr;
+    msg.msg_namelen = addrlen;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        struct cmsghdr *cmsg;
+        memset(control, 0, sizeof control);
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+    }
+    s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        free(state);
+        throw_errno(env, errno, "sdNotify: socket");
+        return NULL;
+    }
+    rc = sendmsg(s, &msg, MSG_NOSIGNAL);
+    {
+        int err = errno;
+        close(s);
+        free(state);
+        if (rc < 0) {
+            char what[160];
+            snprintf(what, sizeof what, "sdNotify: cannot send to %s", path);
+            throw_errno(env, err, what);
+            return NULL;
+        }
+    }
+    napi_get_boolean(env, true, &result);
+    return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+    napi_value cls;
+    napi_property_descriptor methods[] = {
+        {"write", NULL, port_write, NULL, NULL, NULL, napi_default, NULL},
+        {"pause", NULL, port_pause, NULL, NULL, NULL, napi_default, NULL},
+        {"resume", NULL, port_resume, NULL, NULL, NULL, napi_default, NULL},
+        {"close", NULL, port_close, NULL, NULL, NULL, napi_default, NULL},
+    };
+    napi_property_descriptor fns[] = {
+        {"tapOpen", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
+        {"linkUp", NULL, link_up, NULL, NULL, NULL, napi_default, NULL},
+        {"linkSetMtu", NULL, link_set_mtu, NULL, NULL, NULL, napi_default, NULL},
+        {"bridgeAddPort", NULL, bridge_add_port, NULL, NULL, NULL, napi_default, NULL},
+        {"sdNotify", NULL, sd_notify, NULL, NULL, NULL, napi_default, NULL},
+    };
+    CHECK(napi_define_class(env, "TapPort", NAPI_AUTO_LENGTH, port_ctor, NULL, 4, methods, &cls));
+    CHECK(napi_set_named_property(env, exports, "TapPort", cls));
+    CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
+    return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

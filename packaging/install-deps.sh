@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs what wsnic needs from Debian's archive (as root, on Debian 12).
+#   packaging/install-deps.sh          runtime: ip, nft, dnsmasq, a C toolchain for the addon
+#   packaging/install-deps.sh --test   also what the test suite drives: busybox (udhcpc,
+#                                      nslookup, wget), openssl, python3-websockets
+set -eu
+pkgs="iproute2 nftables dnsmasq-base procps python3 make g++"
+if [ "${1:-}" = "--test" ]; then
+	pkgs="$pkgs busybox openssl python3-websockets"
+fi
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: missing Debian packages:$missing (run this script as root)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+command -v node >/dev/null || { echo "install-deps: installing nodejs npm" >&2; apt-get install -y -qq nodejs npm >/dev/null; }

@@ -1,0 +1,100 @@
+/**
+ * The one configuration schema. Every key's type, default, environment names, CLI flags and
+ * doc live here; the loader, `--help`, the README table and the shipped wsnic.conf come from it
+ * (or are checked against it by a test).
+ */
+
+export type Kind = 'bool' | 'int' | 'port' | 'string' | 'address' | 'path' | 'cidr' | 'ifname' | 'prefix' | 'ipv4list' | 'domain' | 'level';
+
+interface KindValue {
+  bool: boolean;
+  int: number;
+  port: number;
+  string: string;
+  address: string;
+  path: string;
+  cidr: string;
+  ifname: string;
+  prefix: string;
+  ipv4list: string[];
+  domain: string;
+  level: LogLevel;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+
+export interface Entry {
+  readonly key: string;
+  readonly kind: Kind;
+  /** Default as it would be written in wsnic.conf ('' = unset). */
+  readonly default: string;
+  readonly doc: string;
+  /** Other names accepted in the file (the original wsnic's README names). */
+  readonly aliases?: readonly string[];
+  /** Extra environment names; `invert` flips a boolean (WSNIC_ENABLE_DHCP vs disable_dhcp). */
+  readonly env?: readonly { readonly name: string; readonly invert?: boolean }[];
+  readonly short?: string;
+  /** Placeholder in --help; booleans given as a flag take no value. */
+  readonly meta?: string;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export const schema = [
+  { key: 'ws_address', kind: 'address', default: '127.0.0.1', short: 'a', meta: 'ADDR',
+    doc: 'Address the ws:// and wss:// servers listen on; 0.0.0.0 for every interface (the default inside a container).' },
+  { key: 'ws_port', kind: 'port', default: '8086', meta: 'PORT', doc: 'WebSocket server port (ws://).' },
+  { key: 'wss_port', kind: 'port', default: '8087', meta: 'PORT', doc: 'WebSocket Secure server port (wss://), served when wss_certificate is set.' },
+  { key: 'wss_certificate', kind: 'path', default: '', short: 'r', meta: 'FILE', aliases: ['wss_server_cert'],
+    doc: 'PEM file with the server certificate (chain), or certificate and private key together; enables wss://.' },
+  { key: 'wss_private_key', kind: 'path', default: '', short: 'k', meta: 'FILE', aliases: ['wss_server_key'],
+    doc: 'PEM file with the private key, when wss_certificate holds only the certificate.' },
+  { key: 'enable_inet', kind: 'bool', default: '0', short: 'i', env: [{ name: 'WSNIC_ENABLE_HOSTNET' }],
+    doc: 'Give clients the outside world through NAT masquerading out of inet_iface.' },
+  { key: 'inet_iface', kind: 'ifname', default: '', short: 'f', meta: 'IFACE',
+    doc: 'Uplink interface for NAT; empty: the interface of the default route.' },
+  { key: 'subnet', kind: 'cidr', default: '192.168.86.0/24', short: 's', meta: 'CIDR',
+    doc: 'Client network: its first host is the bridge (gateway, DHCP and DNS server), the rest the DHCP pool.' },
+  { key: 'disable_dhcp', kind: 'bool', default: '0', env: [{ name: 'WSNIC_ENABLE_DHCP', invert: true }],
+    doc: 'Do not run dnsmasq (no DHCP or DNS on the bridge).' },
+  { key: 'dhcp_lease_file', kind: 'path', default: '', meta: 'FILE',
+    doc: 'dnsmasq lease database; empty: dnsmasq.leases in runtime_dir.' },
+  { key: 'dhcp_lease_time', kind: 'int', default: '86400', short: 't', meta: 'SECONDS', min: 120, max: 31536000,
+    doc: 'DHCP lease time in seconds.' },
+  { key: 'dhcp_domain_name', kind: 'domain', default: '', short: 'n', meta: 'NAME',
+    doc: 'Domain name announced in DHCP replies (and served by dnsmasq for leased hosts).' },
+  { key: 'dhcp_nameserver', kind: 'ipv4list', default: '', short: 'd', meta: 'IPLIST', env: [{ name: 'WSNIC_DHCP_DOMAIN_NAME_SERVER' }],
+    doc: 'Comma-separated DNS servers announced in DHCP replies; empty: the bridge address (dnsmasq).' },
+  { key: 'dnsmasq_conf_dir', kind: 'path', default: '', meta: 'DIR',
+    doc: 'Directory of extra dnsmasq options (*.conf) added to the generated configuration.' },
+  { key: 'mtu', kind: 'int', default: '1500', meta: 'BYTES', min: 576, max: 65535,
+    doc: 'MTU of the bridge (the gateway\'s side) announced by DHCP; client TAPs take frames up to 65,535 bytes regardless.' },
+  { key: 'bridge', kind: 'ifname', default: 'wsbr0', meta: 'NAME', doc: 'Name of the bridge that joins every client.' },
+  { key: 'tap_prefix', kind: 'prefix', default: 'wstap', meta: 'PREFIX', doc: 'Client TAP devices are named PREFIX0, PREFIX1, ...' },
+  { key: 'runtime_dir', kind: 'path', default: '/run/wsnic', meta: 'DIR',
+    doc: 'Where wsnic keeps its generated dnsmasq and nftables files and its state.' },
+  { key: 'ping_interval', kind: 'int', default: '30', meta: 'SECONDS', min: 1, max: 86400,
+    doc: 'Send a WebSocket PING to a client silent for this long.' },
+  { key: 'idle_timeout', kind: 'int', default: '100', meta: 'SECONDS', min: 2, max: 86400,
+    doc: 'Close a client silent (no frame, no PONG) for this long.' },
+  { key: 'log_level', kind: 'level', default: 'info', meta: 'LEVEL',
+    doc: 'debug, info, warning or error (-v is debug, -q is warning).' },
+] as const satisfies readonly Entry[];
+
+type Schema = typeof schema;
+export type Key = Schema[number]['key'];
+export type Config = { [E in Schema[number] as E['key']]: KindValue[E['kind']] };
+
+/** The environment name of a key: WSNIC_ and the key in capitals. */
+export function envName(key: string): string {
+  return `WSNIC_${key.toUpperCase()}`;
+}
+
+/** The long CLI flag of a key: -- and the key with dashes. */
+export function longFlag(key: string): string {
+  return `--${key.replace(/_/g, '-')}`;
+}
+
+export function entry(key: string): Entry | undefined {
+  return (schema as readonly Entry[]).find((e) => e.key === key || e.aliases?.includes(key));
+}

@@ -1,0 +1,88 @@
+/**
+ * The bridge every client TAP joins: fixed MAC, gateway address, STP off, no forward delay,
+ * a permanent carrier (a held veth port), IPv6 off. Idempotent; teardown removes what this adds.
+ */
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { ipJson, linkExists, run } from './exec';
+import { disableIpv6 } from './tap';
+
+/**
+ * A locally administered unicast MAC derived from the bridge name, so the gateway's MAC stays
+ * the same across restarts (a bridge otherwise takes its lowest port's MAC, which changes as
+ * clients come and go).
+ */
+export function bridgeMac(bridge: string): string {
+  const h = createHash('sha256').update(`wsnic bridge ${bridge}`).digest();
+  const bytes = [0x02, h[0]!, h[1]!, h[2]!, h[3]!, h[4]!];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** The veth pair that keeps the bridge's carrier up while no client is connected. */
+export function holderNames(bridge: string): [string, string] {
+  const base = bridge.slice(0, 10);
+  return [`${base}-hold`, `${base}-peer`];
+}
+
+interface IpAddr {
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+/**
+ * Client ports take the largest frames a TAP can (its maximum MTU is 65,521: 65,535-byte frames);
+ * senders size their frames, so a 1500-MTU guest is unaffected.
+ */
+export const PORT_MTU = 65521;
+
+export function setupBridge(bridge: string, address: string, prefix: number, mtu: number): void {
+  if (!linkExists(bridge)) run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
+  // An MTU set by hand stays put: the bridge no longer follows its smallest port.
+  run('ip', ['link', 'set', 'dev', bridge, 'address', bridgeMac(bridge), 'mtu', String(mtu), 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+  disableIpv6(bridge);
+
+  // Exactly one IPv4 address: ours (a changed subnet replaces the old one).
+  const want = `${address}/${prefix}`;
+  const [info] = ipJson<IpAddr[]>(['-4', 'addr', 'show', 'dev', bridge]);
+  for (const a of info?.addr_info ?? []) {
+    if (a.family === 'inet' && `${a.local}/${a.prefixlen}` !== want) run('ip', ['addr', 'del', `${a.local}/${a.prefixlen}`, 'dev', bridge]);
+  }
+  run('ip', ['addr', 'replace', want, 'dev', bridge]);
+
+  const [hold, peer] = holderNames(bridge);
+  if (!linkExists(hold)) run('ip', ['link', 'add', 'name', hold, 'type', 'veth', 'peer', 'name', peer]);
+  disableIpv6(hold);
+  disableIpv6(peer);
+  run('ip', ['link', 'set', 'dev', hold, 'mtu', String(PORT_MTU), 'master', bridge, 'up']);
+  run('ip', ['link', 'set', 'dev', peer, 'up']);
+  run('ip', ['link', 'set', 'dev', bridge, 'up']);
+}
+
+/** Removes the bridge and its holder port; client TAPs go with the processes holding them. */
+export function teardownBridge(bridge: string): void {
+  const [hold] = holderNames(bridge);
+  if (linkExists(hold)) run('ip', ['link', 'del', 'dev', hold]);
+  if (linkExists(bridge)) run('ip', ['link', 'del', 'dev', bridge]);
+}
+
+interface Link {
+  ifname: string;
+  operstate: string;
+  flags: string[];
+}
+
+/** True when the bridge exists and is up (checked before READY and in tests). */
+export function bridgeIsUp(bridge: string): boolean {
+  if (!linkExists(bridge)) return false;
+  const [link] = ipJson<Link[]>(['link', 'show', 'dev', bridge]);
+  return link?.flags.includes('UP') ?? false;
+}
+
+/** The interface of the default route, for NAT when inet_iface is empty. */
+export function defaultRouteInterface(): string | undefined {
+  const routes = ipJson<{ dev?: string }[]>(['-4', 'route', 'show', 'default']);
+  return routes.find((r) => r.dev)?.dev;
+}
+
+export function setIpForward(on: boolean): void {
+  writeFileSync('/proc/sys/net/ipv4/ip_forward', on ? '1' : '0');
+}

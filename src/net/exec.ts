@@ -1,0 +1,61 @@
+/** Runs the system tools wsnic drives (ip, nft, sysctl files), with errors that say what to do. */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
+
+/** Debian package of each tool, for "not found" errors. */
+const PACKAGE: Record<string, string> = { ip: 'iproute2', nft: 'nftables', dnsmasq: 'dnsmasq-base' };
+
+export class ToolError extends Error {}
+
+const SEARCH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
+
+/** Absolute path of a tool, or a ToolError naming the Debian package to install. */
+export function findTool(tool: string): string {
+  const dirs = [...(process.env.PATH ?? '').split(':').filter((d) => d.startsWith('/')), ...SEARCH];
+  for (const d of dirs) if (existsSync(`${d}/${tool}`)) return `${d}/${tool}`;
+  const pkg = PACKAGE[tool];
+  throw new ToolError(`${tool} not found${pkg ? `: install the Debian package ${pkg} (apt-get install ${pkg})` : ''}`);
+}
+
+export function hasTool(tool: string): boolean {
+  try {
+    findTool(tool);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a tool and returns its stdout; a failure carries the command line and its stderr. */
+export function run(tool: string, args: string[], input?: string): string {
+  const path = findTool(tool);
+  try {
+    return execFileSync(path, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    const detail = (e.stderr ?? '').trim() || e.message;
+    throw new ToolError(`${tool} ${args.join(' ')} failed: ${detail}`);
+  }
+}
+
+/** `ip -j ...` parsed. */
+export function ipJson<T>(args: string[]): T {
+  const out = run('ip', ['-j', ...args]).trim();
+  return (out === '' ? [] : JSON.parse(out)) as T;
+}
+
+export function linkExists(name: string): boolean {
+  try {
+    run('ip', ['link', 'show', 'dev', name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** "EPERM" for 1, and so on. */
+export function osErrorName(errno: number): string {
+  const entry = Object.entries(constants.errno).find(([, n]) => n === errno);
+  return entry ? entry[0] : `errno ${errno}`;
+}

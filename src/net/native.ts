@@ -1,0 +1,31 @@
+/** The N-API addon (native/wsnic.c), typed. */
+import { join } from 'node:path';
+
+export interface TapPortHandle {
+  write(frame: Buffer): boolean;
+  pause(): void;
+  resume(): void;
+  close(): void;
+}
+
+export interface Addon {
+  tapOpen(pattern: string): { fd: number; name: string };
+  TapPort: new (
+    fd: number,
+    onFrames: (frames: Buffer[]) => void,
+    onWritable: () => void,
+    onError: (errno: number) => void,
+  ) => TapPortHandle;
+  linkUp(name: string): void;
+  linkSetMtu(name: string, mtu: number): void;
+  bridgeAddPort(bridge: string, port: string): void;
+  sdNotify(socketPath: string, state: string, fds?: number[]): boolean;
+}
+
+let addon: Addon | undefined;
+
+export function native(): Addon {
+  // dist/net/native.js -> native/build/Release/wsnic.node
+  addon ??= require(join(__dirname, '..', '..', 'native', 'build', 'Release', 'wsnic.node')) as Addon;
+  return addon;
+}

@@ -1,0 +1,79 @@
+/**
+ * `wsnic setup` / `wsnic teardown`: the bridge, the nftables ruleset and IPv4 forwarding, as
+ * one idempotent step and its exact inverse. `wsnic run` and the systemd oneshot share it.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/schema';
+import { deriveNetwork } from '../config/derive';
+import type { Logger } from '../log';
+import { defaultRouteInterface, setIpForward, setupBridge, teardownBridge } from './bridge';
+import { findTool, hasTool, linkExists, ToolError } from './exec';
+import { applyRuleset, removeRuleset, renderRuleset, rulesetLoaded } from './nftables';
+
+/** What setup changed that was not ours to begin with, so teardown can put it back. */
+interface State {
+  ipForwardWas?: '0' | '1';
+}
+
+const statePath = (c: Config): string => join(c.runtime_dir, 'state.json');
+export const rulesetPath = (c: Config): string => join(c.runtime_dir, 'wsnic.nft');
+
+function readState(c: Config): State {
+  try {
+    return JSON.parse(readFileSync(statePath(c), 'utf8')) as State;
+  } catch {
+    return {};
+  }
+}
+
+/** The uplink for NAT: inet_iface, or the default route's interface; undefined when NAT is off. */
+export function resolveUplink(c: Config): string | undefined {
+  if (!c.enable_inet) return undefined;
+  const uplink = c.inet_iface || defaultRouteInterface();
+  if (!uplink) throw new ToolError('enable_inet is on but there is no default route: set inet_iface (-f) to the uplink interface');
+  if (!linkExists(uplink)) throw new ToolError(`inet_iface ${uplink} does not exist`);
+  if (uplink === c.bridge) throw new ToolError(`inet_iface ${uplink} is the wsnic bridge itself`);
+  return uplink;
+}
+
+/** Checks every tool the configuration needs, so a missing one fails before anything changes. */
+export function checkTools(c: Config): void {
+  findTool('ip');
+  if (c.enable_inet) findTool('nft');
+  if (!c.disable_dhcp) findTool('dnsmasq');
+}
+
+export function setup(c: Config, log: Logger): void {
+  checkTools(c);
+  const net = deriveNetwork(c);
+  const uplink = resolveUplink(c);
+  mkdirSync(c.runtime_dir, { recursive: true, mode: 0o755 });
+  setupBridge(c.bridge, net.bridgeAddress, net.prefix, c.mtu);
+
+  const state = readState(c);
+  const text = renderRuleset({ bridge: c.bridge, subnet: `${net.network}/${net.prefix}`, uplink });
+  if (uplink !== undefined) {
+    applyRuleset(text, rulesetPath(c));
+    const was = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1' ? '1' : '0';
+    state.ipForwardWas ??= was;
+    if (was === '0') setIpForward(true);
+  } else {
+    writeFileSync(rulesetPath(c), text);
+    if (hasTool('nft') && rulesetLoaded()) removeRuleset(); // NAT was on at the last setup, not now
+    if (state.ipForwardWas === '0') setIpForward(false);
+    delete state.ipForwardWas;
+  }
+  writeFileSync(statePath(c), `${JSON.stringify(state)}\n`);
+  log.info('bridge ready', { bridge: c.bridge, address: `${net.bridgeAddress}/${net.prefix}`, nat: uplink ?? 'off' });
+}
+
+export function teardown(c: Config, log: Logger): void {
+  const state = readState(c);
+  teardownBridge(c.bridge);
+  if (hasTool('nft') && rulesetLoaded()) removeRuleset();
+  if (state.ipForwardWas === '0') setIpForward(false);
+  rmSync(statePath(c), { force: true });
+  rmSync(rulesetPath(c), { force: true });
+  log.info('bridge removed', { bridge: c.bridge });
+}

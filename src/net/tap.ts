@@ -1,0 +1,92 @@
+/**
+ * A TAP device held by this process: created from a name pattern, read on Node's event loop
+ * by the addon, written one frame per write(). Closing the fd removes the device.
+ */
+import { closeSync, writeFileSync } from 'node:fs';
+import { osErrorName } from './exec';
+import { native, type TapPortHandle } from './native';
+
+export interface TapHandlers {
+  /** Frames read in one wakeup (at most 64). */
+  onFrames(frames: Buffer[]): void;
+  /** The TAP can take writes again after write() returned false. */
+  onWritable(): void;
+  onError(err: Error): void;
+}
+
+export interface TapOptions {
+  /** Enslave to this bridge before bringing the device up. */
+  bridge?: string | undefined;
+  mtu?: number | undefined;
+}
+
+export class Tap {
+  private port: TapPortHandle | undefined;
+  private handlers: TapHandlers | undefined;
+  private closed = false;
+
+  private constructor(readonly name: string, private readonly fd: number) {}
+
+  /** Creates PREFIX%d (or an exact name), IPv6 off, optionally on a bridge, up. */
+  static open(pattern: string, opts: TapOptions = {}): Tap {
+    const addon = native();
+    const { fd, name } = addon.tapOpen(pattern);
+    const tap = new Tap(name, fd);
+    try {
+      disableIpv6(name);
+      if (opts.mtu !== undefined) addon.linkSetMtu(name, opts.mtu);
+      if (opts.bridge !== undefined) addon.bridgeAddPort(opts.bridge, name);
+      addon.linkUp(name);
+    } catch (err) {
+      tap.close();
+      throw err;
+    }
+    return tap;
+  }
+
+  /** Starts (or resumes) reading, handing frames to these handlers from now on. */
+  start(h: TapHandlers): void {
+    if (this.closed) return;
+    this.handlers = h;
+    if (this.port) {
+      this.port.resume();
+      return;
+    }
+    this.port = new (native().TapPort)(
+      this.fd,
+      (frames) => this.handlers?.onFrames(frames),
+      () => this.handlers?.onWritable(),
+      (errno) => this.handlers?.onError(new Error(`TAP ${this.name}: read failed (${osErrorName(errno)})`)),
+    );
+  }
+
+  /** One frame, one write(): true if written, false if the TAP would block (onWritable follows). */
+  write(frame: Buffer): boolean {
+    return this.port ? this.port.write(frame) : false;
+  }
+
+  pause(): void {
+    this.port?.pause();
+  }
+
+  resume(): void {
+    this.port?.resume();
+  }
+
+  /** Closes the fd: the kernel removes the device at once. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.port) this.port.close();
+    else closeSync(this.fd);
+  }
+}
+
+/** Keeps the host's IPv6 chatter (router solicitations, MLD) off client ports. */
+export function disableIpv6(name: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // IPv6 off kernel-wide
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The frame pump: one WebSocket and one TAP, both ways, with bounded memory.
+ *
+ *   WebSocket message -> tap.write(): one frame per write(). If the TAP would block, the frame
+ *     waits (one frame only) and the socket is paused until the TAP is writable again.
+ *   TAP frames -> ws.send(): one binary message per frame. Past HIGH_WATER bytes buffered
+ *     towards a slow client the TAP stops being read (the kernel queue then drops, as Ethernet
+ *     may); reading resumes below LOW_WATER.
+ */
+import type WebSocket from 'ws';
+import type { Tap } from '../net/tap';
+
+/** Largest frame: 65,535 MTU (v86 virtio) + 14-byte Ethernet header. */
+export const MAX_FRAME = 65549;
+/** Smallest frame: an Ethernet header. */
+export const MIN_FRAME = 14;
+export const HIGH_WATER = 1024 * 1024;
+export const LOW_WATER = 256 * 1024;
+
+export interface PumpCounters {
+  framesIn: number; // client -> TAP
+  bytesIn: number;
+  framesOut: number; // TAP -> client
+  bytesOut: number;
+  /** Times the TAP stopped being read because the client was slow. */
+  stalls: number;
+}
+
+export interface PumpEvents {
+  /** The first source MAC seen from the client. */
+  onFirstMac?(mac: string): void;
+  /** A frame the client sent that is not Ethernet: the session closes the client. */
+  onBadFrame(reason: string): void;
+  /** Any message from the client (for keepalive). */
+  onActivity?(): void;
+  /** A text message: v86 sends none, jor1k its pings; they are not frames. */
+  onText?(text: Buffer): void;
+  onTapError(err: Error): void;
+}
+
+export function formatMac(frame: Buffer, offset: number): string {
+  return [...frame.subarray(offset, offset + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export class Pump {
+  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0 };
+  private pending: Buffer | undefined;
+  private tapPaused = false;
+  private firstMac: string | undefined;
+  private stopped = false;
+
+  constructor(private readonly ws: WebSocket, private readonly tap: Tap, private readonly events: PumpEvents) {}
+
+  start(): void {
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => this.fromClient(data, isBinary));
+    this.tap.start({
+      onFrames: (frames) => this.toClient(frames),
+      onWritable: () => this.tapWritable(),
+      onError: (err) => this.events.onTapError(err),
+    });
+  }
+
+  /** Stops moving frames; the owner closes the TAP and the socket. */
+  stop(): void {
+    this.stopped = true;
+    this.pending = undefined;
+  }
+
+  get mac(): string | undefined {
+    return this.firstMac;
+  }
+
+  private fromClient(data: Buffer, isBinary: boolean): void {
+    this.events.onActivity?.();
+    if (this.stopped) return;
+    if (!isBinary) {
+      this.events.onText?.(data);
+      return;
+    }
+    if (data.length < MIN_FRAME) {
+      this.events.onBadFrame(`frame of ${data.length} bytes is shorter than an Ethernet header`);
+      return;
+    }
+    if (this.firstMac === undefined) {
+      this.firstMac = formatMac(data, 6);
+      this.events.onFirstMac?.(this.firstMac);
+    }
+    this.counters.framesIn++;
+    this.counters.bytesIn += data.length;
+    if (!this.tap.write(data)) {
+      this.pending = data;
+      this.ws.pause();
+    }
+  }
+
+  private tapWritable(): void {
+    if (this.stopped || this.pending === undefined) return;
+    if (this.tap.write(this.pending)) {
+      this.pending = undefined;
+      this.ws.resume();
+    }
+  }
+
+  private toClient(frames: Buffer[]): void {
+    if (this.stopped || this.ws.readyState !== 1) return;
+    for (const frame of frames) {
+      this.counters.framesOut++;
+      this.counters.bytesOut += frame.length;
+      this.ws.send(frame, { binary: true }, this.sent);
+    }
+    if (!this.tapPaused && this.ws.bufferedAmount > HIGH_WATER) {
+      this.tapPaused = true;
+      this.counters.stalls++;
+      this.tap.pause();
+    }
+  }
+
+  private readonly sent = (): void => {
+    if (this.tapPaused && !this.stopped && this.ws.bufferedAmount < LOW_WATER) {
+      this.tapPaused = false;
+      this.tap.resume();
+    }
+  };
+}

@@ -1,0 +1,126 @@
+/**
+ * The WebSocket servers (ws:// and wss://) and the set of sessions. On accept: create the
+ * TAP, put it on the bridge, bring it up, then relay. Plain HTTP gets 426.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../log';
+import { PORT_MTU } from '../net/bridge';
+import { Tap } from '../net/tap';
+import { upgradeRequired } from './page';
+import { MAX_FRAME } from './pump';
+import { CLOSE, Session } from './session';
+
+export interface RelayOptions {
+  bridge: string;
+  tapPrefix: string;
+  pingInterval: number; // seconds
+  idleTimeout: number; // seconds
+  log: Logger;
+}
+
+export class Relay {
+  readonly sessions = new Set<Session>();
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false, // frames are small and latency matters
+    maxPayload: MAX_FRAME, // larger frames close the client with 1009
+    clientTracking: false,
+  });
+  private readonly servers: http.Server[] = [];
+  private readonly keepalive: NodeJS.Timeout;
+
+  constructor(private readonly opts: RelayOptions) {
+    this.keepalive = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.sessions) s.tick(now, opts.pingInterval * 1000, opts.idleTimeout * 1000);
+    }, 1000);
+    this.keepalive.unref();
+  }
+
+  /** Serves WebSocket upgrades (and 426 for plain HTTP) on an HTTP or HTTPS server. */
+  attach(server: http.Server, tls: boolean): void {
+    this.servers.push(server);
+    server.on('request', (req, res) => upgradeRequired(req, res, tls));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, tls));
+    });
+    server.on('clientError', (err: Error, socket: Socket) => {
+      this.opts.log.debug('bad HTTP request', { client_address: socket.remoteAddress, reason: err.message });
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean): void {
+    const client = { address: req.socket.remoteAddress ?? '?', port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws' };
+    let tap: Tap;
+    try {
+      tap = Tap.open(`${this.opts.tapPrefix}%d`, { bridge: this.opts.bridge, mtu: PORT_MTU });
+    } catch (err) {
+      const reason = `cannot create TAP: ${(err as Error).message}`;
+      this.opts.log.error('client refused', { client_address: client.address, client_port: client.port, reason });
+      ws.close(CLOSE.internal, reason.slice(0, 120));
+      return;
+    }
+    this.sessions.add(new Session(ws, tap, client, this.opts.log, (s) => this.sessions.delete(s)));
+  }
+
+  /** Closes every client with 1001 (their TAPs go at once) and stops listening. */
+  async close(): Promise<void> {
+    clearInterval(this.keepalive);
+    const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const s of this.sessions) s.close(CLOSE.goingAway, 'server shutting down');
+    // Upgraded sockets end with the close handshake; do not wait on a client that never answers.
+    await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 3000).unref())]);
+  }
+}
+
+/** TLS options from the configured files; a clear error if they are missing or invalid. */
+export function readTls(certFile: string, keyFile: string): SecureContextOptions {
+  let cert: Buffer;
+  let key: Buffer;
+  try {
+    cert = readFileSync(certFile);
+  } catch (err) {
+    throw new Error(`wss_certificate ${certFile}: ${(err as Error).message}`);
+  }
+  try {
+    key = keyFile ? readFileSync(keyFile) : cert;
+  } catch (err) {
+    throw new Error(`wss_private_key ${keyFile}: ${(err as Error).message}`);
+  }
+  const opts = { cert, key };
+  try {
+    createSecureContext(opts);
+  } catch (err) {
+    const where = keyFile ? `wss_certificate ${certFile} with wss_private_key ${keyFile}` : `wss_certificate ${certFile} (no wss_private_key: the file must hold the key too)`;
+    throw new Error(`${where}: not a usable certificate and key: ${(err as Error).message}`);
+  }
+  return opts;
+}
+
+export function createServer(tls: SecureContextOptions | undefined): http.Server {
+  const server = tls ? https.createServer(tls) : http.createServer();
+  // Handshakes are small; slow ones are dropped (the security issue tightens this further).
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  return server;
+}
+
+/** Listens on host:port, rejecting with a clear message (e.g. the port is in use). */
+export function listen(server: http.Server, host: string, port: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => reject(new Error(`cannot listen for ${what} on ${host}:${port}: ${err.code ?? err.message}`));
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}

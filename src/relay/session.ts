@@ -1,0 +1,107 @@
+/**
+ * One client: its WebSocket, its TAP on the bridge, the pump between them, keepalive and the
+ * one log line at each end of its life.
+ */
+import type WebSocket from 'ws';
+import type { Logger } from '../log';
+import type { Tap } from '../net/tap';
+import { Pump } from './pump';
+
+export interface ClientInfo {
+  address: string;
+  port: number;
+  /** "ws" or "wss". */
+  scheme: string;
+}
+
+/** WebSocket close codes wsnic sends. */
+export const CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  unsupported: 1003,
+  invalid: 1007,
+  tooBig: 1009,
+  internal: 1011,
+} as const;
+
+export class Session {
+  readonly pump: Pump;
+  private lastSeen = Date.now();
+  private pinged = false;
+  private closed = false;
+  private reason = 'client closed';
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly tap: Tap,
+    readonly client: ClientInfo,
+    private readonly log: Logger,
+    private readonly onClosed: (s: Session) => void,
+  ) {
+    this.pump = new Pump(ws, tap, {
+      onFirstMac: (mac) => log.info('client MAC', { ...this.fields(), mac }),
+      onBadFrame: (why) => this.close(CLOSE.invalid, why),
+      onActivity: () => this.seen(),
+      onText: (text) => log.debug('text message ignored', { ...this.fields(), bytes: text.length }),
+      onTapError: (err) => this.close(CLOSE.internal, err.message),
+    });
+    ws.on('pong', () => this.seen());
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws has already sent the close frame (e.g. 1009 for a frame over maxPayload).
+      this.reason = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? `frame too large (${err.message})` : err.message;
+    });
+    ws.on('close', (code: number, why: Buffer) => this.finish(code, why.toString()));
+    this.pump.start();
+    log.info('client connected', { ...this.fields() });
+  }
+
+  fields(): Record<string, string | number> {
+    return { client_address: this.client.address, client_port: this.client.port, tap: this.tap.name, scheme: this.client.scheme };
+  }
+
+  private seen(): void {
+    this.lastSeen = Date.now();
+    this.pinged = false;
+  }
+
+  /** Keepalive, called about once a second: PING a silent client, close a dead one. */
+  tick(now: number, pingMs: number, idleMs: number): void {
+    const silent = now - this.lastSeen;
+    if (silent >= idleMs) this.close(CLOSE.goingAway, `idle for ${Math.round(silent / 1000)} s`);
+    else if (silent >= pingMs && !this.pinged) {
+      this.pinged = true;
+      this.ws.ping();
+    }
+  }
+
+  /** Closes the client with a code and reason; the TAP goes at once. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.reason = reason;
+    this.finish(code, reason);
+    this.ws.close(code, reason.slice(0, 120));
+    // A client that does not answer the close handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  private finish(code: number, why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pump.stop();
+    this.tap.close();
+    const c = this.pump.counters;
+    this.log.info('client disconnected', {
+      ...this.fields(),
+      mac: this.pump.mac,
+      code,
+      reason: this.reason === 'client closed' && why ? why : this.reason,
+      seconds: Math.round((Date.now() - this.started) / 1000),
+      frames_in: c.framesIn,
+      frames_out: c.framesOut,
+      bytes_in: c.bytesIn,
+      bytes_out: c.bytesOut,
+    });
+    this.onClosed(this);
+  }
+}

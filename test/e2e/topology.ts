@@ -1,0 +1,198 @@
+/**
+ * Test networks made of namespaces, each run with its own name prefix so runs can go on side by
+ * side. Everything made here is removed in cleanup() (called from t.teardown, so also on failure):
+ * processes first, then namespaces, which takes their interfaces, bridges, TAPs and rules along.
+ *
+ * Addresses: 198.18.0.0/15 (the benchmarking range) for the links between namespaces; the
+ * "internet" is another namespace. Nothing leaves this machine.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const WSNIC = join(ROOT, 'dist', 'cli', 'main.js');
+
+let counter = 0;
+
+export interface Proc {
+  child: ChildProcess;
+  output(): string;
+  /** Resolves when a line matching re has been printed; rejects on exit or timeout. */
+  waitFor(re: RegExp, ms?: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export class Topology {
+  readonly prefix: string;
+  readonly dir: string;
+  private readonly namespaces: string[] = [];
+  private readonly procs: Proc[] = [];
+
+  constructor() {
+    // Unique per run and per topology: pid and a counter, short enough for interface names.
+    this.prefix = `w${(process.pid % 100000).toString(36)}${(counter++).toString(36)}`;
+    this.dir = mkdtempSync(join(tmpdir(), `wsnic-${this.prefix}-`));
+  }
+
+  /** Creates namespace PREFIX-name with lo up; returns its full name. */
+  ns(name: string): string {
+    const full = `${this.prefix}-${name}`;
+    sh('ip', ['netns', 'add', full]);
+    this.namespaces.push(full);
+    sh('ip', ['-n', full, 'link', 'set', 'lo', 'up']);
+    return full;
+  }
+
+  /** A veth link between two namespaces with an address on each end (a /24 each side). */
+  link(a: string, aIf: string, aAddr: string, b: string, bIf: string, bAddr: string): void {
+    // Made inside the namespaces: nothing appears on the host, even for a moment.
+    sh('ip', ['-n', a, 'link', 'add', aIf, 'type', 'veth', 'peer', 'name', bIf, 'netns', b]);
+    sh('ip', ['-n', a, 'addr', 'add', aAddr, 'dev', aIf]);
+    sh('ip', ['-n', b, 'addr', 'add', bAddr, 'dev', bIf]);
+    sh('ip', ['-n', a, 'link', 'set', aIf, 'up']);
+    sh('ip', ['-n', b, 'link', 'set', bIf, 'up']);
+  }
+
+  /** Runs a command in a namespace to completion. */
+  exec(ns: string, cmd: string, args: string[], timeoutMs = 30_000): ExecResult {
+    const r = spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs });
+    return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+
+  /** Starts a long-running command in a namespace; it is killed in cleanup(). */
+  spawn(ns: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let out = '';
+    const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+    const onData = (d: Buffer): void => {
+      out += d.toString();
+      for (const w of [...waiters]) {
+        const m = out.split('\n').find((l) => w.re.test(l));
+        if (m !== undefined) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(m);
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const proc: Proc = {
+      child,
+      output: () => out,
+      exited,
+      waitFor: (re, ms = 20_000) =>
+        new Promise((resolveLine, reject) => {
+          const m = out.split('\n').find((l) => re.test(l));
+          if (m !== undefined) return resolveLine(m);
+          const timer = setTimeout(() => reject(new Error(`timeout waiting for ${re} in:\n${out}`)), ms);
+          const w = {
+            re,
+            resolve: (l: string) => {
+              clearTimeout(timer);
+              resolveLine(l);
+            },
+          };
+          waiters.push(w);
+          void exited.then((code) => {
+            if (waiters.includes(w)) {
+              clearTimeout(timer);
+              reject(new Error(`${cmd} exited (${code}) before printing ${re}:\n${out}`));
+            }
+          });
+        }),
+    };
+    this.procs.push(proc);
+    return proc;
+  }
+
+  /** `wsnic run` in a namespace with a config file written from these keys. */
+  wsnic(ns: string, conf: Record<string, string | number>, args: string[] = []): Proc {
+    const file = this.file(`${ns}.conf`, Object.entries({ runtime_dir: join(this.dir, `${ns}-run`), ...conf }).map(([k, v]) => `${k} = ${v}`).join('\n'));
+    return this.spawn(ns, process.execPath, [WSNIC, 'run', '-c', file, ...args]);
+  }
+
+  /** `wsnic connect` in a namespace. */
+  connect(ns: string, url: string, args: string[] = []): Proc {
+    return this.spawn(ns, process.execPath, [WSNIC, 'connect', url, ...args]);
+  }
+
+  /** A DHCP lease with busybox udhcpc on dev; returns what the server offered. */
+  dhcp(ns: string, dev: string): { ip: string; mask: string; router: string; dns: string; domain: string; ms: number } {
+    const script = this.file('udhcpc.sh', [
+      '#!/bin/sh',
+      'case "$1" in bound|renew)',
+      '  ip addr replace "$ip/$mask" dev "$interface"',
+      '  [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"',
+      '  echo "LEASE ip=$ip mask=$mask router=$router dns=$dns domain=$domain";;',
+      'esac',
+      '',
+    ].join('\n'));
+    chmodSync(script, 0o755);
+    const t0 = Date.now();
+    const r = this.exec(ns, 'busybox', ['udhcpc', '-i', dev, '-q', '-n', '-t', '10', '-T', '1', '-s', script]);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('LEASE '));
+    if (!line) throw new Error(`no DHCP lease on ${dev} in ${ns}: ${r.stdout}${r.stderr}`);
+    const f = Object.fromEntries(line.slice(6).split(' ').map((kv) => kv.split('=') as [string, string]));
+    return { ip: f.ip ?? '', mask: f.mask ?? '', router: f.router ?? '', dns: f.dns ?? '', domain: f.domain ?? '', ms: Date.now() - t0 };
+  }
+
+  /** An HTTP GET from a namespace (busybox 1.35's wget segfaults here, so Node's http). */
+  httpGet(ns: string, url: string, timeoutMs = 5000): ExecResult {
+    const script = `require('http').get(${JSON.stringify(url)}, { timeout: ${timeoutMs} }, (r) => { r.pipe(process.stdout); })
+      .on('timeout', function () { console.error('timeout'); process.exit(1); })
+      .on('error', (e) => { console.error(e.message); process.exit(1); });`;
+    return this.exec(ns, process.execPath, ['-e', script], timeoutMs + 5000);
+  }
+
+  file(name: string, text: string): string {
+    const path = join(this.dir, name);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  /** Kills what this topology started, then deletes its namespaces and files. */
+  async cleanup(): Promise<void> {
+    for (const p of this.procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
+    await Promise.all(
+      this.procs.map((p) => Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))]).then(() => {
+        if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      })),
+    );
+    for (const ns of this.namespaces) {
+      // Processes started in the namespace by other means (e.g. a stray dnsmasq) go too.
+      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Names of this topology's namespaces that still exist (for the leak check). */
+  static leftovers(prefix: string): string[] {
+    return spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(`${prefix}-`));
+  }
+}
+
+export function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}

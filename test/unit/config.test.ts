@@ -1,0 +1,106 @@
+import t from 'tap';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseConfFile } from '../../src/config/load';
+import { parseArgs } from '../../src/config/flags';
+import { deriveNetwork } from '../../src/config/derive';
+import { renderTable, renderTemplate } from '../../src/config/template';
+import { schema } from '../../src/config/schema';
+
+const dir = mkdtempSync(join(tmpdir(), 'wsnic-unit-'));
+const conf = (name: string, text: string): string => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+const none = join(dir, 'absent.conf');
+
+t.test('defaults are the seed\'s', async (t) => {
+  const { config } = loadConfig({ defaultFile: none, inContainer: false });
+  t.equal(config.ws_address, '127.0.0.1');
+  t.equal(config.ws_port, 8086);
+  t.equal(config.wss_port, 8087);
+  t.equal(config.enable_inet, false);
+  t.equal(config.subnet, '192.168.86.0/24');
+  t.equal(config.disable_dhcp, false);
+  t.equal(config.dhcp_lease_time, 86400);
+  t.same(config.dhcp_nameserver, []);
+  t.equal(config.bridge, 'wsbr0');
+  t.equal(config.tap_prefix, 'wstap');
+});
+
+t.test('inside a container the relay listens on every address', async (t) => {
+  t.equal(loadConfig({ defaultFile: none, inContainer: true }).config.ws_address, '0.0.0.0');
+});
+
+t.test('file < environment < flags, with the seed\'s names', async (t) => {
+  const file = conf('a.conf', '# comment\nws_port = 9000\nsubnet=10.1.0.0/16\nwss_server_cert = "/etc/c.pem"\n\nenable_inet = yes # NAT on\n');
+  const env = { WSNIC_WS_PORT: '9001', WSNIC_ENABLE_DHCP: '0', WSNIC_DHCP_DOMAIN_NAME_SERVER: '1.1.1.1, 9.9.9.9' };
+  const { config, file: read } = loadConfig({ file, env, flags: parseArgs(['--ws-port', '9002', '-t', '600']).flags });
+  t.equal(read, file);
+  t.equal(config.ws_port, 9002, 'flag wins');
+  t.equal(config.subnet, '10.1.0.0/16', 'file value kept');
+  t.equal(config.wss_certificate, '/etc/c.pem', 'alias and quotes');
+  t.equal(config.enable_inet, true, 'inline comment dropped');
+  t.equal(config.disable_dhcp, true, 'WSNIC_ENABLE_DHCP=0 disables DHCP');
+  t.same(config.dhcp_nameserver, ['1.1.1.1', '9.9.9.9']);
+  t.equal(config.dhcp_lease_time, 600);
+});
+
+t.test('WSNIC_ENABLE_HOSTNET turns NAT on; -i and --disable-dhcp are switches', async (t) => {
+  t.equal(loadConfig({ defaultFile: none, env: { WSNIC_ENABLE_HOSTNET: '1' } }).config.enable_inet, true);
+  const { config } = loadConfig({ defaultFile: none, flags: parseArgs(['-i', '--disable-dhcp', '-f', 'eth1']).flags });
+  t.equal(config.enable_inet, true);
+  t.equal(config.disable_dhcp, true);
+  t.equal(config.inet_iface, 'eth1');
+});
+
+t.test('an invalid value names the key, the source and what is allowed', async (t) => {
+  const file = conf('bad.conf', 'ws_port = 8086\n\nsubnet = 10.0.0.0/33\n');
+  t.throws(() => loadConfig({ file }), new ConfigError(`${file} line 3: subnet '10.0.0.0/33' is not an IPv4 CIDR prefix (e.g. 192.168.86.0/24)`));
+  t.throws(() => loadConfig({ defaultFile: none, env: { WSNIC_WS_PORT: '70000' } }), { message: "environment WSNIC_WS_PORT: ws_port '70000' is not a port from 1 to 65535" });
+  t.throws(() => loadConfig({ defaultFile: none, flags: parseArgs(['--enable-inet=maybe']).flags }), { message: /flag --enable-inet: enable_inet 'maybe' is not a boolean/ });
+  t.throws(() => loadConfig({ defaultFile: none, flags: parseArgs(['-s', '192.168.86.1/24']).flags }), { message: /host bits set; the network is 192\.168\.86\.0\/24/ });
+  t.throws(() => loadConfig({ defaultFile: none, flags: parseArgs(['--bridge', 'a-name-far-too-long']).flags }), { message: /flag --bridge: bridge .* is not an interface name/ });
+  t.throws(() => loadConfig({ defaultFile: none, flags: parseArgs(['-d', '1.2.3']).flags }), { message: /dhcp_nameserver '1\.2\.3' is not an IPv4 address/ });
+  t.throws(() => parseArgs(['--no-such-flag']), { message: 'unknown flag --no-such-flag (see --help)' });
+  t.throws(() => loadConfig({ file: join(dir, 'missing.conf') }), { message: /missing\.conf not found/ });
+  t.throws(() => parseConfFile('just words\n', 'x.conf', []), { message: "x.conf line 1: expected 'key = value', found 'just words'" });
+});
+
+t.test('unknown keys are warned about by name, not fatal', async (t) => {
+  const file = conf('unknown.conf', 'ws_port = 8086\nws_prot = 1\n');
+  const { warnings } = loadConfig({ file });
+  t.same(warnings, [`${file} line 2: unknown key 'ws_prot' ignored`]);
+});
+
+t.test('derived addresses: bridge is the first host, the pool the rest', async (t) => {
+  t.same(deriveNetwork({ subnet: '192.168.86.0/24', dhcp_nameserver: [] }), {
+    bridgeAddress: '192.168.86.1', prefix: 24, netmask: '255.255.255.0', network: '192.168.86.0', broadcast: '192.168.86.255',
+    poolStart: '192.168.86.2', poolEnd: '192.168.86.254', poolSize: 253, nameservers: ['192.168.86.1'],
+  });
+  const wide = deriveNetwork({ subnet: '10.64.0.0/18', dhcp_nameserver: ['9.9.9.9'] });
+  t.equal(wide.poolEnd, '10.64.63.254');
+  t.equal(wide.netmask, '255.255.192.0');
+  t.equal(wide.poolSize, 16381);
+  t.same(wide.nameservers, ['9.9.9.9']);
+  const tiny = deriveNetwork({ subnet: '10.0.0.4/30', dhcp_nameserver: [] });
+  t.equal(tiny.bridgeAddress, '10.0.0.5');
+  t.equal(tiny.poolStart, '10.0.0.6');
+  t.equal(tiny.poolEnd, '10.0.0.6');
+});
+
+t.test('the shipped wsnic.conf is the schema\'s defaults, and loads to them', async (t) => {
+  const shipped = readFileSync(join(__dirname, '..', '..', 'packaging', 'wsnic.conf'), 'utf8');
+  t.equal(shipped, renderTemplate(), 'packaging/wsnic.conf is generated from the schema (npm run gen)');
+  const fromFile = loadConfig({ file: join(__dirname, '..', '..', 'packaging', 'wsnic.conf'), inContainer: false });
+  t.same(fromFile.warnings, []);
+  t.same(fromFile.config, loadConfig({ defaultFile: none, inContainer: false }).config);
+  t.equal(schema.length, (shipped.match(/^[a-z_]+ = /gm) ?? []).length, 'every key is in the template');
+});
+
+t.test('the README documents every key as the schema does', async (t) => {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  t.ok(readme.includes(renderTable()), 'README table matches the schema (npm run gen prints it)');
+});
