@@ -8,10 +8,11 @@ const PACKAGE: Record<string, string> = { ip: 'iproute2', nft: 'nftables', dnsma
 
 export class ToolError extends Error {}
 
-const SEARCH = ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/sbin', '/usr/local/bin'];
+const SEARCH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 /** Absolute path of a tool, or a ToolError naming the Debian package to install. */
 export function findTool(tool: string): string {
+  // PATH first, then the usual directories: a non-root PATH often lacks the sbin ones.
   const dirs = [...(process.env.PATH ?? '').split(':').filter((d) => d.startsWith('/')), ...SEARCH];
   for (const d of dirs) if (existsSync(`${d}/${tool}`)) return `${d}/${tool}`;
   const pkg = PACKAGE[tool];

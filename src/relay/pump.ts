@@ -24,6 +24,8 @@ export interface PumpCounters {
   bytesOut: number;
   /** Times the TAP stopped being read because the client was slow. */
   stalls: number;
+  /** Frames the TAP refused (e.g. larger than the kernel takes). */
+  dropped: number;
 }
 
 export interface PumpEvents {
@@ -43,7 +45,7 @@ export function formatMac(frame: Buffer, offset: number): string {
 }
 
 export class Pump {
-  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0 };
+  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0 };
   private pending: Buffer | undefined;
   private tapPaused = false;
   private firstMac: string | undefined;
@@ -87,7 +89,14 @@ export class Pump {
     }
     this.counters.framesIn++;
     this.counters.bytesIn += data.length;
-    if (!this.tap.write(data)) {
+    let written: boolean;
+    try {
+      written = this.tap.write(data);
+    } catch {
+      this.counters.dropped++; // the kernel refused this frame; Ethernet drops, so do we
+      return;
+    }
+    if (!written) {
       this.pending = data;
       this.ws.pause();
     }
@@ -95,7 +104,13 @@ export class Pump {
 
   private tapWritable(): void {
     if (this.stopped || this.pending === undefined) return;
-    if (this.tap.write(this.pending)) {
+    let written = true;
+    try {
+      written = this.tap.write(this.pending);
+    } catch {
+      this.counters.dropped++;
+    }
+    if (written) {
       this.pending = undefined;
       this.ws.resume();
     }

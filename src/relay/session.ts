@@ -24,12 +24,20 @@ export const CLOSE = {
   internal: 1011,
 } as const;
 
+/** The close status ws sends for each of its protocol errors (see ws/lib/receiver.js). */
+function protocolErrorCode(code: string | undefined): number {
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CLOSE.tooBig;
+  if (code === 'WS_ERR_INVALID_UTF8') return CLOSE.invalid;
+  return 1002; // protocol error
+}
+
 export class Session {
   readonly pump: Pump;
   private lastSeen = Date.now();
   private pinged = false;
   private closed = false;
   private reason = 'client closed';
+  private sentCode: number | undefined;
   private readonly started = Date.now();
 
   constructor(
@@ -48,10 +56,11 @@ export class Session {
     });
     ws.on('pong', () => this.seen());
     ws.on('error', (err: Error & { code?: string }) => {
-      // ws has already sent the close frame (e.g. 1009 for a frame over maxPayload).
+      // A protocol error: ws has already sent the close frame with the status it names.
+      this.sentCode = protocolErrorCode(err.code);
       this.reason = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? `frame too large (${err.message})` : err.message;
     });
-    ws.on('close', (code: number, why: Buffer) => this.finish(code, why.toString()));
+    ws.on('close', (code: number, why: Buffer) => this.finish(this.sentCode ?? code, why.toString()));
     this.pump.start();
     log.info('client connected', { ...this.fields() });
   }
@@ -101,6 +110,8 @@ export class Session {
       frames_out: c.framesOut,
       bytes_in: c.bytesIn,
       bytes_out: c.bytesOut,
+      dropped: c.dropped,
+      stalls: c.stalls,
     });
     this.onClosed(this);
   }

@@ -19,8 +19,13 @@ let counter = 0;
 export interface Proc {
   child: ChildProcess;
   output(): string;
-  /** Resolves when a line matching re has been printed; rejects on exit or timeout. */
-  waitFor(re: RegExp, ms?: number): Promise<string>;
+  /**
+   * Resolves when a line matching re has been printed (after output position `since`, e.g. a
+   * value of mark() taken before the action); rejects on exit or timeout.
+   */
+  waitFor(re: RegExp, ms?: number, since?: number): Promise<string>;
+  /** The current output position, for waitFor(re, ms, since). */
+  mark(): number;
   exited: Promise<number | null>;
 }
 
@@ -74,11 +79,11 @@ export class Topology {
       env: { ...process.env, ...env },
     });
     let out = '';
-    const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+    const waiters: { re: RegExp; since: number; resolve: (l: string) => void }[] = [];
     const onData = (d: Buffer): void => {
       out += d.toString();
       for (const w of [...waiters]) {
-        const m = out.split('\n').find((l) => w.re.test(l));
+        const m = out.slice(w.since).split('\n').find((l) => w.re.test(l));
         if (m !== undefined) {
           waiters.splice(waiters.indexOf(w), 1);
           w.resolve(m);
@@ -91,14 +96,16 @@ export class Topology {
     const proc: Proc = {
       child,
       output: () => out,
+      mark: () => out.length,
       exited,
-      waitFor: (re, ms = 20_000) =>
+      waitFor: (re, ms = 20_000, since = 0) =>
         new Promise((resolveLine, reject) => {
-          const m = out.split('\n').find((l) => re.test(l));
+          const m = out.slice(since).split('\n').find((l) => re.test(l));
           if (m !== undefined) return resolveLine(m);
           const timer = setTimeout(() => reject(new Error(`timeout waiting for ${re} in:\n${out}`)), ms);
           const w = {
             re,
+            since,
             resolve: (l: string) => {
               clearTimeout(timer);
               resolveLine(l);
@@ -195,4 +202,53 @@ export function sh(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
+}
+
+export interface RelayNetwork {
+  topo: Topology;
+  srv: string;
+  inet: string;
+  guests: string[];
+  server: Proc;
+  /** ws:// URL of the server as guest i sees it. */
+  url(i: number, scheme?: 'ws' | 'wss'): string;
+}
+
+/**
+ * The usual test network: a server namespace running `wsnic run` (with these wsnic.conf keys),
+ * an "internet" namespace behind its uplink (198.18.0.0/24, the server's default route) and
+ * guest namespaces, each on its own link to the server (198.19.N.0/24).
+ */
+export async function relayNetwork(
+  teardown: (fn: () => Promise<void>) => void,
+  conf: Record<string, string | number>,
+  guests = 1,
+): Promise<RelayNetwork> {
+  const topo = new Topology();
+  teardown(() => topo.cleanup());
+  const srv = topo.ns('srv');
+  const inet = topo.ns('inet');
+  topo.link(srv, 'uplink0', '198.18.0.1/24', inet, 'eth0', '198.18.0.2/24');
+  sh('ip', ['-n', srv, 'route', 'add', 'default', 'via', '198.18.0.2']);
+  const names: string[] = [];
+  for (let i = 1; i <= guests; i++) {
+    const g = topo.ns(`g${i}`);
+    topo.link(srv, `ctl${i}`, `198.19.${i}.1/24`, g, 'ctl0', `198.19.${i}.2/24`);
+    names.push(g);
+  }
+  const dropin = join(topo.dir, 'dnsmasq.d');
+  sh('mkdir', ['-p', dropin]);
+  // Names come from this drop-in only: no query may leave for the host's real resolver.
+  topo.file('dnsmasq.d/test.conf', 'no-resolv\nhost-record=www.example.test,198.18.0.2\n');
+  const server = topo.wsnic(srv, { ws_address: '0.0.0.0', dnsmasq_conf_dir: dropin, ...conf });
+  await server.waitFor(/listening url=ws:/);
+  const port = (scheme: 'ws' | 'wss'): string | number => conf[scheme === 'ws' ? 'ws_port' : 'wss_port'] ?? (scheme === 'ws' ? 8086 : 8087);
+  return {
+    topo,
+    srv,
+    inet,
+    guests: names,
+    server,
+    url: (i, scheme = 'ws') => `${scheme}://198.19.${i}.1:${port(scheme)}/`,
+  };
 }

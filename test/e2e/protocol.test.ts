@@ -1,0 +1,80 @@
+/**
+import type Tap from 'tap';
+ * Bad input closes one client with a reason and touches nobody else: plain HTTP, garbage
+ * handshakes, frames too large or too small, text messages, while a good guest keeps pinging.
+ */
+import t from 'tap';
+import { join } from 'node:path';
+import { ROOT, relayNetwork, type RelayNetwork } from './topology';
+
+const PROBE = join(ROOT, 'test', 'fixtures', 'probe.js');
+
+function probe(n: RelayNetwork, guest: number, args: string[]): Record<string, unknown>[] {
+  const r = n.topo.exec(n.guests[guest - 1]!, process.execPath, [PROBE, ...args], 20_000);
+  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Bytes the kernel has taken from the relay on a server-side TAP. */
+function tapRxBytes(n: RelayNetwork, tap: string): number {
+  const r = n.topo.exec(n.srv, 'ip', ['-j', '-s', 'link', 'show', 'dev', tap]);
+  return (JSON.parse(r.stdout) as { stats64: { rx: { bytes: number } } }[])[0]!.stats64.rx.bytes;
+}
+
+t.test('protocol edges against a live relay', async (t) => {
+  const n = await relayNetwork(t.teardown.bind(t), {}, 2);
+  // The good guest: a lease, then it must keep working through every bad client below.
+  const good = n.topo.connect(n.guests[0]!, n.url(1), ['--tap', 'wsn0']);
+  await good.waitFor(/connected url=/);
+  await n.server.waitFor(/client connected .*tap=wstap0/);
+  n.topo.dhcp(n.guests[0]!, 'wsn0');
+  const goodStillWorks = (t: Tap.Test): void => {
+    const r = n.topo.exec(n.guests[0]!, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']);
+    t.match(r.stdout, /1 packets received/, 'the good guest still reaches the gateway');
+  };
+
+  t.test('a plain GET gets 426 and a page saying the server works', async (t) => {
+    const [r] = probe(n, 2, ['http', 'http://198.19.2.1:8086/']);
+    t.equal(r!.status, 426);
+    t.equal(r!.upgrade, 'websocket');
+    t.match(r!.body as string, /wsnic is running/);
+    t.notMatch(r!.body as string, /TLS test succeeded/);
+  });
+
+  t.test('a garbage handshake gets 400 and no TAP', async (t) => {
+    const [r] = probe(n, 2, ['garbage', '198.19.2.1', '8086']);
+    t.match(r!.reply as string, /^HTTP\/1\.1 400/);
+    t.notMatch(n.topo.exec(n.srv, 'ip', ['-o', 'link']).stdout, /wstap1/);
+    goodStillWorks(t);
+  });
+
+  t.test('a 65,549-byte frame passes; 65,550 bytes close that client with 1009 and remove its TAP', async (t) => {
+    const mark = n.server.mark();
+    const events = probe(n, 2, ['frames', n.url(2), '65549', 'wait', '65550']);
+    const line = await n.server.waitFor(/client disconnected .*code=1009/, 5000, mark);
+    t.match(line, /reason="frame too large/);
+    const tap = /tap=(\S+)/.exec(line)![1]!;
+    t.notMatch(n.topo.exec(n.srv, 'ip', ['-o', 'link']).stdout, new RegExp(`${tap}:`), 'its TAP is gone');
+    t.match(line, /frames_in=1 /, 'the 65,549-byte frame went to the TAP');
+    t.same(events.find((e) => e.event === 'close'), { event: 'close', code: 1009, reason: '' }, 'the client saw 1009');
+    goodStillWorks(t);
+  });
+
+  t.test('frames reach the TAP whole: one write per frame', async (t) => {
+    const mark = n.server.mark();
+    const probeRun = n.topo.spawn(n.guests[1]!, process.execPath, [PROBE, 'frames', n.url(2), 'wait', 'wait', '60', '1514', '9000', 'wait', 'wait']);
+    const line = await n.server.waitFor(/client connected /, 5000, mark);
+    const tap = /tap=(\S+)/.exec(line)![1]!;
+    const before = tapRxBytes(n, tap);
+    await probeRun.waitFor(/"step":"9000"/);
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(tapRxBytes(n, tap) - before, 60 + 1514 + 9000, 'the kernel got exactly those frames');
+    await probeRun.exited;
+  });
+
+  t.test('a text message is ignored; a runt frame closes only that client with 1007', async (t) => {
+    const events = probe(n, 2, ['frames', n.url(2), 'text', 'wait', '10']);
+    t.same(events.find((e) => e.event === 'close'), { event: 'close', code: 1007, reason: 'frame of 10 bytes is shorter than an Ethernet header' }, JSON.stringify(events));
+    t.ok(events.some((e) => e.event === 'sent' && e.step === 'text'), 'the text message did not close it');
+    goodStillWorks(t);
+  });
+});
