@@ -3,8 +3,8 @@
  * a permanent carrier (a held veth port), IPv6 off. Idempotent; teardown removes what this adds.
  */
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { ipJson, linkExists, run } from './exec';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { ipJson, linkExists, run, ToolError } from './exec';
 import { disableIpv6 } from './tap';
 
 /**
@@ -36,8 +36,7 @@ export const PORT_MTU = 65521;
 
 export function setupBridge(bridge: string, address: string, prefix: number, mtu: number): void {
   if (!linkExists(bridge)) run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
-  // An MTU set by hand stays put: the bridge no longer follows its smallest port.
-  run('ip', ['link', 'set', 'dev', bridge, 'address', bridgeMac(bridge), 'mtu', String(mtu), 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+  run('ip', ['link', 'set', 'dev', bridge, 'address', bridgeMac(bridge), 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
   disableIpv6(bridge);
 
   // Exactly one IPv4 address: ours (a changed subnet replaces the old one).
@@ -54,7 +53,26 @@ export function setupBridge(bridge: string, address: string, prefix: number, mtu
   disableIpv6(peer);
   run('ip', ['link', 'set', 'dev', hold, 'mtu', String(PORT_MTU), 'master', bridge, 'up']);
   run('ip', ['link', 'set', 'dev', peer, 'up']);
-  run('ip', ['link', 'set', 'dev', bridge, 'up']);
+  // After the ports: a bridge follows its smallest port's MTU until one is set by hand (and
+  // setting the value it already has does not count), so set it last.
+  run('ip', ['link', 'set', 'dev', bridge, 'mtu', String(mtu), 'up']);
+  waitForCarrier(bridge);
+}
+
+/** Waits (up to 3 s) until the bridge has carrier, so the first client's first frames pass. */
+function waitForCarrier(bridge: string): void {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    let carrier = '0';
+    try {
+      carrier = readFileSync(`/sys/class/net/${bridge}/carrier`, 'utf8').trim();
+    } catch {
+      /* not readable yet */
+    }
+    if (carrier === '1') return;
+    if (Date.now() > deadline) throw new ToolError(`bridge ${bridge} has no carrier 3 s after setup`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20); // a short synchronous sleep
+  }
 }
 
 /** Removes the bridge and its holder port; client TAPs go with the processes holding them. */
