@@ -1,5 +1,5 @@
 import t from 'tap';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfFile } from '../../src/config/load';
@@ -9,6 +9,7 @@ import { renderTable, renderTemplate } from '../../src/config/template';
 import { schema } from '../../src/config/schema';
 
 const dir = mkdtempSync(join(tmpdir(), 'wsnic-unit-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const conf = (name: string, text: string): string => {
   const p = join(dir, name);
   writeFileSync(p, text);
