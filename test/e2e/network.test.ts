@@ -4,35 +4,21 @@
  * "internet" namespace behind the server's uplink.
  */
 import t from 'tap';
-import { Topology, sh } from './topology';
+import { relayNetwork, type Topology } from './topology';
 
 const HTTP_SERVER = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace('::ffff:', ''))).listen(8080, () => console.log('http ready'))`;
 
 t.test('two guests on a relay with NAT: lease, ping, DNS, the outside, jumbo frames, clean teardown', async (t) => {
-  const topo = new Topology();
-  t.teardown(() => topo.cleanup());
-  const srv = topo.ns('srv');
-  const inet = topo.ns('inet');
-  const g1 = topo.ns('g1');
-  const g2 = topo.ns('g2');
-  topo.link(srv, 'uplink0', '198.18.0.1/24', inet, 'eth0', '198.18.0.2/24');
-  sh('ip', ['-n', srv, 'route', 'add', 'default', 'via', '198.18.0.2']);
-  topo.link(srv, 'ctl1', '198.19.1.1/24', g1, 'ctl0', '198.19.1.2/24');
-  topo.link(srv, 'ctl2', '198.19.2.1/24', g2, 'ctl0', '198.19.2.2/24');
-  const dropin = `${topo.dir}/dnsmasq.d`;
-  sh('mkdir', ['-p', dropin]);
-  // Names come from this drop-in only: no query may leave for the host's real resolver.
-  topo.file('dnsmasq.d/test.conf', 'no-resolv\nhost-record=www.example.test,198.18.0.2\n');
-  const forwardBefore = topo.exec(srv, 'cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim();
-
+  const n = await relayNetwork(t.teardown.bind(t), { enable_inet: 1, dhcp_domain_name: 'wsnic.test', mtu: 65521 }, 2);
+  const { topo, srv, inet, server } = n;
+  const [g1, g2] = n.guests as [string, string];
+  t.match(server.output(), /bridge ready bridge=wsbr0 address=192\.168\.86\.1\/24 nat=uplink0/, 'NAT goes out of the default route interface');
+  const forwardBefore = '0'; // a new namespace starts with forwarding off
   const http = topo.spawn(inet, process.execPath, ['-e', HTTP_SERVER]);
   await http.waitFor(/http ready/);
-  const server = topo.wsnic(srv, { ws_address: '0.0.0.0', enable_inet: 1, dnsmasq_conf_dir: dropin, dhcp_domain_name: 'wsnic.test', mtu: 65521 });
-  await server.waitFor(/listening url=ws:/);
-  t.match(server.output(), /bridge ready bridge=wsbr0 address=192\.168\.86\.1\/24 nat=uplink0/, 'NAT goes out of the default route interface');
 
-  const c1 = topo.connect(g1, 'ws://198.19.1.1:8086/', ['--tap', 'wsn0', '--mtu', '65521']);
-  const c2 = topo.connect(g2, 'ws://198.19.2.1:8086/', ['--tap', 'wsn0', '--mtu', '65521']);
+  const c1 = topo.connect(g1, n.url(1), ['--tap', 'wsn0', '--mtu', '65521']);
+  const c2 = topo.connect(g2, n.url(2), ['--tap', 'wsn0', '--mtu', '65521']);
   await c1.waitFor(/connected url=/);
   await c2.waitFor(/connected url=/);
 
@@ -88,13 +74,16 @@ t.test('two guests on a relay with NAT: lease, ping, DNS, the outside, jumbo fra
   });
 
   t.test('an abrupt disconnect removes only that client\'s TAP', async (t) => {
+    const tapOf = (addr: string): string => new RegExp(`client connected client_address=${addr.replace(/\./g, '\\.')} .*tap=(\\S+)`).exec(server.output())![1]!;
+    const [tap1, tap2] = [tapOf('198.19.1.2'), tapOf('198.19.2.2')];
     const before = topo.exec(srv, 'ip', ['-o', 'link', 'show', 'master', 'wsbr0']).stdout;
-    t.match(before, /wstap0/);
-    t.match(before, /wstap1/);
+    t.match(before, new RegExp(`${tap1}:`));
+    t.match(before, new RegExp(`${tap2}:`));
     c2.child.kill('SIGKILL');
-    await server.waitFor(/client disconnected .*tap=wstap1/);
+    await server.waitFor(new RegExp(`client disconnected .*tap=${tap2} `));
     const after = topo.exec(srv, 'ip', ['-o', 'link', 'show']).stdout;
-    t.notMatch(after, /wstap1/, 'the TAP is gone');
+    t.notMatch(after, new RegExp(`${tap2}:`), 'its TAP is gone');
+    t.match(after, new RegExp(`${tap1}:`), 'the other TAP stays');
     const gw = topo.exec(g1, 'busybox', ['ping', '-c', '2', '-W', '2', '192.168.86.1']);
     t.match(gw.stdout, /2 packets received/, 'the other guest still works');
   });

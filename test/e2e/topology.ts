@@ -223,6 +223,8 @@ export async function relayNetwork(
   teardown: (fn: () => Promise<void>) => void,
   conf: Record<string, string | number>,
   guests = 1,
+  /** How to start the server (default: `wsnic run -c` a file of conf), given the drop-in dir. */
+  start?: (topo: Topology, srv: string, dropin: string) => Proc,
 ): Promise<RelayNetwork> {
   const topo = new Topology();
   teardown(() => topo.cleanup());
@@ -240,7 +242,7 @@ export async function relayNetwork(
   sh('mkdir', ['-p', dropin]);
   // Names come from this drop-in only: no query may leave for the host's real resolver.
   topo.file('dnsmasq.d/test.conf', 'no-resolv\nhost-record=www.example.test,198.18.0.2\n');
-  const server = topo.wsnic(srv, { ws_address: '0.0.0.0', dnsmasq_conf_dir: dropin, ...conf });
+  const server = start ? start(topo, srv, dropin) : topo.wsnic(srv, { ws_address: '0.0.0.0', dnsmasq_conf_dir: dropin, ...conf });
   await server.waitFor(/listening url=ws:/);
   const port = (scheme: 'ws' | 'wss'): string | number => conf[scheme === 'ws' ? 'ws_port' : 'wss_port'] ?? (scheme === 'ws' ? 8086 : 8087);
   return {
