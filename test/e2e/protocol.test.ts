@@ -21,7 +21,7 @@ function tapRxBytes(n: RelayNetwork, tap: string): number {
 }
 
 t.test('protocol edges against a live relay', async (t) => {
-  const n = await relayNetwork(t.teardown.bind(t), {}, 2);
+  const n = await relayNetwork(t.teardown.bind(t), { ping_interval: 1, idle_timeout: 3 }, 2);
   // The good guest: a lease, then it must keep working through every bad client below.
   const good = n.topo.connect(n.guests[0]!, n.url(1), ['--tap', 'wsn0']);
   await good.waitFor(/connected url=/);
@@ -75,6 +75,16 @@ t.test('protocol edges against a live relay', async (t) => {
     const events = probe(n, 2, ['frames', n.url(2), 'text', 'wait', '10']);
     t.same(events.find((e) => e.event === 'close'), { event: 'close', code: 1007, reason: 'frame of 10 bytes is shorter than an Ethernet header' }, JSON.stringify(events));
     t.ok(events.some((e) => e.event === 'sent' && e.step === 'text'), 'the text message did not close it');
+    goodStillWorks(t);
+  });
+
+  t.test('keepalive: a client that answers no PING is closed after idle_timeout; a live one stays', async (t) => {
+    const mark = n.server.mark();
+    const silent = n.topo.spawn(n.guests[1]!, process.execPath, [PROBE, 'silent', n.url(2), '8']);
+    await silent.waitFor(/"open"/);
+    const line = await n.server.waitFor(/client disconnected .*client_address=198\.19\.2\.2 .*reason="idle/, 8000, mark);
+    t.match(line, /code=1001 reason="idle for [34] s"/, "closed within the 1 s keepalive tick of idle_timeout");
+    t.notMatch(n.server.output().slice(mark), /client_address=198\.19\.1\.2 .*reason="idle/, 'the good guest (which answers PINGs) stays');
     goodStillWorks(t);
   });
 });

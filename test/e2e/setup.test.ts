@@ -17,6 +17,15 @@ t.test('with enable_inet=0 a guest has the network but not the outside', async (
   t.equal(r.stdout, '');
   t.equal(n.topo.exec(n.srv, 'nft', ['list', 'table', 'inet', 'wsnic']).code, 1, 'no nftables table');
   t.equal(n.topo.exec(n.srv, 'cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim(), '0', 'forwarding untouched');
+
+  // dnsmasq dies: wsnic run restarts it and leases go on.
+  const pid = /dnsmasq started pid=(\d+)/.exec(n.server.output())![1]!;
+  const mark = n.server.mark();
+  process.kill(Number(pid), 'SIGKILL');
+  await n.server.waitFor(/dnsmasq died, restarting/, 5000, mark);
+  await new Promise((r) => setTimeout(r, 1800)); // the first restart comes after 1 s
+  const again = n.topo.dhcp(n.guests[0]!, 'wsn0');
+  t.match(again.ip, /^192\.168\.86\./, 'a lease from the restarted dnsmasq');
 });
 
 t.test('setup twice gives the same state; teardown removes exactly what setup added', async (t) => {
