@@ -6,7 +6,8 @@
 set -eu
 pkgs="iproute2 nftables dnsmasq-base procps python3 make g++"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs busybox openssl python3-websockets"
+	# libraries of Debian's own nodejs 18, which a test runs the relay on (test/tools/debian-node18.sh)
+	pkgs="$pkgs busybox openssl python3-websockets libc-ares2 libicu72 libnghttp2-14 libuv1 libbrotli1"
 fi
 missing=""
 for p in $pkgs; do

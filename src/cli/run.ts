@@ -65,11 +65,22 @@ export async function runRelay(c: Config, log: Logger): Promise<number> {
     throw err;
   }
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // A bug must not leave a dnsmasq child or the bridge behind: undo, then exit non-zero.
+  const crashed = new Promise<Error>((resolve) => {
+    process.once('uncaughtException', resolve);
+    process.once('unhandledRejection', (reason) => resolve(reason instanceof Error ? reason : new Error(String(reason))));
+  });
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  log.info('stopping', { signal });
+  const end = await Promise.race([signal, crashed]);
+  if (end instanceof Error) {
+    log.error('internal error, stopping', { reason: end.stack ?? end.message });
+    await undo().catch((e: Error) => log.error('cleanup failed', { reason: e.message }));
+    return 70; // EX_SOFTWARE
+  }
+  log.info('stopping', { signal: end });
   await undo();
   return 0;
 }
