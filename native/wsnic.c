@@ -10,7 +10,9 @@
  *     .pause() / .resume()      stop / start reading (the kernel queue then drops, as Ethernet may)
  *     .close()                  stop polling and close the fd (the TAP disappears)
  *   linkUp(name), linkSetMtu(name, mtu), bridgeAddPort(bridge, name)   ioctls
- *   sdNotify(socketPath, state, fds?)   sendmsg() with SCM_RIGHTS, no libsystemd
+ *   linkIpv6Off(name)           IPv6 address generation off, over rtnetlink (no /proc/sys needed)
+ *   sendDatagram(path, payload, fds?)   one AF_UNIX datagram, SCM_RIGHTS if fds: sd_notify and
+ *                               the journal's native protocol, no libsystemd
  *
  * Errors become JS exceptions whose message names the call and the interface, with .errno
  * and .code (e.g. "EPERM").
@@ -19,7 +21,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <node_api.h>
 #include <stdio.h>
@@ -58,6 +64,8 @@ static const char *errno_code(int err) {
     case ENOBUFS: return "ENOBUFS";
     case EMSGSIZE: return "EMSGSIZE";
     case EXFULL: return "EXFULL";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EROFS: return "EROFS";
     case ENOTCONN: return "ENOTCONN";
     case ECONNREFUSED: return "ECONNREFUSED";
     case EMFILE: return "EMFILE";
@@ -413,13 +421,16 @@ static napi_value port_close(napi_env env, napi_callback_info info) {
     return NULL;
 }
 
-/* ---- sd_notify ---- */
+/* ---- datagrams to AF_UNIX sockets: sd_notify and the journal's native protocol ---- */
 
-static napi_value sd_notify(napi_env env, napi_callback_info info) {
+/* sendDatagram(path, payload: string | Buffer, fds?: number[]): one sendmsg(), SCM_RIGHTS if fds. */
+static napi_value send_datagram(napi_env env, napi_callback_info info) {
     size_t argc = 3, len = 0;
     napi_value argv[3], result;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-    char *state;
+    char *payload = NULL;
+    void *data = NULL;
+    bool is_buffer = false;
     uint32_t nfds = 0;
     int fds[253];
     struct sockaddr_un addr;
@@ -427,16 +438,22 @@ static napi_value sd_notify(napi_env env, napi_callback_info info) {
     struct msghdr msg;
     char control[CMSG_SPACE(sizeof fds)];
     socklen_t addrlen;
-    int s, rc;
+    int s, rc, err;
     CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 2 || get_string(env, argv[0], path, sizeof path, "sdNotify: bad socket path")) return NULL;
-    CHECK(napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
-    state = malloc(len + 1);
-    if (!state) {
-        throw_errno(env, ENOMEM, "sdNotify");
-        return NULL;
+    if (argc < 2 || get_string(env, argv[0], path, sizeof path, "sendDatagram: bad socket path")) return NULL;
+    napi_is_buffer(env, argv[1], &is_buffer);
+    if (is_buffer) {
+        CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+    } else {
+        CHECK(napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
+        payload = malloc(len + 1);
+        if (!payload) {
+            throw_errno(env, ENOMEM, "sendDatagram");
+            return NULL;
+        }
+        napi_get_value_string_utf8(env, argv[1], payload, len + 1, &len);
+        data = payload;
     }
-    napi_get_value_string_utf8(env, argv[1], state, len + 1, &len);
     if (argc > 2) {
         bool is_array = false;
         napi_is_array(env, argv[2], &is_array);
@@ -456,7 +473,7 @@ static napi_value sd_notify(napi_env env, napi_callback_info info) {
     addrlen = offsetof(struct sockaddr_un, sun_path) + strlen(path);
     if (path[0] == '@') addr.sun_path[0] = 0; /* abstract namespace */
     else addrlen += 1;
-    iov.iov_base = state;
+    iov.iov_base = data;
     iov.iov_len = len;
     memset(&msg, 0, sizeof msg);
     msg.msg_name = &addr;
@@ -476,24 +493,90 @@ static napi_value sd_notify(napi_env env, napi_callback_info info) {
     }
     s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
-        free(state);
-        throw_errno(env, errno, "sdNotify: socket");
+        free(payload);
+        throw_errno(env, errno, "sendDatagram: socket");
         return NULL;
     }
     rc = sendmsg(s, &msg, MSG_NOSIGNAL);
-    {
-        int err = errno;
-        close(s);
-        free(state);
-        if (rc < 0) {
-            char what[160];
-            snprintf(what, sizeof what, "sdNotify: cannot send to %s", path);
-            throw_errno(env, err, what);
-            return NULL;
-        }
+    err = errno;
+    close(s);
+    free(payload);
+    if (rc < 0) {
+        char what[160];
+        snprintf(what, sizeof what, "cannot send to %s", path);
+        throw_errno(env, err, what);
+        return NULL;
     }
     napi_get_boolean(env, true, &result);
     return result;
+}
+
+/* ---- netlink: IPv6 address generation off (no link-local, so no RS/DAD/MLD from the port) ---- */
+
+static napi_value link_ipv6_off(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    struct ifreq ifr;
+    char what[96];
+    struct {
+        struct nlmsghdr nh;
+        struct ifinfomsg ifi;
+        char attrs[64];
+    } req;
+    struct {
+        struct nlmsghdr nh;
+        struct nlmsgerr err;
+        char pad[64];
+    } ack;
+    struct rtattr *spec, *inet6, *mode;
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+    int s;
+    ssize_t n;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    memset(&ifr, 0, sizeof ifr);
+    if (argc < 1 || get_string(env, argv[0], ifr.ifr_name, IFNAMSIZ + 1, "linkIpv6Off: bad interface name")) return NULL;
+    snprintf(what, sizeof what, "cannot turn IPv6 off on %s", ifr.ifr_name);
+    if (if_ioctl(SIOCGIFINDEX, &ifr) < 0) {
+        throw_errno(env, errno, what);
+        return NULL;
+    }
+    memset(&req, 0, sizeof req);
+    req.nh.nlmsg_type = RTM_NEWLINK;
+    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    req.nh.nlmsg_seq = 1;
+    req.ifi.ifi_family = AF_UNSPEC;
+    req.ifi.ifi_index = ifr.ifr_ifindex;
+    /* IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE: u8 NONE } } */
+    spec = (struct rtattr *)req.attrs;
+    spec->rta_type = IFLA_AF_SPEC;
+    inet6 = RTA_DATA(spec);
+    inet6->rta_type = AF_INET6;
+    mode = RTA_DATA(inet6);
+    mode->rta_type = IFLA_INET6_ADDR_GEN_MODE;
+    mode->rta_len = RTA_LENGTH(1);
+    *(unsigned char *)RTA_DATA(mode) = IN6_ADDR_GEN_MODE_NONE;
+    inet6->rta_len = RTA_LENGTH(RTA_ALIGN(mode->rta_len));
+    spec->rta_len = RTA_LENGTH(inet6->rta_len);
+    req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(spec->rta_len);
+    s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (s < 0) {
+        throw_errno(env, errno, what);
+        return NULL;
+    }
+    if (sendto(s, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        (n = recv(s, &ack, sizeof ack, 0)) < 0) {
+        int err = errno;
+        close(s);
+        throw_errno(env, err, what);
+        return NULL;
+    }
+    close(s);
+    if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && ack.nh.nlmsg_type == NLMSG_ERROR && ack.err.error != 0) {
+        /* EAFNOSUPPORT: IPv6 is off in this kernel, which is what we want anyway. */
+        if (-ack.err.error == EAFNOSUPPORT) return NULL;
+        throw_errno(env, -ack.err.error, what);
+    }
+    return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -509,7 +592,8 @@ static napi_value init(napi_env env, napi_value exports) {
         {"linkUp", NULL, link_up, NULL, NULL, NULL, napi_default, NULL},
         {"linkSetMtu", NULL, link_set_mtu, NULL, NULL, NULL, napi_default, NULL},
         {"bridgeAddPort", NULL, bridge_add_port, NULL, NULL, NULL, napi_default, NULL},
-        {"sdNotify", NULL, sd_notify, NULL, NULL, NULL, napi_default, NULL},
+        {"sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL},
+        {"linkIpv6Off", NULL, link_ipv6_off, NULL, NULL, NULL, napi_default, NULL},
     };
     CHECK(napi_define_class(env, "TapPort", NAPI_AUTO_LENGTH, port_ctor, NULL, 4, methods, &cls));
     CHECK(napi_set_named_property(env, exports, "TapPort", cls));

@@ -4,14 +4,16 @@ import { ConfigError, loadConfig, type Loaded } from '../config/load';
 import { flagHelp, parseArgs, type ExtraOption, type ParsedArgs } from '../config/flags';
 import { createLogger, type Logger } from '../log';
 import { setup, teardown } from '../net/setup';
-import { runRelay } from './run';
+import { runAll } from './run';
+import { relayOnly } from './relay';
 import { connect, CONNECT_OPTIONS } from './connect';
 
 const USAGE = `wsnic - WebSocket-to-Ethernet relay for browser PC emulators (v86, jor1k)
 
 Usage:
   wsnic [run] [options]        bridge, NAT, dnsmasq and the relay in the foreground (Ctrl-C undoes it all)
-  wsnic setup [options]        create the bridge and load the nftables ruleset, then exit
+  wsnic relay [options]        the relay alone, for wsnic.service (sockets from wsnic.socket, bridge from setup)
+  wsnic setup [options]        create the bridge, load the nftables ruleset, write the dnsmasq config; exit
   wsnic teardown [options]     remove what setup created
   wsnic connect URL [options]  join a wsnic network from this host: a TAP relayed to ws(s)://HOST:PORT/
 
@@ -30,7 +32,7 @@ function load(args: ParsedArgs, log: Logger): Loaded {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const verbs = ['run', 'setup', 'teardown', 'connect'];
+  const verbs = ['run', 'relay', 'setup', 'teardown', 'connect'];
   const verb = argv[0] !== undefined && verbs.includes(argv[0]) ? argv.shift()! : 'run';
   const extra = verb === 'connect' ? CONNECT_OPTIONS : [];
   const log = createLogger('info');
@@ -46,7 +48,8 @@ async function main(argv: string[]): Promise<number> {
     const { config } = load(args, log);
     if (verb === 'setup') setup(config, log);
     else if (verb === 'teardown') teardown(config, log);
-    else return await runRelay(config, log);
+    else if (verb === 'relay') return await relayOnly(config, log);
+    else return await runAll(config, log);
     return 0;
   } catch (err) {
     log.error((err as Error).message);

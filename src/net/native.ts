@@ -19,7 +19,9 @@ export interface Addon {
   linkUp(name: string): void;
   linkSetMtu(name: string, mtu: number): void;
   bridgeAddPort(bridge: string, port: string): void;
-  sdNotify(socketPath: string, state: string, fds?: number[]): boolean;
+  linkIpv6Off(name: string): void;
+  /** One AF_UNIX datagram (sd_notify, the journal), with fds as SCM_RIGHTS. */
+  sendDatagram(socketPath: string, payload: string | Buffer, fds?: number[]): boolean;
 }
 
 let addon: Addon | undefined;

@@ -10,6 +10,8 @@ import type { Logger } from '../log';
 import { defaultRouteInterface, setIpForward, setupBridge, teardownBridge } from './bridge';
 import { findTool, hasTool, linkExists, ToolError } from './exec';
 import { applyRuleset, removeRuleset, renderRuleset, rulesetLoaded } from './nftables';
+import { renderDnsmasqConf } from './dnsmasq';
+import { dnsmasqConfPath, leaseFile } from '../config/paths';
 
 /** What setup changed that was not ours to begin with, so teardown can put it back. */
 interface State {
@@ -44,7 +46,8 @@ export function checkTools(c: Config): void {
   if (!c.disable_dhcp) findTool('dnsmasq');
 }
 
-export function setup(c: Config, log: Logger): void {
+/** Bridge, NAT and the dnsmasq configuration; returns the uplink NAT uses (if on). */
+export function setup(c: Config, log: Logger): { uplink: string | undefined } {
   checkTools(c);
   const net = deriveNetwork(c);
   const uplink = resolveUplink(c);
@@ -65,7 +68,13 @@ export function setup(c: Config, log: Logger): void {
     delete state.ipForwardWas;
   }
   writeFileSync(statePath(c), `${JSON.stringify(state)}\n`);
+  if (!c.disable_dhcp) {
+    // Rendered here so that wsnic-dnsmasq.service (and `wsnic run`'s child) read the same file.
+    const conf = renderDnsmasqConf({ bridge: c.bridge, net, leaseTime: c.dhcp_lease_time, leaseFile: leaseFile(c), domain: c.dhcp_domain_name, confDir: c.dnsmasq_conf_dir, mtu: c.mtu });
+    writeFileSync(dnsmasqConfPath(c), conf);
+  }
   log.info('bridge ready', { bridge: c.bridge, address: `${net.bridgeAddress}/${net.prefix}`, nat: uplink ?? 'off' });
+  return { uplink };
 }
 
 export function teardown(c: Config, log: Logger): void {
@@ -75,5 +84,6 @@ export function teardown(c: Config, log: Logger): void {
   if (state.ipForwardWas === '0') setIpForward(false);
   rmSync(statePath(c), { force: true });
   rmSync(rulesetPath(c), { force: true });
+  rmSync(dnsmasqConfPath(c), { force: true });
   log.info('bridge removed', { bridge: c.bridge });
 }

@@ -27,13 +27,16 @@ export class Tap {
 
   private constructor(readonly name: string, private readonly fd: number) {}
 
-  /** Creates PREFIX%d (or an exact name), IPv6 off, optionally on a bridge, up. */
+  /**
+   * Creates PREFIX%d (or an exact name), IPv6 off, optionally on a bridge, up. Needs only
+   * CAP_NET_ADMIN: IPv6 goes off over rtnetlink, not /proc/sys (read-only in the sandbox).
+   */
   static open(pattern: string, opts: TapOptions = {}): Tap {
     const addon = native();
     const { fd, name } = addon.tapOpen(pattern);
     const tap = new Tap(name, fd);
     try {
-      disableIpv6(name);
+      addon.linkIpv6Off(name);
       if (opts.mtu !== undefined) addon.linkSetMtu(name, opts.mtu);
       if (opts.bridge !== undefined) addon.bridgeAddPort(opts.bridge, name);
       addon.linkUp(name);

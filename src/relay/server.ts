@@ -23,8 +23,17 @@ export interface RelayOptions {
   log: Logger;
 }
 
+export interface Totals {
+  clients: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 export class Relay {
   readonly sessions = new Set<Session>();
+  /** Bytes of clients that have left, so totals keep growing. */
+  private pastIn = 0;
+  private pastOut = 0;
   private readonly wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false, // frames are small and latency matters
@@ -33,6 +42,8 @@ export class Relay {
   });
   private readonly servers: http.Server[] = [];
   private readonly keepalive: NodeJS.Timeout;
+  /** Called when a client comes or goes (for sd_notify STATUS). */
+  onClientCountChange: (() => void) | undefined;
 
   constructor(private readonly opts: RelayOptions) {
     this.keepalive = setInterval(() => {
@@ -68,7 +79,30 @@ export class Relay {
       ws.close(CLOSE.internal, reason.slice(0, 120));
       return;
     }
-    this.sessions.add(new Session(ws, tap, client, this.opts.log, (s) => this.sessions.delete(s)));
+    this.sessions.add(
+      new Session(ws, tap, client, this.opts.log, (s) => {
+        this.sessions.delete(s);
+        this.pastIn += s.pump.counters.bytesIn;
+        this.pastOut += s.pump.counters.bytesOut;
+        this.onClientCountChange?.();
+      }),
+    );
+    this.onClientCountChange?.();
+  }
+
+  totals(): Totals {
+    let bytesIn = this.pastIn;
+    let bytesOut = this.pastOut;
+    for (const s of this.sessions) {
+      bytesIn += s.pump.counters.bytesIn;
+      bytesOut += s.pump.counters.bytesOut;
+    }
+    return { clients: this.sessions.size, bytesIn, bytesOut };
+  }
+
+  /** New lease data: sessions learn their IP. */
+  leases(byMac: Map<string, string>): void {
+    for (const s of this.sessions) s.leased(byMac);
   }
 
   /** Closes every client with 1001 (their TAPs go at once) and stops listening. */

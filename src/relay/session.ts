@@ -65,8 +65,20 @@ export class Session {
     log.info('client connected', { ...this.fields() });
   }
 
-  fields(): Record<string, string | number> {
-    return { client_address: this.client.address, client_port: this.client.port, tap: this.tap.name, scheme: this.client.scheme };
+  /** The address dnsmasq leased to this client's MAC, once known. */
+  ip: string | undefined;
+
+  fields(): Record<string, string | number | undefined> {
+    return { client_address: this.client.address, client_port: this.client.port, tap: this.tap.name, scheme: this.client.scheme, ip: this.ip };
+  }
+
+  /** Learns the client's address from the lease table (logged once, then in every line). */
+  leased(byMac: Map<string, string>): void {
+    const mac = this.pump.mac;
+    const ip = mac === undefined ? undefined : byMac.get(mac);
+    if (ip === undefined || ip === this.ip || this.closed) return;
+    this.ip = ip;
+    this.log.info('client leased', { ...this.fields(), mac });
   }
 
   private seen(): void {

@@ -1,0 +1,28 @@
+/**
+ * dnsmasq's lease file, read to learn which address each client's MAC got (for logs and the
+ * journal's IP field). Format: "expiry mac ip hostname clientid" per line.
+ */
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+
+export function parseLeases(text: string): Map<string, string> {
+  const byMac = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [, mac, ip] = line.trim().split(/\s+/);
+    if (mac && ip && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) byMac.set(mac.toLowerCase(), ip);
+  }
+  return byMac;
+}
+
+/** Calls onChange with the current leases whenever the file changes (stat polled every 2 s). */
+export function watchLeases(file: string, onChange: (byMac: Map<string, string>) => void): () => void {
+  const read = (): void => {
+    try {
+      onChange(parseLeases(readFileSync(file, 'utf8')));
+    } catch {
+      /* not there yet, or unreadable: no IPs in the logs */
+    }
+  };
+  watchFile(file, { interval: 2000, persistent: false }, read);
+  read();
+  return () => unwatchFile(file, read);
+}

@@ -1,0 +1,83 @@
+#!/bin/sh
+# Prints the path of a Debian 12 root filesystem tarball that boots with systemd-nspawn -b
+# (test/system/container.ts). Built with mmdebstrap from the Debian mirrors the host's APT uses
+# (never a third-party source such as nodesource: nodejs must be Debian's own 18.x), cached as
+# /var/tmp/wsnic-rootfs/<key>.tar, where the key hashes this script, the package list and the
+# mirrors, so any change rebuilds. The container has no network: all it needs is baked in.
+# Progress goes to stderr; the last line of stdout is the tarball's path.
+set -eu
+pkgs="systemd,systemd-sysv,dbus,libpam-systemd,nodejs,dnsmasq-base,nftables,iproute2,procps,busybox"
+cache=/var/tmp/wsnic-rootfs
+
+# Debian's suites from the host's sources, one "deb URI SUITE COMPONENTS" line each. Both the
+# one-line (.list) and deb822 (.sources) formats; only bookworm, -updates and -security.
+mirrors=$(
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		case "$f" in
+		*.sources) awk 'BEGIN { RS = ""; FS = "\n" } {
+				types = uris = suites = comps = ""; on = 1
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^#/) continue
+					k = tolower($i); sub(/:.*/, "", k); v = $i; sub(/^[^:]*:[ \t]*/, "", v)
+					if (k == "types") types = v; else if (k == "uris") uris = v
+					else if (k == "suites") suites = v; else if (k == "components") comps = v
+					else if (k == "enabled" && v == "no") on = 0
+				}
+				if (!on || (" " types " ") !~ / deb /) next
+				nu = split(uris, u, " "); ns = split(suites, s, " ")
+				for (a = 1; a <= nu; a++) for (b = 1; b <= ns; b++) print "deb", u[a], s[b], comps
+			}' "$f" ;;
+		*) sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" { $1 = ""; print "deb" $0 }' ;;
+		esac
+	done | awk '$3 ~ /^bookworm(-updates|-security)?$/ && $2 !~ /nodesource/' | sort -u
+)
+[ -n "$mirrors" ] || { echo "rootfs: no bookworm mirror in the host's APT sources" >&2; exit 1; }
+
+self=$(readlink -f "$0")
+key=$({ cat "$self"; echo "$pkgs"; echo "$mirrors"; } | sha256sum | cut -c1-16)
+out="$cache/$key.tar"
+if [ -f "$out" ]; then
+	echo "$out"
+	exit 0
+fi
+
+# Host tools (Debian packages): mmdebstrap builds the tree, systemd-container has systemd-nspawn.
+missing=""
+command -v mmdebstrap >/dev/null || missing="$missing mmdebstrap"
+command -v systemd-nspawn >/dev/null || missing="$missing systemd-container"
+if [ -n "$missing" ]; then
+	echo "rootfs: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	apt-get install -y -qq --no-install-recommends $missing >&2
+fi
+
+mkdir -p "$cache"
+tmp="$cache/.$key.$$.tar"
+trap 'rm -f "$tmp"' EXIT INT TERM
+echo "rootfs: building $out from:" >&2
+echo "$mirrors" | sed 's/^/  /' >&2
+start=$(date +%s)
+# Mirror lines as separate arguments (each contains spaces).
+set --
+while IFS= read -r line; do set -- "$@" "$line"; done <<EOF
+$mirrors
+EOF
+# Customizations, run on the host with the tree in $1:
+# - hostname; networkd enabled (wsnic looks for it on D-Bus);
+# - wait-online masked: it would hold the boot in "starting" for 2 min waiting for links;
+# - systemd-firstboot masked: it can prompt on the console on a first boot;
+# - the vendor 80-container-host0.network (DHCP on host0) masked: container.ts writes a static
+#   one per boot; nothing else is matched, so networkd leaves wsbr*/wstap* alone.
+mmdebstrap --variant=apt --format=tar --include="$pkgs" \
+	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+	--customize-hook='echo wsnic-ct > "$1/etc/hostname"' \
+	--customize-hook='chroot "$1" systemctl enable systemd-networkd.service' \
+	--customize-hook='chroot "$1" systemctl mask systemd-networkd-wait-online.service systemd-firstboot.service' \
+	--customize-hook='ln -sf /dev/null "$1/etc/systemd/network/80-container-host0.network"' \
+	--customize-hook='chroot "$1" dpkg-query -W -f="\${Version}\n" nodejs | grep -q "^18\." || { echo "rootfs: nodejs is not 18.x" >&2; exit 1; }' \
+	bookworm "$tmp" "$@" >&2
+mv "$tmp" "$out"
+echo "rootfs: built in $(($(date +%s) - start)) s, $(du -h "$out" | cut -f1)" >&2
+echo "$out"
