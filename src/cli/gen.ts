@@ -2,6 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderTable, renderTemplate } from '../config/template';
+import { exampleRuleset } from '../net/nftables';
 
-writeFileSync(join(__dirname, '..', '..', 'packaging', 'wsnic.conf'), renderTemplate());
+const root = join(__dirname, '..', '..');
+writeFileSync(join(root, 'packaging', 'wsnic.conf'), renderTemplate());
+writeFileSync(join(root, 'nftables', 'wsnic.nft'), exampleRuleset());
 process.stdout.write(`${renderTable()}\n`);

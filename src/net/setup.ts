@@ -2,7 +2,7 @@
  * `wsnic setup` / `wsnic teardown`: the bridge, the nftables ruleset and IPv4 forwarding, as
  * one idempotent step and its exact inverse. `wsnic run` and the systemd oneshot share it.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema';
 import { deriveNetwork } from '../config/derive';
@@ -70,9 +70,10 @@ export function setup(c: Config, log: Logger): { uplink: string | undefined } {
   writeFileSync(statePath(c), `${JSON.stringify(state)}\n`);
   if (!c.disable_dhcp) {
     // Rendered here so that wsnic-dnsmasq.service (and `wsnic run`'s child) read the same file.
-    const conf = renderDnsmasqConf({ bridge: c.bridge, net, leaseTime: c.dhcp_lease_time, leaseFile: leaseFile(c), domain: c.dhcp_domain_name, confDir: c.dnsmasq_conf_dir, mtu: c.mtu });
+    const confDir = c.dnsmasq_conf_dir !== '' && existsSync(c.dnsmasq_conf_dir) ? c.dnsmasq_conf_dir : '';
+    const conf = renderDnsmasqConf({ bridge: c.bridge, net, leaseTime: c.dhcp_lease_time, leaseFile: leaseFile(c), domain: c.dhcp_domain_name, confDir, mtu: c.mtu });
     writeFileSync(dnsmasqConfPath(c), conf);
-  }
+  } else rmSync(dnsmasqConfPath(c), { force: true }); // wsnic-dnsmasq.service's condition
   log.info('bridge ready', { bridge: c.bridge, address: `${net.bridgeAddress}/${net.prefix}`, nat: uplink ?? 'off' });
   return { uplink };
 }

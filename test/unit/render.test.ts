@@ -47,3 +47,10 @@ t.test('log lines are one event with fields; MACs print as colon hex', async (t)
     'info: client connected client_address=1.2.3.4 tap=wstap0 reason="has spaces"');
   t.equal(formatMac(Buffer.from('ffffffffffff02aabbccddee0800', 'hex'), 6), '02:aa:bb:cc:dd:ee');
 });
+
+t.test('the shipped nftables reference is what setup renders for NAT out of eth0', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { exampleRuleset } = await import('../../src/net/nftables');
+  t.equal(readFileSync(join(__dirname, '..', '..', 'nftables', 'wsnic.nft'), 'utf8'), exampleRuleset(), 'nftables/wsnic.nft is generated (npm run gen)');
+});
