@@ -1,28 +1,13 @@
 #!/usr/bin/env node
 /** wsnic's command line: thin verbs over the config, net and relay modules. */
 import { ConfigError, loadConfig, type Loaded } from '../config/load';
-import { flagHelp, parseArgs, type ExtraOption, type ParsedArgs } from '../config/flags';
+import { parseArgs, type ParsedArgs } from '../config/flags';
+import { help } from './help';
 import { createLogger, type Logger } from '../log';
 import { setup, teardown } from '../net/setup';
 import { runAll } from './run';
 import { relayOnly } from './relay';
 import { connect, CONNECT_OPTIONS } from './connect';
-
-const USAGE = `wsnic - WebSocket-to-Ethernet relay for browser PC emulators (v86, jor1k)
-
-Usage:
-  wsnic [run] [options]        bridge, NAT, dnsmasq and the relay in the foreground (Ctrl-C undoes it all)
-  wsnic relay [options]        the relay alone, for wsnic.service (sockets from wsnic.socket, bridge from setup)
-  wsnic setup [options]        create the bridge, load the nftables ruleset, write the dnsmasq config; exit
-  wsnic teardown [options]     remove what setup created
-  wsnic connect URL [options]  join a wsnic network from this host: a TAP relayed to ws(s)://HOST:PORT/
-
-Options (each is also a wsnic.conf key and a WSNIC_<KEY> environment variable):
-`;
-
-function help(extra: ExtraOption[]): string {
-  return `${USAGE}${flagHelp(extra)}\n`;
-}
 
 function load(args: ParsedArgs, log: Logger): Loaded {
   const loaded = loadConfig({ file: args.configFile, env: process.env, flags: args.flags });

@@ -105,3 +105,9 @@ t.test('the README documents every key as the schema does', async (t) => {
   const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
   t.ok(readme.includes(renderTable()), 'README table matches the schema (npm run gen prints it)');
 });
+
+t.test('the README shows `wsnic --help` as it is', async (t) => {
+  const { help } = await import('../../src/cli/help');
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  t.ok(readme.includes(`\`\`\`\n${help([])}\`\`\``), 'README --help block is current (node dist/cli/main.js --help)');
+});
