@@ -8,6 +8,8 @@ pkgs="iproute2 nftables dnsmasq-base procps python3 make g++"
 if [ "${1:-}" = "--test" ]; then
 	# libraries of Debian's own nodejs 18, which a test runs the relay on (test/tools/debian-node18.sh)
 	pkgs="$pkgs busybox openssl python3-websockets libc-ares2 libicu72 libnghttp2-14 libuv1 libbrotli1"
+	# the Debian package (npm run deb, lintian) and the booted-container tests (test/system)
+	pkgs="$pkgs debhelper dpkg-dev fakeroot lintian mmdebstrap systemd-container util-linux"
 fi
 missing=""
 for p in $pkgs; do

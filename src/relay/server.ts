@@ -69,7 +69,9 @@ export class Relay {
   }
 
   private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean): void {
-    const client = { address: req.socket.remoteAddress ?? '?', port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws' };
+    // A dual-stack socket (systemd's ListenStream=8086) reports IPv4 clients as ::ffff:a.b.c.d.
+    const address = (req.socket.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+    const client = { address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws' };
     let tap: Tap;
     try {
       tap = Tap.open(`${this.opts.tapPrefix}%d`, { bridge: this.opts.bridge, mtu: PORT_MTU });

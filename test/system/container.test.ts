@@ -4,7 +4,7 @@
  * leaves nothing behind when stopped.
  */
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,9 @@ function processesWith(s: string): number[] {
 }
 
 t.test('a Debian 12 container boots systemd and is removed without a trace', async (t) => {
-  const tarball = execFileSync(join(ROOT, 'test', 'tools', 'rootfs.sh'), { encoding: 'utf8' }).trim().split('\n').pop()!;
+  const build = spawnSync(join(ROOT, 'test', 'tools', 'rootfs.sh'), { encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`test/tools/rootfs.sh failed (${build.status ?? build.signal}):\n${build.stderr.split('\n').slice(-20).join('\n')}`);
+  const tarball = build.stdout.trim().split('\n').pop()!;
   // Unique per run: namespace, veth and container names all carry the pid.
   const id = `c${(process.pid % 1_000_000).toString(36)}`;
   const hostNs = `w${id}-host`;

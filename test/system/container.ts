@@ -79,7 +79,7 @@ export class Container {
       await c.start();
       return c;
     } catch (e) {
-      const log = c.consoleTail();
+      const log = c.made ? c.consoleTail() : '';
       await c.stop();
       throw new Error(`container ${opts.name}: ${(e as Error).message}${log ? `\n--- console:\n${log}` : ''}`);
     }

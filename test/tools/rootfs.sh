@@ -6,6 +6,7 @@
 # mirrors, so any change rebuilds. The container has no network: all it needs is baked in.
 # Progress goes to stderr; the last line of stdout is the tarball's path.
 set -eu
+[ "$(id -u)" -eq 0 ] || { echo "rootfs: must run as root (mmdebstrap's root mode, apt-get)" >&2; exit 1; }
 pkgs="systemd,systemd-sysv,dbus,libpam-systemd,nodejs,dnsmasq-base,nftables,iproute2,procps,busybox"
 cache=/var/tmp/wsnic-rootfs
 
@@ -37,10 +38,7 @@ mirrors=$(
 self=$(readlink -f "$0")
 key=$({ cat "$self"; echo "$pkgs"; echo "$mirrors"; } | sha256sum | cut -c1-16)
 out="$cache/$key.tar"
-if [ -f "$out" ]; then
-	echo "$out"
-	exit 0
-fi
+[ -f "$out" ] && { echo "$out"; exit 0; }
 
 # Host tools (Debian packages): mmdebstrap builds the tree, systemd-container has systemd-nspawn.
 missing=""
@@ -54,8 +52,13 @@ if [ -n "$missing" ]; then
 fi
 
 mkdir -p "$cache"
+# One build at a time (test files run in parallel); a waiter then finds the tarball made.
+exec 9>"$cache/.lock"
+flock 9
+[ -f "$out" ] && { echo "$out"; exit 0; }
 tmp="$cache/.$key.$$.tar"
-trap 'rm -f "$tmp"' EXIT INT TERM
+trap 'rm -f "$tmp"' EXIT
+trap 'exit 130' INT TERM
 echo "rootfs: building $out from:" >&2
 echo "$mirrors" | sed 's/^/  /' >&2
 start=$(date +%s)
@@ -64,7 +67,9 @@ set --
 while IFS= read -r line; do set -- "$@" "$line"; done <<EOF
 $mirrors
 EOF
-# Customizations, run on the host with the tree in $1:
+# Docs, man pages and translations are left out (dpkg path-exclude, dropped again at the end so
+# that packages installed in a test get theirs): a smaller tree unpacks faster for every
+# container. Customizations, run on the host with the tree in $1:
 # - hostname; networkd enabled (wsnic looks for it on D-Bus);
 # - wait-online masked: it would hold the boot in "starting" for 2 min waiting for links;
 # - systemd-firstboot masked: it can prompt on the console on a first boot;
@@ -72,12 +77,18 @@ EOF
 #   one per boot; nothing else is matched, so networkd leaves wsbr*/wstap* alone.
 mmdebstrap --variant=apt --format=tar --include="$pkgs" \
 	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+	--dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
 	--customize-hook='echo wsnic-ct > "$1/etc/hostname"' \
 	--customize-hook='chroot "$1" systemctl enable systemd-networkd.service' \
 	--customize-hook='chroot "$1" systemctl mask systemd-networkd-wait-online.service systemd-firstboot.service' \
 	--customize-hook='ln -sf /dev/null "$1/etc/systemd/network/80-container-host0.network"' \
+	--customize-hook='rm "$1/etc/dpkg/dpkg.cfg.d/99mmdebstrap"' \
 	--customize-hook='chroot "$1" dpkg-query -W -f="\${Version}\n" nodejs | grep -q "^18\." || { echo "rootfs: nodejs is not 18.x" >&2; exit 1; }' \
 	bookworm "$tmp" "$@" >&2
 mv "$tmp" "$out"
+# Tarballs of other versions of this script: each is ~200 MB, and a changed script never
+# asks for an old one again.
+find "$cache" -maxdepth 1 -name '*.tar' ! -name "$key.tar" -delete
 echo "rootfs: built in $(($(date +%s) - start)) s, $(du -h "$out" | cut -f1)" >&2
 echo "$out"

@@ -1,0 +1,142 @@
+/**
+ * The Debian package in a real systemd: build the .deb, boot Debian 12 (systemd as PID 1) with
+ * systemd-nspawn, `apt install` it (so the relay runs on Debian's own nodejs 18), enable the
+ * socket, and drive it from a namespace of ours through a veth with `wsnic connect`.
+ */
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Container } from './container';
+import { ROOT, Topology } from '../e2e/topology';
+
+const PROBE = join(ROOT, 'test', 'fixtures', 'probe.js');
+const lastLine = (s: string): string => s.trim().split('\n').pop()!;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, fn: () => T | undefined | false, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+t.test('wsnic as a Debian package under a booted systemd', async (t) => {
+  const deb = lastLine(execFileSync(join(ROOT, 'packaging', 'build-deb.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  t.match(deb, /wsnic_[\d.]+_amd64\.deb$/, 'npm run deb prints the .deb path last');
+  const lint = execFileSync('lintian', [deb], { encoding: 'utf8' });
+  t.same(lint.split('\n').filter((l) => /^[EW]: /.test(l)), [], 'lintian: no errors, no warnings');
+
+  const tarball = lastLine(execFileSync(join(ROOT, 'test', 'tools', 'rootfs.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  const topo = new Topology();
+  t.teardown(() => topo.cleanup());
+  const host = topo.ns('host');
+  const ct = await Container.boot({ tarball, hostNs: host, hostIf: 'ct0', hostAddr: '198.19.9.1/24', containerAddr: '198.19.9.2/24', name: `${topo.prefix}ct` });
+  t.teardown(() => ct.stop());
+  const sh = (cmd: string, timeoutMs = 60_000): { code: number | null; stdout: string; stderr: string } => ct.exec(['sh', '-c', cmd], { timeoutMs });
+  const journal = (): Record<string, string>[] =>
+    sh('journalctl -u wsnic.service -o json --no-pager').stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
+
+  // On a real Debian host udev makes /dev/net/tun 0666 (50-udev-default.rules); nspawn's copy is
+  // 0600 and no udev runs in the container, so the wsnic user could not open it.
+  sh('chmod 0666 /dev/net/tun');
+  ct.copyIn(deb, '/root/wsnic.deb');
+  const install = sh('DEBIAN_FRONTEND=noninteractive apt-get install -y /root/wsnic.deb', 180_000);
+  t.equal(install.code, 0, `apt install: ${install.stderr}`);
+  t.equal(sh('systemctl is-enabled wsnic.socket').stdout.trim(), 'disabled', 'installing enables nothing');
+  t.equal(sh('systemctl is-active wsnic.service').stdout.trim(), 'inactive', 'installing starts nothing');
+  t.match(sh('node --version').stdout, /^v18\./, 'the relay runs on Debian\'s nodejs 18');
+
+  t.test('systemd-analyze verify is silent on the installed units', async (t) => {
+    const v = sh('systemd-analyze verify /lib/systemd/system/wsnic.service /lib/systemd/system/wsnic.socket /lib/systemd/system/wsnic-tls.socket /lib/systemd/system/wsnic-bridge.service /lib/systemd/system/wsnic-dnsmasq.service');
+    t.equal(v.code, 0);
+    t.equal(v.stderr.trim(), '', 'no warnings');
+    const score = /Overall exposure level for wsnic\.service: ([\d.]+)/.exec(sh('systemd-analyze security wsnic.service --no-pager').stdout)?.[1];
+    t.comment(`systemd-analyze security wsnic.service: ${score}`);
+    t.ok(score !== undefined && Number(score) <= 3.0, `exposure ${score} (README reports it)`);
+  });
+
+  t.test('socket activation: inactive until the first client, then a TAP, a lease, STATUS and journal fields', async (t) => {
+    t.equal(sh('systemctl enable --now wsnic.socket').code, 0);
+    await sleep(500);
+    t.equal(sh('systemctl is-active wsnic.service').stdout.trim(), 'inactive', 'no client, no relay');
+    const c1 = topo.connect(host, 'ws://198.19.9.2:8086/', ['--tap', 'wsn0']);
+    await c1.waitFor(/connected url=/, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- journal ---\n${sh('journalctl --no-pager -n 60 -u "wsnic*"').stdout}`);
+    });
+    await until('wsnic.service active', () => sh('systemctl is-active wsnic.service').stdout.trim() === 'active');
+    t.match(sh('ip -o link show master wsbr0').stdout, /wstap0/, `the client's TAP is on the bridge unit's wsbr0 ${sh('journalctl --no-pager -n 30 -u wsnic.service').stdout}`);
+    t.equal(sh('systemctl is-active wsnic-bridge.service wsnic-dnsmasq.service').stdout.trim(), 'active\nactive');
+    const lease = topo.dhcp(host, 'wsn0');
+    t.match(lease.ip, /^192\.168\.86\./, `lease from wsnic-dnsmasq.service in ${lease.ms} ms`);
+    t.match(topo.exec(host, 'busybox', ['ping', '-c', '2', '-W', '2', '192.168.86.1']).stdout, /2 packets received/);
+    const status = await until('StatusText counting the client', () => {
+      const s = sh('systemctl show -p StatusText --value wsnic.service').stdout.trim();
+      return /^1 client, /.test(s) && s;
+    });
+    t.pass(`STATUS: ${status}`);
+    const leased = await until('a journal entry with the client\'s IP', () => journal().find((e) => e.IP === lease.ip));
+    t.equal(leased.CLIENT_ADDRESS, '198.19.9.1');
+    t.match(leased.TAP, /^wstap\d+$/);
+    t.match(leased.MAC, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+    t.equal(leased.PRIORITY, '6');
+    t.ok(journal().some((e) => e.CLIENT_PORT !== undefined && /client connected/.test(e.MESSAGE ?? '')), 'connect entry has fields');
+    const networkd = journal().find((e) => /networkd link state/.test(e.MESSAGE ?? '') || /systemd-networkd not consulted/.test(e.MESSAGE ?? ''));
+    t.ok(networkd, `networkd's view is logged: ${networkd?.MESSAGE}`);
+    if (sh('systemctl is-active systemd-networkd').stdout.trim() === 'active') {
+      t.match(networkd?.MESSAGE ?? '', /link=wsbr0 .*administrative=unmanaged/, 'networkd leaves wsbr0 alone (00-wsnic.network)');
+    }
+
+    t.test('systemctl reload keeps clients', async (t) => {
+      const before = journal().length;
+      t.equal(sh('systemctl reload wsnic.service').code, 0);
+      await sleep(1000);
+      const after = journal().slice(before);
+      t.notOk(after.some((e) => /client disconnected/.test(e.MESSAGE ?? '')), 'nobody was dropped');
+      t.match(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']).stdout, /1 packets received/);
+    });
+
+    t.test('systemctl restart: clients connecting meanwhile wait instead of being refused', async (t) => {
+      const pid = sh('systemctl show -p MainPID --value wsnic.service').stdout.trim();
+      const mark = c1.mark();
+      // The restart starts 0.3 s into a run of connections 50 ms apart, so some land while no relay runs.
+      sh('(sleep 0.3; systemctl restart wsnic.service) >/dev/null 2>&1 &');
+      const probe = topo.exec(host, process.execPath, [PROBE, 'hammer', 'ws://198.19.9.2:8086/', '30', '50'], 60_000);
+      const attempts = probe.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { result: string; ms: number });
+      t.equal(attempts.length, 30, probe.stderr);
+      t.same(attempts.filter((a) => a.result !== 'open'), [], 'every connection opened, none refused');
+      t.not(sh('systemctl show -p MainPID --value wsnic.service').stdout.trim(), pid, 'the relay did restart');
+      t.comment(`slowest connection during the restart: ${Math.max(...attempts.map((a) => a.ms))} ms`);
+      await c1.waitFor(/connected url=/, 30_000, mark); // the first client comes back by itself
+    });
+
+    t.test('the watchdog restarts a relay stopped with SIGSTOP', async (t) => {
+      const pid = sh('systemctl show -p MainPID --value wsnic.service').stdout.trim();
+      const restarts = Number(sh('systemctl show -p NRestarts --value wsnic.service').stdout.trim());
+      t.equal(sh(`kill -STOP ${pid}`).code, 0);
+      await until('a new main PID after the watchdog fired', () => {
+        const now = sh('systemctl show -p MainPID --value wsnic.service').stdout.trim();
+        return now !== pid && now !== '0' && now;
+      }, 40_000);
+      t.ok(Number(sh('systemctl show -p NRestarts --value wsnic.service').stdout.trim()) > restarts, 'counted as a restart');
+      t.match(sh('journalctl -u wsnic.service --no-pager').stdout, /[Ww]atchdog timeout/);
+    });
+  });
+
+  t.test('stopping everything leaves no bridge, rules or TAP; remove and purge leave nothing', async (t) => {
+    t.equal(sh('systemctl stop wsnic.socket wsnic.service wsnic-dnsmasq.service wsnic-bridge.service').code, 0);
+    t.notMatch(sh('ip -o link').stdout, /wsbr0|wstap/);
+    t.not(sh('nft list table inet wsnic').code, 0, 'no nftables table');
+    // Running again, then apt remove: the units stop and take the bridge with them.
+    sh('systemctl start wsnic.socket wsnic.service');
+    await until('the bridge again', () => /wsbr0/.test(sh('ip -o link').stdout));
+    t.equal(sh('DEBIAN_FRONTEND=noninteractive apt-get remove -y wsnic', 120_000).code, 0);
+    t.notMatch(sh('ip -o link').stdout, /wsbr0|wstap/, 'apt remove stopped the units');
+    t.notMatch(sh(`systemctl list-units --all --no-legend "wsnic*"`).stdout, /\sactive\s|running/);
+    t.equal(sh('DEBIAN_FRONTEND=noninteractive apt-get purge -y wsnic', 120_000).code, 0);
+    t.equal(sh('ls -d /etc/wsnic /run/wsnic /usr/lib/wsnic /usr/bin/wsnic 2>/dev/null').stdout.trim(), '', 'no files');
+    t.not(sh('getent passwd wsnic').code, 0, 'no user');
+  });
+});
