@@ -4,7 +4,7 @@
  * socket, and drive it from a namespace of ours through a veth with `wsnic connect`.
  */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Container } from './container';
 import { ROOT, Topology } from '../e2e/topology';
@@ -53,6 +53,11 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     const v = sh('systemd-analyze verify /lib/systemd/system/wsnic.service /lib/systemd/system/wsnic.socket /lib/systemd/system/wsnic-tls.socket /lib/systemd/system/wsnic-bridge.service /lib/systemd/system/wsnic-dnsmasq.service');
     t.equal(v.code, 0);
     t.equal(v.stderr.trim(), '', 'no warnings');
+    // And from outside, with --root= the installed tree (the container's root directory).
+    const units = ['wsnic.service', 'wsnic.socket', 'wsnic-tls.socket', 'wsnic-bridge.service', 'wsnic-dnsmasq.service'];
+    const outside = spawnSync('systemd-analyze', ['verify', `--root=${ct.root}`, ...units.map((u) => `${ct.root}/lib/systemd/system/${u}`)], { encoding: 'utf8' });
+    t.equal(outside.status, 0, outside.stderr);
+    t.equal(outside.stderr.trim(), '', 'no warnings with --root=');
     const score = /Overall exposure level for wsnic\.service: ([\d.]+)/.exec(sh('systemd-analyze security wsnic.service --no-pager').stdout)?.[1];
     t.comment(`systemd-analyze security wsnic.service: ${score}`);
     t.ok(score !== undefined && Number(score) <= 3.0, `exposure ${score} (README reports it)`);
@@ -125,8 +130,33 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     });
   });
 
+  t.test('wss:// through wsnic-tls.socket with a certificate the wsnic group can read', async (t) => {
+    const cert = `${topo.dir}/relay.crt`;
+    const key = `${topo.dir}/relay.key`;
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=relay',
+      '-addext', 'subjectAltName=IP:198.19.9.2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    ct.copyIn(cert, '/etc/wsnic/cert.pem');
+    ct.copyIn(key, '/etc/wsnic/key.pem');
+    // As the README says: the key readable by the wsnic group only.
+    sh('chgrp wsnic /etc/wsnic/key.pem && chmod 640 /etc/wsnic/key.pem');
+    sh('printf "wss_certificate = /etc/wsnic/cert.pem\\nwss_private_key = /etc/wsnic/key.pem\\n" >> /etc/wsnic/wsnic.conf');
+    // A socket unit will not start while its service runs: stop the relay, start both.
+    const enable = sh('systemctl enable wsnic-tls.socket && systemctl stop wsnic.service && systemctl start wsnic-tls.socket wsnic.service');
+    t.equal(enable.code, 0, `${enable.stderr}${sh('journalctl --no-pager -n 20 -u "wsnic*"').stdout}`);
+    const c2 = topo.connect(host, 'wss://198.19.9.2:8087/', ['--tap', 'wsn1', '--ca', cert]);
+    await c2.waitFor(/connected url=wss:/, 30_000);
+    const entry = await until('a wss client in the journal', () => journal().find((e) => /client connected .*scheme=wss/.test(e.MESSAGE ?? '')));
+    t.equal(entry.CLIENT_ADDRESS, '198.19.9.1');
+    t.match(journal().map((e) => e.MESSAGE).join('\n'), /listening on an inherited socket name=wss/);
+    const before = journal().length;
+    t.equal(sh('systemctl reload wsnic.service').code, 0);
+    await until('the certificate reloaded', () => journal().slice(before).some((e) => /certificate reloaded/.test(e.MESSAGE ?? '')));
+    t.notOk(journal().slice(before).some((e) => /client disconnected/.test(e.MESSAGE ?? '')), 'the reload kept the wss client');
+    c2.child.kill('SIGTERM');
+  });
+
   t.test('stopping everything leaves no bridge, rules or TAP; remove and purge leave nothing', async (t) => {
-    t.equal(sh('systemctl stop wsnic.socket wsnic.service wsnic-dnsmasq.service wsnic-bridge.service').code, 0);
+    t.equal(sh('systemctl stop wsnic.socket wsnic-tls.socket wsnic.service wsnic-dnsmasq.service wsnic-bridge.service').code, 0);
     t.notMatch(sh('ip -o link').stdout, /wsbr0|wstap/);
     t.not(sh('nft list table inet wsnic').code, 0, 'no nftables table');
     // Running again, then apt remove: the units stop and take the bridge with them.

@@ -1,0 +1,42 @@
+import t from 'tap';
+import { takeListenFds } from '../../src/systemd/activation';
+import { encodeEntry, fieldName } from '../../src/systemd/journal';
+import { parseLeases } from '../../src/net/leases';
+import { problems } from '../../src/systemd/networkd';
+import { journalFields } from '../../src/log';
+
+t.test('socket activation: fds by name only when LISTEN_PID is ours; the variables are removed', async (t) => {
+  const env: NodeJS.ProcessEnv = { LISTEN_PID: '42', LISTEN_FDS: '2', LISTEN_FDNAMES: 'ws:wss' };
+  t.same(takeListenFds(env, 42), [{ name: 'ws', fd: 3 }, { name: 'wss', fd: 4 }]);
+  t.same(env, {}, 'children do not inherit them');
+  t.same(takeListenFds({ LISTEN_PID: '41', LISTEN_FDS: '1', LISTEN_FDNAMES: 'ws' }, 42), [], 'for another process');
+  t.same(takeListenFds({}, 42), [], 'not socket-activated');
+  t.same(takeListenFds({ LISTEN_PID: '42', LISTEN_FDS: '1' }, 42), [{ name: 'unknown', fd: 3 }], 'unnamed');
+});
+
+t.test('journal entries: KEY=value lines, binary form for values with newlines', async (t) => {
+  t.equal(encodeEntry({ MESSAGE: 'hi', PRIORITY: '6' }).toString(), 'MESSAGE=hi\nPRIORITY=6\n');
+  const multi = encodeEntry({ MESSAGE: 'a\nb' });
+  t.equal(multi.subarray(0, 8).toString(), 'MESSAGE\n');
+  t.equal(multi.readBigUInt64LE(8), 3n);
+  t.equal(multi.subarray(16).toString(), 'a\nb\n');
+  t.equal(fieldName('client_address'), 'CLIENT_ADDRESS');
+  t.equal(fieldName('_x-y'), 'X_Y', 'no leading underscore (trusted fields are journald\'s)');
+  t.same(journalFields('warning', 'client leased', { client_address: '1.2.3.4', tap: 'wstap0', ip: '192.168.86.5', none: undefined }), {
+    MESSAGE: 'client leased client_address=1.2.3.4 tap=wstap0 ip=192.168.86.5', PRIORITY: '4', SYSLOG_IDENTIFIER: 'wsnic',
+    CLIENT_ADDRESS: '1.2.3.4', TAP: 'wstap0', IP: '192.168.86.5',
+  });
+});
+
+t.test('dnsmasq lease lines map MACs to addresses', async (t) => {
+  const leases = parseLeases('1764160000 52:54:00:AB:cd:01 192.168.86.7 guest 01:52:54:00:ab:cd:01\nduid 00:01:00:01\n\n1764160001 52:54:00:00:00:02 192.168.86.8 * *\n');
+  t.same([...leases], [['52:54:00:ab:cd:01', '192.168.86.7'], ['52:54:00:00:00:02', '192.168.86.8']]);
+});
+
+t.test('networkd: a managed bridge or a link without carrier is a problem worth a warning', async (t) => {
+  t.same(problems({ available: false, reason: 'no bus' }, 'wsbr0'), []);
+  t.same(problems({ available: true, links: [{ name: 'wsbr0', operational: 'routable', administrative: 'unmanaged' }] }, 'wsbr0'), []);
+  const p = problems({ available: true, links: [{ name: 'wsbr0', operational: 'no-carrier', administrative: 'configured' }, { name: 'eth0', operational: 'off', administrative: 'configured' }] }, 'wsbr0');
+  t.equal(p.length, 3);
+  t.match(p[0]!, /systemd-networkd manages wsbr0 \(configured\)/);
+});
