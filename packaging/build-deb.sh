@@ -26,7 +26,9 @@ cp "$root/native/build/Release/wsnic.node" "$src/app/native/build/Release/"
 (cd "$src/app" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error >&2 && rm -f package-lock.json)
 # Only what runs: no tests, examples, docs or npm metadata of the dependencies (lintian).
 find "$src/app/node_modules" \( -name .npmignore -o -name test -o -name tests -o -name example -o -name examples \
-	-o -name '*.md' -o -name '*.markdown' -o -name '.travis.yml' -o -name '.eslintrc*' -o -name '*.ts' \) -prune -exec rm -rf {} +
+	-o \( -name '*.md' -not -iname 'licen*' \) -o -name '*.markdown' -o -name '.travis.yml' -o -name '.eslintrc*' -o -name '*.ts' \) \
+	-prune -exec rm -rf {} +
+node "$root/packaging/copyright.js" "$src/app/node_modules" > "$src/debian/copyright"
 # Nothing under /usr/lib/wsnic runs as a script (/usr/bin/wsnic calls node): drop #! lines,
 # which lintian would want executable (and dh_fixperms makes them not).
 grep -rlI '^#!' "$src/app" | xargs -r sed -i '1{/^#!/d}'
