@@ -10,6 +10,8 @@ if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs busybox openssl python3-websockets libc-ares2 libicu72 libnghttp2-14 libuv1 libbrotli1"
 	# the Debian package (npm run deb, lintian) and the booted-container tests (test/system)
 	pkgs="$pkgs debhelper dpkg-dev fakeroot lintian mmdebstrap systemd-container util-linux"
+	# real clients: Chromium (driven by playwright-core), v86 guest parts, iperf3 for npm run bench
+	pkgs="$pkgs chromium seabios iperf3"
 fi
 missing=""
 for p in $pkgs; do
