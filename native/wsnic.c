@@ -305,7 +305,6 @@ out:
 static void on_closed(uv_handle_t *handle) {
     TapPort *p = handle->data;
     napi_env env = p->env;
-    close(p->fd);
     napi_delete_reference(env, p->on_frames);
     napi_delete_reference(env, p->on_writable);
     napi_delete_reference(env, p->on_error);
@@ -417,6 +416,8 @@ static napi_value port_close(napi_env env, napi_callback_info info) {
     p->closing = 1;
     napi_remove_wrap(env, self, NULL); /* later calls see a closed port, not freed memory */
     uv_poll_stop(&p->poll);
+    /* Closed now, not at the handle's close callback: the TAP disappears before close() returns. */
+    close(p->fd);
     uv_close((uv_handle_t *)&p->poll, on_closed);
     return NULL;
 }
@@ -511,41 +512,67 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
     return result;
 }
 
-/* ---- netlink: IPv6 address generation off (no link-local, so no RS/DAD/MLD from the port) ---- */
+/* ---- rtnetlink RTM_NEWLINK (set) on one interface ---- */
 
-static napi_value link_ipv6_off(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
+typedef struct {
+    struct nlmsghdr nh;
+    struct ifinfomsg ifi;
+    char attrs[64];
+} LinkReq;
+
+/* Sends req for the interface named `name` and waits for the ack; throws with `what` on error. */
+static int rtnl_setlink(napi_env env, const char *name, LinkReq *req, const char *what) {
     struct ifreq ifr;
-    char what[96];
-    struct {
-        struct nlmsghdr nh;
-        struct ifinfomsg ifi;
-        char attrs[64];
-    } req;
     struct {
         struct nlmsghdr nh;
         struct nlmsgerr err;
         char pad[64];
     } ack;
-    struct rtattr *spec, *inet6, *mode;
     struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
     int s;
     ssize_t n;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
     memset(&ifr, 0, sizeof ifr);
-    if (argc < 1 || get_string(env, argv[0], ifr.ifr_name, IFNAMSIZ + 1, "linkIpv6Off: bad interface name")) return NULL;
-    snprintf(what, sizeof what, "cannot turn IPv6 off on %s", ifr.ifr_name);
+    memcpy(ifr.ifr_name, name, IFNAMSIZ);
     if (if_ioctl(SIOCGIFINDEX, &ifr) < 0) {
         throw_errno(env, errno, what);
-        return NULL;
+        return -1;
     }
+    req->nh.nlmsg_type = RTM_NEWLINK;
+    req->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    req->nh.nlmsg_seq = 1;
+    req->ifi.ifi_family = AF_UNSPEC;
+    req->ifi.ifi_index = ifr.ifr_ifindex;
+    s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (s < 0) {
+        throw_errno(env, errno, what);
+        return -1;
+    }
+    if (sendto(s, req, req->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0 || (n = recv(s, &ack, sizeof ack, 0)) < 0) {
+        int err = errno;
+        close(s);
+        throw_errno(env, err, what);
+        return -1;
+    }
+    close(s);
+    if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && ack.nh.nlmsg_type == NLMSG_ERROR && ack.err.error != 0) {
+        errno = -ack.err.error;
+        return -2; /* the kernel refused: the caller decides */
+    }
+    return 0;
+}
+
+/* linkIpv6Off(name): IPv6 address generation off (no link-local, so no RS/DAD/MLD from the port). */
+static napi_value link_ipv6_off(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    char name[IFNAMSIZ + 1], what[96];
+    LinkReq req;
+    struct rtattr *spec, *inet6, *mode;
+    int rc;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "linkIpv6Off: bad interface name")) return NULL;
+    snprintf(what, sizeof what, "cannot turn IPv6 off on %s", name);
     memset(&req, 0, sizeof req);
-    req.nh.nlmsg_type = RTM_NEWLINK;
-    req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    req.nh.nlmsg_seq = 1;
-    req.ifi.ifi_family = AF_UNSPEC;
-    req.ifi.ifi_index = ifr.ifr_ifindex;
     /* IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE: u8 NONE } } */
     spec = (struct rtattr *)req.attrs;
     spec->rta_type = IFLA_AF_SPEC;
@@ -558,24 +585,9 @@ static napi_value link_ipv6_off(napi_env env, napi_callback_info info) {
     inet6->rta_len = RTA_LENGTH(RTA_ALIGN(mode->rta_len));
     spec->rta_len = RTA_LENGTH(inet6->rta_len);
     req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(spec->rta_len);
-    s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (s < 0) {
-        throw_errno(env, errno, what);
-        return NULL;
-    }
-    if (sendto(s, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-        (n = recv(s, &ack, sizeof ack, 0)) < 0) {
-        int err = errno;
-        close(s);
-        throw_errno(env, err, what);
-        return NULL;
-    }
-    close(s);
-    if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && ack.nh.nlmsg_type == NLMSG_ERROR && ack.err.error != 0) {
-        /* EAFNOSUPPORT: IPv6 is off in this kernel, which is what we want anyway. */
-        if (-ack.err.error == EAFNOSUPPORT) return NULL;
-        throw_errno(env, -ack.err.error, what);
-    }
+    rc = rtnl_setlink(env, name, &req, what);
+    /* EAFNOSUPPORT: IPv6 is off in this kernel, which is what we want anyway. */
+    if (rc == -2 && errno != EAFNOSUPPORT) throw_errno(env, errno, what);
     return NULL;
 }
 

@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
 import { watchLeases } from '../net/leases';
+import { PortAllocator } from '../net/leaves';
 import { createServer, listen, readTls, Relay } from '../relay/server';
 import { takeListenFds } from '../systemd/activation';
 import { problems, queryNetworkd } from '../systemd/networkd';
@@ -40,7 +41,9 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const notifier = new Notifier(log);
   const inherited = takeListenFds();
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
-  const relay = new Relay({ bridge: c.bridge, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, log });
+  const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log);
+  ports.sweep();
+  const relay = new Relay({ ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, log });
   const servers: Server[] = [];
   let tlsServer: HttpsServer | undefined;
 
@@ -133,6 +136,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
       clearInterval(statusTimer);
       stopLeases();
       await relay.close();
+      ports.close(); // the clients' TAPs are gone: their leaves can go too
     },
   };
 }

@@ -70,6 +70,8 @@ export const schema = [
   { key: 'mtu', kind: 'int', default: '1500', meta: 'BYTES', min: 576, max: 65535,
     doc: 'MTU of the bridge (the gateway\'s side) announced by DHCP; client TAPs take frames up to 65,535 bytes regardless.' },
   { key: 'bridge', kind: 'ifname', default: 'wsbr0', meta: 'NAME', doc: 'Name of the bridge that joins every client.' },
+  { key: 'bridge_port_limit', kind: 'int', default: '1000', meta: 'PORTS', min: 1, max: 1020,
+    doc: 'Client ports on a bridge before a leaf bridge joined to it takes more (a bridge holds at most 1,023 ports).' },
   { key: 'tap_prefix', kind: 'prefix', default: 'wstap', meta: 'PREFIX', doc: 'Client TAP devices are named PREFIX0, PREFIX1, ...' },
   { key: 'runtime_dir', kind: 'path', default: '/run/wsnic', meta: 'DIR',
     doc: 'Where wsnic keeps its generated dnsmasq and nftables files and its state.' },

@@ -5,6 +5,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { run } from './exec';
+import { LEAF_GROUP } from './leaves';
 
 export const TABLE = 'inet wsnic';
 
@@ -40,6 +41,13 @@ export function renderRuleset(r: RulesetInput): string {
     `\t\tiifname ${br} oifname ${up} ip saddr ${r.subnet} accept`,
     `\t\tiifname ${up} oifname ${br} ct state established,related accept`,
     `\t\tiifname ${up} oifname ${br} drop`,
+    '\t}',
+    '',
+    '\tchain leaves {',
+    '\t\ttype filter hook prerouting priority raw; policy accept;',
+    '\t\t# Frames that leaf bridges (this group) forward pass these hooks too when br_netfilter',
+    '\t\t# is loaded; tracked there, a connection would get its NAT (none) before the uplink.',
+    `\t\tiifgroup ${LEAF_GROUP} notrack`,
     '\t}',
     '',
     '\tchain postrouting {',

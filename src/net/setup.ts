@@ -9,6 +9,7 @@ import { deriveNetwork } from '../config/derive';
 import type { Logger } from '../log';
 import { defaultRouteInterface, setIpForward, setupBridge, teardownBridge } from './bridge';
 import { findTool, hasTool, linkExists, ToolError } from './exec';
+import { existingLeaves, removeLeaf } from './leaves';
 import { applyRuleset, removeRuleset, renderRuleset, rulesetLoaded } from './nftables';
 import { renderDnsmasqConf } from './dnsmasq';
 import { dnsmasqConfPath, leaseFile } from '../config/paths';
@@ -80,6 +81,7 @@ export function setup(c: Config, log: Logger): { uplink: string | undefined } {
 
 export function teardown(c: Config, log: Logger): void {
   const state = readState(c);
+  for (const leaf of existingLeaves(c.bridge)) removeLeaf(leaf); // left by a relay that crashed
   teardownBridge(c.bridge);
   if (hasTool('nft') && rulesetLoaded()) removeRuleset();
   if (state.ipForwardWas === '0') setIpForward(false);

@@ -16,7 +16,8 @@ import { MAX_FRAME } from './pump';
 import { CLOSE, Session } from './session';
 
 export interface RelayOptions {
-  bridge: string;
+  /** Which bridge a new client's TAP joins (the main one, or a leaf past its port limit). */
+  ports: { reserve(): string; release(bridge: string): void };
   tapPrefix: string;
   pingInterval: number; // seconds
   idleTimeout: number; // seconds
@@ -73,23 +74,35 @@ export class Relay {
     const address = (req.socket.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
     const client = { address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws' };
     let tap: Tap;
+    let bridge: string;
     try {
-      tap = Tap.open(`${this.opts.tapPrefix}%d`, { bridge: this.opts.bridge, mtu: PORT_MTU });
+      bridge = this.opts.ports.reserve();
     } catch (err) {
-      const reason = `cannot create TAP: ${(err as Error).message}`;
-      this.opts.log.error('client refused', { client_address: client.address, client_port: client.port, reason });
-      ws.close(CLOSE.internal, reason.slice(0, 120));
+      this.refuse(ws, client, `no bridge port: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      tap = Tap.open(`${this.opts.tapPrefix}%d`, { bridge, mtu: PORT_MTU });
+    } catch (err) {
+      this.opts.ports.release(bridge);
+      this.refuse(ws, client, `cannot create TAP: ${(err as Error).message}`);
       return;
     }
     this.sessions.add(
       new Session(ws, tap, client, this.opts.log, (s) => {
         this.sessions.delete(s);
+        this.opts.ports.release(bridge);
         this.pastIn += s.pump.counters.bytesIn;
         this.pastOut += s.pump.counters.bytesOut;
         this.onClientCountChange?.();
       }),
     );
     this.onClientCountChange?.();
+  }
+
+  private refuse(ws: WebSocket, client: { address: string; port: number }, reason: string): void {
+    this.opts.log.error('client refused', { client_address: client.address, client_port: client.port, reason });
+    ws.close(CLOSE.internal, reason.slice(0, 120));
   }
 
   totals(): Totals {

@@ -74,8 +74,11 @@ t.test('two guests on a relay with NAT: lease, ping, DNS, the outside, jumbo fra
   });
 
   t.test('an abrupt disconnect removes only that client\'s TAP', async (t) => {
-    const tapOf = (addr: string): string => new RegExp(`client connected client_address=${addr.replace(/\./g, '\\.')} .*tap=(\\S+)`).exec(server.output())![1]!;
-    const [tap1, tap2] = [tapOf('198.19.1.2'), tapOf('198.19.2.2')];
+    // waitFor, not a look at output(): the subtests before ran synchronously, so the server's
+    // latest output may not have been read yet.
+    const tapOf = async (addr: string): Promise<string> =>
+      /tap=(\S+)/.exec(await server.waitFor(new RegExp(`client connected client_address=${addr.replace(/\./g, '\\.')} `)))![1]!;
+    const [tap1, tap2] = [await tapOf('198.19.1.2'), await tapOf('198.19.2.2')];
     const before = topo.exec(srv, 'ip', ['-o', 'link', 'show', 'master', 'wsbr0']).stdout;
     t.match(before, new RegExp(`${tap1}:`));
     t.match(before, new RegExp(`${tap2}:`));

@@ -155,7 +155,7 @@ export class Topology {
     return { ip: f.ip ?? '', mask: f.mask ?? '', router: f.router ?? '', dns: f.dns ?? '', domain: f.domain ?? '', ms: Date.now() - t0 };
   }
 
-  /** An HTTP GET from a namespace (busybox 1.35's wget segfaults here, so Node's http). */
+  /** An HTTP GET from a namespace (busybox 1.35's wget segfaults with -T here, so Node's http). */
   httpGet(ns: string, url: string, timeoutMs = 5000): ExecResult {
     const script = `require('http').get(${JSON.stringify(url)}, { timeout: ${timeoutMs} }, (r) => { r.pipe(process.stdout); })
       .on('timeout', function () { console.error('timeout'); process.exit(1); })

@@ -1,0 +1,91 @@
+/**
+ * Past ~1,000 clients: a Linux bridge takes at most 1,023 ports (the 1,024th enslave fails with
+ * EXFULL), so when the main bridge holds `limit` client ports further TAPs go to leaf bridges
+ * (BRIDGE-l1, BRIDGE-l2, ...), each joined to the main bridge by a veth pair. One L2 segment:
+ * the same DHCP, DNS and NAT. Leaves are made on demand and removed when the relay stops (and
+ * by `wsnic teardown`, after a crash).
+ */
+import type { Logger } from '../log';
+import { ipJson, linkExists, run } from './exec';
+import { PORT_MTU } from './bridge';
+
+/**
+ * The interface group of leaf bridges. With br_netfilter loaded, frames a leaf forwards pass the
+ * IP hooks too, with the leaf bridge as input device; conntrack would then settle a
+ * connection's NAT (none) at the leaf, before it is routed out of the uplink. The ruleset does
+ * not track what enters from this group (see nftables.ts). Measured: without it, TCP from a
+ * leaf's client left the uplink unmasqueraded.
+ */
+export const LEAF_GROUP = 4213;
+
+/** "wsbr0l": leaves are wsbr0l1, wsbr0l2, ... (room for the veths' "a"/"b" in 15 bytes). */
+const leafPrefix = (bridge: string): string => `${bridge.slice(0, 9)}l`;
+
+export function leafNames(bridge: string, n: number): { leaf: string; up: string; down: string } {
+  const base = `${leafPrefix(bridge)}${n}`;
+  return { leaf: base, up: `${base}a`, down: `${base}b` };
+}
+
+/** Leaves of this bridge that exist now (made by an earlier relay, or this one). */
+export function existingLeaves(bridge: string): string[] {
+  const prefix = leafPrefix(bridge);
+  return ipJson<{ ifname: string; linkinfo?: { info_kind?: string } }[]>(['-d', 'link', 'show', 'type', 'bridge'])
+    .map((l) => l.ifname)
+    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)));
+}
+
+/** Deletes a leaf bridge and its link to the main bridge. */
+export function removeLeaf(leaf: string): void {
+  if (linkExists(`${leaf}a`)) run('ip', ['link', 'del', 'dev', `${leaf}a`]);
+  if (linkExists(leaf)) run('ip', ['link', 'del', 'dev', leaf]);
+}
+
+export class PortAllocator {
+  /** Client ports per bridge: index 0 is the main bridge, n the leaf n. */
+  private readonly used: number[] = [0];
+
+  constructor(private readonly bridge: string, private readonly limit: number, private readonly log: Logger) {}
+
+  /** Removes leaves an earlier relay left (their TAPs died with it). */
+  sweep(): void {
+    for (const leaf of existingLeaves(this.bridge)) {
+      removeLeaf(leaf);
+      this.log.info('stale leaf bridge removed', { bridge: leaf });
+    }
+  }
+
+  /** The bridge for the next client port (made if needed); release() it when the port goes. */
+  reserve(): string {
+    let n = this.used.findIndex((count) => count < this.limit);
+    if (n < 0) {
+      n = this.used.length;
+      this.used.push(0);
+    }
+    if (n > 0 && !linkExists(leafNames(this.bridge, n).leaf)) this.makeLeaf(n);
+    this.used[n]!++;
+    return n === 0 ? this.bridge : leafNames(this.bridge, n).leaf;
+  }
+
+  release(bridge: string): void {
+    const n = bridge === this.bridge ? 0 : Number(bridge.slice(leafPrefix(this.bridge).length));
+    if (this.used[n] !== undefined && this.used[n]! > 0) this.used[n]!--;
+  }
+
+  /** Removes every leaf (the relay is stopping; its TAPs are gone). */
+  close(): void {
+    for (let n = 1; n < this.used.length; n++) removeLeaf(leafNames(this.bridge, n).leaf);
+    this.used.length = 1;
+  }
+
+  private makeLeaf(n: number): void {
+    const { leaf, up, down } = leafNames(this.bridge, n);
+    run('ip', ['link', 'add', 'name', leaf, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+    run('ip', ['link', 'add', 'name', up, 'mtu', String(PORT_MTU), 'type', 'veth', 'peer', 'name', down, 'mtu', String(PORT_MTU)]);
+    for (const dev of [leaf, up, down]) run('ip', ['link', 'set', 'dev', dev, 'addrgenmode', 'none']);
+    run('ip', ['link', 'set', 'dev', leaf, 'group', String(LEAF_GROUP)]);
+    run('ip', ['link', 'set', 'dev', up, 'master', this.bridge, 'up']);
+    run('ip', ['link', 'set', 'dev', down, 'master', leaf, 'up']);
+    run('ip', ['link', 'set', 'dev', leaf, 'up']);
+    this.log.info('leaf bridge added', { bridge: leaf, joined_to: this.bridge, ports_per_bridge: this.limit });
+  }
+}
