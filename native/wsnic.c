@@ -227,8 +227,14 @@ typedef struct {
     int closing;
     napi_ref self;     /* keeps the JS object alive while polling */
     napi_ref on_frames, on_writable, on_error;
-    unsigned char buf[FRAME_MAX];
 } TapPort;
+
+/*
+ * One read buffer for every port: reads happen on the main loop's thread (wsnic uses no
+ * workers), one at a time, and each frame is copied into its own Buffer at once. (A buffer per
+ * port cost 64 KiB per client.)
+ */
+static unsigned char read_buf[FRAME_MAX];
 
 static void call_js(napi_env env, napi_ref fn_ref, napi_ref self_ref, size_t argc, napi_value *argv) {
     napi_value fn, self, undefined;
@@ -268,14 +274,14 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
         int err = 0;
         napi_create_array(env, &frames);
         while (count < BATCH) {
-            ssize_t n = read(p->fd, p->buf, sizeof p->buf);
+            ssize_t n = read(p->fd, read_buf, sizeof read_buf);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno != EAGAIN) err = errno;
                 break;
             }
             if (n == 0) break;
-            napi_create_buffer_copy(env, (size_t)n, p->buf, NULL, &buf);
+            napi_create_buffer_copy(env, (size_t)n, read_buf, NULL, &buf);
             napi_set_element(env, frames, count++, buf);
         }
         if (count > 0) {

@@ -52,7 +52,9 @@ export function setupBridge(bridge: string, address: string, prefix: number, mtu
   disableIpv6(hold);
   disableIpv6(peer);
   run('ip', ['link', 'set', 'dev', hold, 'mtu', String(PORT_MTU), 'master', bridge, 'up']);
-  run('ip', ['link', 'set', 'dev', peer, 'up']);
+  // The peer only keeps the carrier up: NOARP, or the kernel answers ARP for the bridge's address
+  // on it too (the weak host model), and a client may cache the peer's MAC as its gateway's.
+  run('ip', ['link', 'set', 'dev', peer, 'arp', 'off', 'up']);
   // After the ports: a bridge follows its smallest port's MTU until one is set by hand (and
   // setting the value it already has does not count), so set it last.
   run('ip', ['link', 'set', 'dev', bridge, 'mtu', String(mtu), 'up']);

@@ -60,7 +60,8 @@ export class Relay {
     server.on('request', (req, res) => upgradeRequired(req, res, tls));
     server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, tls));
+      const at = process.hrtime.bigint();
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, tls, at));
     });
     server.on('clientError', (err: Error, socket: Socket) => {
       this.opts.log.debug('bad HTTP request', { client_address: socket.remoteAddress, reason: err.message });
@@ -69,7 +70,8 @@ export class Relay {
     });
   }
 
-  private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean): void {
+  /** `at`: when the upgrade request arrived, to log how long the TAP took to be ready. */
+  private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean, at: bigint): void {
     // A dual-stack socket (systemd's ListenStream=8086) reports IPv4 clients as ::ffff:a.b.c.d.
     const address = (req.socket.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
     const client = { address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws' };
@@ -88,8 +90,9 @@ export class Relay {
       this.refuse(ws, client, `cannot create TAP: ${(err as Error).message}`);
       return;
     }
+    const tapMs = Number(process.hrtime.bigint() - at) / 1e6;
     this.sessions.add(
-      new Session(ws, tap, client, this.opts.log, (s) => {
+      new Session(ws, tap, { ...client, tapMs }, this.opts.log, (s) => {
         this.sessions.delete(s);
         this.opts.ports.release(bridge);
         this.pastIn += s.pump.counters.bytesIn;

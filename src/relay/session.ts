@@ -12,6 +12,8 @@ export interface ClientInfo {
   port: number;
   /** "ws" or "wss". */
   scheme: string;
+  /** Milliseconds from the upgrade request to the TAP being up on the bridge. */
+  tapMs?: number;
 }
 
 /** WebSocket close codes wsnic sends. */
@@ -62,7 +64,7 @@ export class Session {
     });
     ws.on('close', (code: number, why: Buffer) => this.finish(this.sentCode ?? code, why.toString()));
     this.pump.start();
-    log.info('client connected', { ...this.fields() });
+    log.info('client connected', { ...this.fields(), tap_ms: client.tapMs?.toFixed(2) });
   }
 
   /** The address dnsmasq leased to this client's MAC, once known. */

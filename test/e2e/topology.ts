@@ -7,11 +7,16 @@
  * "internet" is another namespace. Nothing leaves this machine.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 
-export const ROOT = resolve(__dirname, '..', '..');
+/** The repository: the nearest directory up with wsnic's package.json (tests may run compiled). */
+function findRoot(dir: string): string {
+  for (let d = dir; d !== dirname(d); d = dirname(d)) if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'native'))) return d;
+  throw new Error(`no wsnic checkout above ${dir}`);
+}
+export const ROOT = findRoot(__dirname);
 export const WSNIC = join(ROOT, 'dist', 'cli', 'main.js');
 
 let counter = 0;

@@ -1,0 +1,347 @@
+/**
+ * `npm run bench`: the same topology every time, the relay against the kernel's own path.
+ * Prints `name value unit` lines, writes bench-results/bench.json and bench-results/bench.svg.
+ * It asserts nothing about speed.
+ *
+ *   relay:  server namespace running the relay (--relay-cmd, default `wsnic run -c {conf}`),
+ *           guests joined with `wsnic connect` over their own links
+ *   kernel: a server namespace after `wsnic setup` plus dnsmasq, guests on veths to wsbr0
+ *
+ * Options: --quick (short runs), --relay-cmd 'CMD with {conf}', --scale 100,1000,10000,
+ *          --only lease,ping,tcp,jumbo,udp,scale,slow, --out DIR
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, WSNIC, Topology, relayNetwork, sh, type Proc } from '../e2e/topology';
+import { renderChart, type Bar } from './chart';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
+};
+const QUICK = argv.includes('--quick');
+const RELAY_CMD = opt('relay-cmd', `${process.execPath} ${WSNIC} run -c {conf}`);
+/** The relay needs two fds a client (socket, TAP): the hard NOFILE limit caps the largest step. */
+const FD_HARD = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 1024;
+const SCALES = opt('scale', QUICK ? '100' : '100,1000,10000')
+  .split(',')
+  .map(Number)
+  .map((n) => Math.min(n, Math.floor((FD_HARD - 64) / 2)));
+const ONLY = opt('only', 'lease,ping,tcp,jumbo,udp,scale,slow').split(',');
+const OUT = opt('out', join(ROOT, 'bench-results'));
+const TCP_SECONDS = QUICK ? 2 : 10;
+const RUNS = QUICK ? 1 : 3;
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+}
+const figures: Figure[] = [];
+function report(name: string, value: number, unit: string): void {
+  figures.push({ name, value, unit });
+  console.log(`${name} ${Number.isFinite(value) ? Number(value.toPrecision(5)) : value} ${unit}`);
+}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const cleanups: (() => Promise<void>)[] = [];
+const registerCleanup = (fn: () => Promise<void>): void => void cleanups.unshift(fn);
+async function cleanupAll(): Promise<void> {
+  while (cleanups.length > 0) await cleanups.shift()!().catch(() => undefined);
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanupAll().then(() => process.exit(130)));
+
+/** CPU seconds a process has used (utime + stime). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks, USER_HZ = 100
+}
+const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+
+/** The relay's PID: the process in the server namespace that is not dnsmasq or a shell. */
+function relayPid(ns: string): number {
+  const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const named = pids.map((p) => ({ p, comm: readFileSync(`/proc/${p}/comm`, 'utf8').trim() })).filter((x) => !['dnsmasq', 'sh', 'prlimit', 'iperf3'].includes(x.comm));
+  if (named.length === 0) throw new Error(`no relay process in ${ns}`);
+  return named.sort((a, b) => a.p - b.p)[0]!.p;
+}
+
+/** A relay network whose server is started by RELAY_CMD (fd limit raised for many clients). */
+async function relayNet(conf: Record<string, string | number>, guests: number) {
+  return relayNetwork(registerCleanup, conf, guests, (topo, srv, dropin) => {
+    const file = topo.file(`${srv}.conf`, Object.entries({ ws_address: '0.0.0.0', runtime_dir: join(topo.dir, 'run'), dnsmasq_conf_dir: dropin, ping_interval: 600, idle_timeout: 1200, ...conf }).map(([k, v]) => `${k} = ${v}`).join('\n'));
+    return topo.spawn(srv, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${RELAY_CMD.replace('{conf}', file)}`]);
+  });
+}
+
+/** The kernel path: same bridge setup and dnsmasq, guests on veths. */
+async function kernelNet(guests: number, mtu = 1500) {
+  const topo = new Topology();
+  registerCleanup(() => topo.cleanup());
+  const srv = topo.ns('ksrv');
+  const dropin = join(topo.dir, 'dnsmasq.d');
+  sh('mkdir', ['-p', dropin]);
+  topo.file('dnsmasq.d/bench.conf', 'no-resolv\n');
+  const run = join(topo.dir, 'run');
+  const setup = topo.exec(srv, process.execPath, [WSNIC, 'setup', '--runtime-dir', run, '--dnsmasq-conf-dir', dropin, '--mtu', String(mtu)]);
+  if (setup.code !== 0) throw new Error(`kernel path setup: ${setup.stderr}`);
+  const dnsmasq = topo.spawn(srv, 'dnsmasq', ['--keep-in-foreground', `--conf-file=${run}/dnsmasq.conf`]);
+  await dnsmasq.waitFor(/DHCP, sockets bound/);
+  const names: string[] = [];
+  for (let i = 1; i <= guests; i++) {
+    const g = topo.ns(`k${i}`);
+    sh('ip', ['-n', srv, 'link', 'add', `kv${i}`, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', g, 'mtu', String(mtu)]);
+    sh('ip', ['-n', srv, 'link', 'set', `kv${i}`, 'master', 'wsbr0', 'up']);
+    sh('ip', ['-n', g, 'link', 'set', 'eth0', 'up']);
+    names.push(g);
+  }
+  return { topo, srv, guests: names };
+}
+
+function pingStats(topo: Topology, ns: string, target: string): { avg: number; p99: number } {
+  const count = QUICK ? 50 : 200;
+  const r = topo.exec(ns, 'busybox', ['ping', '-c', String(count), '-i', '0.01', '-W', '2', target], 60_000);
+  const times = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  if (times.length < count * 0.9) throw new Error(`ping ${target} from ${ns}: ${times.length}/${count} replies`);
+  return { avg: times.reduce((a, b) => a + b, 0) / times.length, p99: pct(times, 99) };
+}
+
+/** iperf3 TCP: median Mbit/s over RUNS, and the relay's CPU over those runs. */
+function iperfTcp(topo: Topology, clientNs: string, server: string, reverse: boolean, pid?: number): { mbit: number; cpu: number } {
+  const rates: number[] = [];
+  let cpu = 0;
+  let wall = 0;
+  for (let i = 0; i < RUNS; i++) {
+    const c0 = pid ? cpuSeconds(pid) : 0;
+    const t0 = Date.now();
+    const r = topo.exec(clientNs, 'iperf3', ['-c', server, '-t', String(TCP_SECONDS), '-J', ...(reverse ? ['-R'] : [])], (TCP_SECONDS + 30) * 1000);
+    wall += (Date.now() - t0) / 1000;
+    if (pid) cpu += cpuSeconds(pid) - c0;
+    const j = JSON.parse(r.stdout || '{}') as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
+    if (!j.end?.sum_received) throw new Error(`iperf3 ${clientNs} -> ${server}: ${j.error ?? r.stderr}`);
+    rates.push(j.end.sum_received.bits_per_second / 1e6);
+  }
+  return { mbit: median(rates), cpu: wall > 0 ? cpu / wall : 0 };
+}
+
+async function iperfServer(topo: Topology, ns: string, bind?: string): Promise<Proc> {
+  const p = topo.spawn(ns, 'iperf3', ['-s', '--forceflush', ...(bind ? ['-B', bind] : [])]);
+  await p.waitFor(/Server listening/);
+  return p;
+}
+
+async function relayGuests(n: Awaited<ReturnType<typeof relayNet>>, mtu?: number): Promise<string[]> {
+  const ips: string[] = [];
+  for (let i = 1; i <= n.guests.length; i++) {
+    const c = n.topo.connect(n.guests[i - 1]!, n.url(i), ['--tap', 'wsn0', ...(mtu ? ['--mtu', String(mtu)] : [])]);
+    await c.waitFor(/connected url=/);
+    ips.push(n.topo.dhcp(n.guests[i - 1]!, 'wsn0').ip);
+  }
+  return ips;
+}
+
+const bars: Bar[] = [];
+
+async function leaseAndTap(): Promise<void> {
+  const n = await relayNet({}, 1);
+  const g = n.guests[0]!;
+  const leases: number[] = [];
+  const taps: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const mark = n.server.mark();
+    const c = n.topo.connect(g, n.url(1), ['--tap', `wsn${i}`]);
+    await c.waitFor(/connected url=/);
+    const t0 = Date.now();
+    n.topo.dhcp(g, `wsn${i}`);
+    leases.push(Date.now() - t0);
+    taps.push(Number(/tap_ms=([\d.]+)/.exec(await n.server.waitFor(/client connected .*tap_ms=/, 5000, mark))![1]));
+    c.child.kill('SIGTERM');
+    await c.exited;
+  }
+  const k = await kernelNet(1);
+  const kleases: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = Date.now();
+    k.topo.dhcp(k.guests[0]!, 'eth0');
+    kleases.push(Date.now() - t0);
+    k.topo.exec(k.guests[0]!, 'ip', ['addr', 'flush', 'dev', 'eth0']);
+  }
+  report('lease_ms.relay', median(leases), 'ms');
+  report('lease_ms.kernel', median(kleases), 'ms');
+  report('tap_ready_ms.relay', median(taps), 'ms');
+  bars.push({ label: 'connect to lease (ms)', relay: median(leases), kernel: median(kleases), unit: 'ms' });
+  await cleanupAll();
+}
+
+async function pingAndTcp(jumbo: boolean): Promise<void> {
+  const mtu = jumbo ? 65521 : undefined;
+  const tag = jumbo ? 'jumbo.' : '';
+  const n = await relayNet(jumbo ? { mtu: 65521 } : {}, 2);
+  const [ip1, ip2] = (await relayGuests(n, mtu)) as [string, string];
+  const [g1, g2] = n.guests as [string, string];
+  const pid = relayPid(n.srv);
+  const k = await kernelNet(2, mtu ?? 1500);
+  const [k1, k2] = k.guests as [string, string];
+  const kip1 = k.topo.dhcp(k1, 'eth0').ip;
+  const kip2 = k.topo.dhcp(k2, 'eth0').ip;
+  void kip1;
+
+  if (!jumbo && ONLY.includes('ping')) {
+    for (const [what, rt, kt] of [['gateway', '192.168.86.1', '192.168.86.1'], ['guest', ip2, kip2]] as const) {
+      const r = pingStats(n.topo, g1, rt);
+      const kk = pingStats(k.topo, k1, kt);
+      report(`ping_${what}_avg_ms.relay`, r.avg, 'ms');
+      report(`ping_${what}_p99_ms.relay`, r.p99, 'ms');
+      report(`ping_${what}_avg_ms.kernel`, kk.avg, 'ms');
+      report(`ping_${what}_p99_ms.kernel`, kk.p99, 'ms');
+      report(`ping_${what}_added_avg_ms`, r.avg - kk.avg, 'ms');
+      bars.push({ label: `ping guest→${what} avg (ms)`, relay: r.avg, kernel: kk.avg, unit: 'ms' });
+    }
+  }
+  if (ONLY.includes(jumbo ? 'jumbo' : 'tcp')) {
+    await iperfServer(n.topo, g2);
+    await iperfServer(n.topo, n.srv, '192.168.86.1');
+    await iperfServer(k.topo, k2);
+    await iperfServer(k.topo, k.srv, '192.168.86.1');
+    const cases = [
+      ['guest_to_guest', g1, ip2, false, k1, kip2],
+      ['guest_to_host', g1, '192.168.86.1', false, k1, '192.168.86.1'],
+      ['host_to_guest', g1, '192.168.86.1', true, k1, '192.168.86.1'],
+    ] as const;
+    for (const [what, cns, target, rev, kns, ktarget] of cases) {
+      const r = iperfTcp(n.topo, cns, target, rev, pid);
+      const kk = iperfTcp(k.topo, kns, ktarget, rev);
+      report(`${tag}tcp_${what}_mbit.relay`, r.mbit, 'Mbit/s');
+      report(`${tag}tcp_${what}_mbit.kernel`, kk.mbit, 'Mbit/s');
+      report(`${tag}tcp_${what}_relay_cpu_pct`, r.cpu * 100, '%');
+      report(`${tag}tcp_${what}_mbit_per_relay_cpu_s`, r.cpu > 0 ? r.mbit / r.cpu : NaN, 'Mbit/CPU-s');
+      bars.push({ label: `${jumbo ? 'jumbo ' : ''}TCP ${what.replace(/_/g, ' ')} (Mbit/s)`, relay: r.mbit, kernel: kk.mbit, unit: 'Mbit/s' });
+    }
+  }
+  if (!jumbo && ONLY.includes('udp')) {
+    await iperfServer(n.topo, g2, ip2).catch(() => undefined);
+    const udp = (pps: number): { rx: number; loss: number } => {
+      const rate = pps === 0 ? '0' : String(pps * 64 * 8);
+      const r = n.topo.exec(g1, 'iperf3', ['-c', ip2, '-u', '-l', '64', '-b', rate, '-t', QUICK ? '2' : '5', '-J'], 60_000);
+      const j = JSON.parse(r.stdout || '{}') as { end?: { sum?: { packets: number; lost_packets: number; seconds: number } } };
+      const s = j.end?.sum;
+      if (!s) throw new Error(`iperf3 udp: ${r.stdout.slice(0, 300)} ${r.stderr}`);
+      return { rx: (s.packets - s.lost_packets) / s.seconds, loss: s.packets > 0 ? s.lost_packets / s.packets : 1 };
+    };
+    const max = udp(0);
+    report('udp64_max_offered_rx_pps', max.rx, 'packets/s');
+    report('udp64_max_offered_loss_pct', max.loss * 100, '%');
+    let best = 0;
+    for (const pps of [5_000, 10_000, 20_000, 50_000, 100_000, 150_000, 200_000, 300_000]) {
+      const r = udp(pps);
+      if (r.loss < 0.01) best = r.rx;
+      else break;
+    }
+    report('udp64_highest_rx_pps_under_1pct_loss', best, 'packets/s');
+    bars.push({ label: 'UDP 64 B, < 1 % loss (packets/s)', relay: best, unit: 'pps' });
+  }
+  await cleanupAll();
+}
+
+async function scale(count: number): Promise<void> {
+  // A /18 leases 16,381; ping slowly so that idle clients stay idle.
+  const n = await relayNet({ subnet: '10.64.0.0/18' }, 3);
+  const pid = relayPid(n.srv);
+  await sleep(500);
+  const rss0 = rssKiB(pid);
+  const many = n.topo.spawn(n.guests[0]!, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${process.execPath} ${join(ROOT, 'test', 'bench', 'many.js')} ${n.url(1)} ${count} 200`]);
+  const line = await many.waitFor(/"event":"connected"/, 600_000);
+  const res = JSON.parse(line) as { n: number; ms: number; failed: number };
+  await sleep(1000);
+  const rss1 = rssKiB(pid);
+  const taps = (n.topo.exec(n.srv, 'ip', ['-o', 'link', 'show'], 60_000).stdout.match(/ wstap\d+[:@]/g) ?? []).length;
+  report(`scale_${count}_connect_all_ms`, res.ms, 'ms');
+  report(`scale_${count}_connected`, res.n, 'clients');
+  report(`scale_${count}_taps_present`, taps, 'TAPs');
+  report(`scale_${count}_relay_rss_mib`, rss1 / 1024, 'MiB');
+  report(`scale_${count}_kib_per_client`, (rss1 - rss0) / Math.max(1, res.n), 'KiB');
+  // A sample: two guests connect now and must get a lease and reach the gateway.
+  let ok = 0;
+  for (const i of [2, 3]) {
+    try {
+      const c = n.topo.connect(n.guests[i - 1]!, n.url(i), ['--tap', 'wsn0']);
+      await c.waitFor(/connected url=/, 60_000);
+      n.topo.dhcp(n.guests[i - 1]!, 'wsn0');
+      if (/1 packets received/.test(n.topo.exec(n.guests[i - 1]!, 'busybox', ['ping', '-c', '1', '-W', '3', '10.64.0.1']).stdout)) ok++;
+    } catch (err) {
+      console.error(`sample client ${i}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  report(`scale_${count}_sample_lease_and_ping_ok`, ok, 'of 2');
+  const t0 = Date.now();
+  many.child.kill('SIGTERM');
+  await many.exited;
+  let left = taps;
+  while (Date.now() - t0 < 120_000) {
+    left = (n.topo.exec(n.srv, 'ip', ['-o', 'link', 'show'], 60_000).stdout.match(/ wstap\d+[:@]/g) ?? []).length;
+    if (left <= 2) break; // the two sample clients remain
+    await sleep(500);
+  }
+  report(`scale_${count}_taps_left_after_close`, left - 2, 'TAPs');
+  report(`scale_${count}_close_all_ms`, Date.now() - t0, 'ms');
+  await cleanupAll();
+}
+
+async function slowConsumer(): Promise<void> {
+  const n = await relayNet({}, 2);
+  await relayGuests({ ...n, guests: [n.guests[0]!] });
+  const pid = relayPid(n.srv);
+  const idle = pingStats(n.topo, n.guests[0]!, '192.168.86.1');
+  // The slow client: announces 02:aa:aa:aa:aa:01, then stops reading. The host sends it UDP
+  // at full speed through a static neighbour entry.
+  const slow = n.topo.spawn(n.guests[1]!, process.execPath, ['-e', `
+    const W = require(${JSON.stringify(join(ROOT, 'node_modules', 'ws'))});
+    const ws = new W(${JSON.stringify(n.url(2))}, { perMessageDeflate: false });
+    ws.on('open', () => { const f = Buffer.alloc(60); f.write('ffffffffffff02aaaaaaaa01', 0, 'hex'); f.writeUInt16BE(0x88b5, 12); ws.send(f);
+      setTimeout(() => { ws._socket.pause(); console.log('paused'); }, 300); });`]);
+  await slow.waitFor(/paused/);
+  sh('ip', ['-n', n.srv, 'neigh', 'replace', '192.168.86.250', 'lladdr', '02:aa:aa:aa:aa:01', 'dev', 'wsbr0', 'nud', 'permanent']);
+  const seconds = QUICK ? 4 : 10;
+  const blast = n.topo.spawn(n.srv, process.execPath, [join(ROOT, 'test', 'bench', 'blast.js'), '192.168.86.250', '9', '1400', String(seconds)]);
+  const samples: number[] = [];
+  const sampler = setInterval(() => samples.push(rssKiB(pid)), 500);
+  await sleep(1000);
+  const during = pingStats(n.topo, n.guests[0]!, '192.168.86.1');
+  await blast.exited;
+  clearInterval(sampler);
+  report('slow_consumer_relay_rss_start_mib', samples[0]! / 1024, 'MiB');
+  report('slow_consumer_relay_rss_max_mib', Math.max(...samples) / 1024, 'MiB');
+  report('slow_consumer_relay_rss_end_mib', samples[samples.length - 1]! / 1024, 'MiB');
+  report('slow_consumer_other_ping_idle_ms', idle.avg, 'ms');
+  report('slow_consumer_other_ping_during_ms', during.avg, 'ms');
+  await cleanupAll();
+}
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  console.log(`# relay: ${RELAY_CMD}${QUICK ? ' (quick)' : ''}`);
+  if (ONLY.includes('lease')) await leaseAndTap();
+  if (ONLY.some((o) => ['ping', 'tcp', 'udp'].includes(o))) await pingAndTcp(false);
+  if (ONLY.includes('jumbo')) await pingAndTcp(true);
+  if (ONLY.includes('scale')) for (const s of SCALES) await scale(s);
+  if (ONLY.includes('slow')) await slowConsumer();
+  writeFileSync(join(OUT, 'bench.json'), `${JSON.stringify({ relay: RELAY_CMD, quick: QUICK, date: new Date().toISOString(), figures }, null, 2)}\n`);
+  writeFileSync(join(OUT, 'bench.svg'), renderChart(`wsnic benchmark (${new Date().toISOString().slice(0, 10)}, 2 cores)`, bars));
+  console.log(`# wrote ${join(OUT, 'bench.json')} and ${join(OUT, 'bench.svg')}`);
+}
+
+main().then(
+  () => cleanupAll(),
+  async (err: Error) => {
+    console.error(`bench failed: ${err.stack ?? err.message}`);
+    await cleanupAll();
+    process.exitCode = 1;
+  },
+);
