@@ -227,6 +227,7 @@ typedef struct {
     int closing;
     napi_ref self;     /* keeps the JS object alive while polling */
     napi_ref on_frames, on_writable, on_error;
+    napi_async_context async; /* calls into JS go through it, so that nextTicks and promises run after */
 } TapPort;
 
 /*
@@ -236,12 +237,17 @@ typedef struct {
  */
 static unsigned char read_buf[FRAME_MAX];
 
-static void call_js(napi_env env, napi_ref fn_ref, napi_ref self_ref, size_t argc, napi_value *argv) {
-    napi_value fn, self, undefined;
+/*
+ * napi_make_callback, not napi_call_function: it runs the process.nextTick queue and microtasks
+ * when the callback returns, as Node does for its own I/O callbacks. Without it, work a callback
+ * defers (ws and stream internals do) waits for the next unrelated event.
+ */
+static void call_js(TapPort *p, napi_ref fn_ref, size_t argc, napi_value *argv) {
+    napi_env env = p->env;
+    napi_value fn, self;
     napi_get_reference_value(env, fn_ref, &fn);
-    napi_get_reference_value(env, self_ref, &self);
-    if (!self) napi_get_undefined(env, &undefined), self = undefined;
-    napi_call_function(env, self, fn, argc, argv, NULL);
+    napi_get_reference_value(env, p->self, &self);
+    napi_make_callback(env, p->async, self, fn, argc, argv, NULL);
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events);
@@ -260,13 +266,13 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     if (status < 0) {
         napi_value argv[1];
         napi_create_int32(env, -status, &argv[0]);
-        call_js(env, p->on_error, p->self, 1, argv);
+        call_js(p, p->on_error, 1, argv);
         goto out;
     }
     if (events & UV_WRITABLE) {
         p->events &= ~UV_WRITABLE;
         port_start(p);
-        call_js(env, p->on_writable, p->self, 0, NULL);
+        call_js(p, p->on_writable, 0, NULL);
     }
     if ((events & UV_READABLE) && !p->closing && (p->events & UV_READABLE)) {
         napi_value frames, buf;
@@ -286,12 +292,12 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
         }
         if (count > 0) {
             napi_value argv[1] = {frames};
-            call_js(env, p->on_frames, p->self, 1, argv);
+            call_js(p, p->on_frames, 1, argv);
         }
         if (err && !p->closing) {
             napi_value argv[1];
             napi_create_int32(env, err, &argv[0]);
-            call_js(env, p->on_error, p->self, 1, argv);
+            call_js(p, p->on_error, 1, argv);
         }
     }
 out:
@@ -315,6 +321,7 @@ static void on_closed(uv_handle_t *handle) {
     napi_delete_reference(env, p->on_writable);
     napi_delete_reference(env, p->on_error);
     napi_delete_reference(env, p->self);
+    napi_async_destroy(env, p->async);
     free(p);
 }
 
@@ -364,6 +371,11 @@ static napi_value port_ctor(napi_env env, napi_callback_info info) {
     napi_create_reference(env, argv[3], 1, &p->on_error);
     CHECK(napi_wrap(env, self, p, NULL, NULL, NULL));
     napi_create_reference(env, self, 1, &p->self);
+    {
+        napi_value name;
+        CHECK(napi_create_string_utf8(env, "wsnic.TapPort", NAPI_AUTO_LENGTH, &name));
+        CHECK(napi_async_init(env, self, name, &p->async));
+    }
     p->events = UV_READABLE;
     port_start(p);
     return self;

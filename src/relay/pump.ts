@@ -118,11 +118,18 @@ export class Pump {
 
   private toClient(frames: Buffer[]): void {
     if (this.stopped || this.ws.readyState !== 1) return;
-    for (const frame of frames) {
+    // One batch, one writev: ws corks the socket around each frame; corked around the whole
+    // batch too, the socket flushes once. Only the last frame's write needs the callback.
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    socket?.cork();
+    const last = frames.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const frame = frames[i]!;
       this.counters.framesOut++;
       this.counters.bytesOut += frame.length;
-      this.ws.send(frame, { binary: true }, this.sent);
+      this.ws.send(frame, { binary: true }, i === last ? this.sent : undefined);
     }
+    socket?.uncork();
     if (!this.tapPaused && this.ws.bufferedAmount > HIGH_WATER) {
       this.tapPaused = true;
       this.counters.stalls++;
