@@ -8,7 +8,7 @@
  *     .write(buf)               one write() per frame: true, or false when it would block
  *                               (onWritable fires once the fd can take more)
  *     .pause() / .resume()      stop / start reading (the kernel queue then drops, as Ethernet may)
- *     .close()                  stop polling and close the fd (the TAP disappears)
+ *     .close()                  stop polling; the fd stays open for the caller to close
  *   linkUp(name), linkSetMtu(name, mtu), bridgeAddPort(bridge, name)   ioctls
  *   linkIpv6Off(name)           IPv6 address generation off, over rtnetlink (no /proc/sys needed)
  *   sendDatagram(path, payload, fds?)   one AF_UNIX datagram, SCM_RIGHTS if fds: sd_notify and
@@ -434,8 +434,8 @@ static napi_value port_close(napi_env env, napi_callback_info info) {
     p->closing = 1;
     napi_remove_wrap(env, self, NULL); /* later calls see a closed port, not freed memory */
     uv_poll_stop(&p->poll);
-    /* Closed now, not at the handle's close callback: the TAP disappears before close() returns. */
-    close(p->fd);
+    /* The fd stays open: the caller closes it (off the loop: removing a TAP waits for an RCU
+       grace period, ~20 ms, which would stall every other client). */
     uv_close((uv_handle_t *)&p->poll, on_closed);
     return NULL;
 }

@@ -63,6 +63,6 @@ export async function connect(args: ParsedArgs, log: Logger): Promise<number> {
   });
   stopping = true;
   socket?.close(1001, 'client shutting down');
-  tap.close();
+  await tap.close();
   return 0;
 }

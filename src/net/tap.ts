@@ -2,7 +2,7 @@
  * A TAP device held by this process: created from a name pattern, read on Node's event loop
  * by the addon, written one frame per write(). Closing the fd removes the device.
  */
-import { closeSync, writeFileSync } from 'node:fs';
+import { close, closeSync, writeFileSync } from 'node:fs';
 import { osErrorName } from './exec';
 import { native, type TapPortHandle } from './native';
 
@@ -23,7 +23,7 @@ export interface TapOptions {
 export class Tap {
   private port: TapPortHandle | undefined;
   private handlers: TapHandlers | undefined;
-  private closed = false;
+  private closing: Promise<void> | undefined;
 
   private constructor(readonly name: string, private readonly fd: number) {}
 
@@ -41,7 +41,7 @@ export class Tap {
       if (opts.bridge !== undefined) addon.bridgeAddPort(opts.bridge, name);
       addon.linkUp(name);
     } catch (err) {
-      tap.close();
+      closeSync(fd); // not started: no poll handle, and nothing else to wait for
       throw err;
     }
     return tap;
@@ -49,7 +49,7 @@ export class Tap {
 
   /** Starts (or resumes) reading, handing frames to these handlers from now on. */
   start(h: TapHandlers): void {
-    if (this.closed) return;
+    if (this.closing) return;
     this.handlers = h;
     if (this.port) {
       this.port.resume();
@@ -76,12 +76,16 @@ export class Tap {
     this.port?.resume();
   }
 
-  /** Closes the fd: the kernel removes the device at once. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.port) this.port.close();
-    else closeSync(this.fd);
+  /**
+   * Stops reading and closes the fd on libuv's thread pool: the kernel removes the device then,
+   * which waits for an RCU grace period (~20 ms measured), so it must not run on the event loop.
+   * Resolves when the device is gone.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.port?.close();
+    this.closing = new Promise((resolve) => close(this.fd, () => resolve()));
+    return this.closing;
   }
 }
 

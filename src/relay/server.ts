@@ -127,7 +127,10 @@ export class Relay {
   async close(): Promise<void> {
     clearInterval(this.keepalive);
     const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
-    for (const s of this.sessions) s.close(CLOSE.goingAway, 'server shutting down');
+    const leaving = [...this.sessions];
+    for (const s of leaving) s.close(CLOSE.goingAway, 'server shutting down');
+    // TAPs go on the thread pool, ~20 ms each; what is left after 10 s goes when we exit.
+    await Promise.race([Promise.all(leaving.map((s) => s.gone)), new Promise((r) => setTimeout(r, 10_000).unref())]);
     // Upgraded sockets end with the close handshake; do not wait on a client that never answers.
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 3000).unref())]);
   }

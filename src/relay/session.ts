@@ -108,11 +108,19 @@ export class Session {
     setTimeout(() => this.ws.terminate(), 2000).unref();
   }
 
+  /** Resolves once the client's TAP is gone (after it left). */
+  gone: Promise<void> | undefined;
+
   private finish(code: number, why: string): void {
     if (this.closed) return;
     this.closed = true;
     this.pump.stop();
-    this.tap.close();
+    this.gone = this.tap.close().then(() => this.logEnd(code, why));
+    this.onClosed(this);
+  }
+
+  /** The one line at the end of a client's life, once its TAP is gone. */
+  private logEnd(code: number, why: string): void {
     const c = this.pump.counters;
     this.log.info('client disconnected', {
       ...this.fields(),
@@ -127,6 +135,5 @@ export class Session {
       dropped: c.dropped,
       stalls: c.stalls,
     });
-    this.onClosed(this);
   }
 }
