@@ -89,6 +89,32 @@ export class Tap {
   }
 }
 
+/**
+ * Names for client TAPs: PREFIX0, PREFIX1, ..., the lowest free number first. Chosen here, not
+ * by the kernel's PREFIX%d, which scans every interface per TAP: measured 1.66 ms per TAP with
+ * 8,000 present, against 0.56 ms for an explicit name.
+ */
+export class TapNames {
+  private readonly free: number[] = [];
+  private next = 0;
+
+  constructor(private readonly prefix: string) {}
+
+  take(): string {
+    // The lowest released number first keeps names short and reused, like the kernel's.
+    if (this.free.length > 0) {
+      this.free.sort((a, b) => b - a);
+      return `${this.prefix}${this.free.pop()!}`;
+    }
+    return `${this.prefix}${this.next++}`;
+  }
+
+  release(name: string): void {
+    const n = Number(name.slice(this.prefix.length));
+    if (name.startsWith(this.prefix) && Number.isInteger(n)) this.free.push(n);
+  }
+}
+
 /** Keeps the host's IPv6 chatter (router solicitations, MLD) off client ports. */
 export function disableIpv6(name: string): void {
   try {

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log';
 import { PORT_MTU } from '../net/bridge';
-import { Tap } from '../net/tap';
+import { Tap, TapNames } from '../net/tap';
 import { upgradeRequired } from './page';
 import { MAX_FRAME } from './pump';
 import { CLOSE, Session } from './session';
@@ -43,10 +43,12 @@ export class Relay {
   });
   private readonly servers: http.Server[] = [];
   private readonly keepalive: NodeJS.Timeout;
+  private readonly names: TapNames;
   /** Called when a client comes or goes (for sd_notify STATUS). */
   onClientCountChange: (() => void) | undefined;
 
   constructor(private readonly opts: RelayOptions) {
+    this.names = new TapNames(opts.tapPrefix);
     this.keepalive = setInterval(() => {
       const now = Date.now();
       for (const s of this.sessions) s.tick(now, opts.pingInterval * 1000, opts.idleTimeout * 1000);
@@ -84,7 +86,7 @@ export class Relay {
       return;
     }
     try {
-      tap = Tap.open(`${this.opts.tapPrefix}%d`, { bridge, mtu: PORT_MTU });
+      tap = this.openTap(bridge);
     } catch (err) {
       this.opts.ports.release(bridge);
       this.refuse(ws, client, `cannot create TAP: ${(err as Error).message}`);
@@ -95,12 +97,28 @@ export class Relay {
       new Session(ws, tap, { ...client, tapMs }, this.opts.log, (s) => {
         this.sessions.delete(s);
         this.opts.ports.release(bridge);
+        void s.gone?.then(() => this.names.release(tap.name)); // reusable once the old TAP is gone
         this.pastIn += s.pump.counters.bytesIn;
         this.pastOut += s.pump.counters.bytesOut;
         this.onClientCountChange?.();
       }),
     );
     this.onClientCountChange?.();
+  }
+
+  /** A TAP with the next free name; a name someone else holds (EBUSY) is skipped. */
+  private openTap(bridge: string): Tap {
+    for (let tries = 0; ; tries++) {
+      const name = this.names.take();
+      try {
+        return Tap.open(name, { bridge, mtu: PORT_MTU });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || tries >= 100) {
+          this.names.release(name);
+          throw err;
+        }
+      }
+    }
   }
 
   private refuse(ws: WebSocket, client: { address: string; port: number }, reason: string): void {

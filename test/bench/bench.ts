@@ -184,14 +184,13 @@ async function pingAndTcp(jumbo: boolean): Promise<void> {
   const mtu = jumbo ? 65521 : undefined;
   const tag = jumbo ? 'jumbo.' : '';
   const n = await relayNet(jumbo ? { mtu: 65521 } : {}, 2);
-  const [ip1, ip2] = (await relayGuests(n, mtu)) as [string, string];
+  const [, ip2] = (await relayGuests(n, mtu)) as [string, string];
   const [g1, g2] = n.guests as [string, string];
   const pid = relayPid(n.srv);
   const k = await kernelNet(2, mtu ?? 1500);
   const [k1, k2] = k.guests as [string, string];
-  const kip1 = k.topo.dhcp(k1, 'eth0').ip;
+  k.topo.dhcp(k1, 'eth0');
   const kip2 = k.topo.dhcp(k2, 'eth0').ip;
-  void kip1;
 
   if (!jumbo && ONLY.includes('ping')) {
     for (const [what, rt, kt] of [['gateway', '192.168.86.1', '192.168.86.1'], ['guest', ip2, kip2]] as const) {
@@ -256,13 +255,17 @@ async function scale(count: number): Promise<void> {
   const pid = relayPid(n.srv);
   await sleep(500);
   const rss0 = rssKiB(pid);
+  const mark = n.server.mark();
   const many = n.topo.spawn(n.guests[0]!, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${process.execPath} ${join(ROOT, 'test', 'bench', 'many.js')} ${n.url(1)} ${count} 200`]);
   const line = await many.waitFor(/"event":"connected"/, 600_000);
   const res = JSON.parse(line) as { n: number; ms: number; failed: number };
   await sleep(1000);
   const rss1 = rssKiB(pid);
   const taps = (n.topo.exec(n.srv, 'ip', ['-o', 'link', 'show'], 60_000).stdout.match(/ wstap\d+[:@]/g) ?? []).length;
+  const tapMs = [...n.server.output().slice(mark).matchAll(/tap_ms=([\d.]+)/g)].map((m) => Number(m[1]));
   report(`scale_${count}_connect_all_ms`, res.ms, 'ms');
+  report(`scale_${count}_tap_ready_p50_ms`, median(tapMs), 'ms');
+  report(`scale_${count}_tap_ready_p99_ms`, pct(tapMs, 99), 'ms');
   report(`scale_${count}_connected`, res.n, 'clients');
   report(`scale_${count}_taps_present`, taps, 'TAPs');
   report(`scale_${count}_relay_rss_mib`, rss1 / 1024, 'MiB');

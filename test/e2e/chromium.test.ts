@@ -6,7 +6,6 @@
  * reaches wss:// but may not open ws:// (mixed content): that is why wss matters.
  */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,13 +14,6 @@ import { relayNetwork, ROOT, Topology } from './topology';
 const CHROMIUM = '/usr/bin/chromium';
 const DRIVER = join(ROOT, 'test', 'fixtures', 'chromium-driver.js');
 
-function selfSigned(dir: string, cn: string, ip: string): { cert: string; key: string } {
-  const cert = join(dir, `${cn}.crt`);
-  const key = join(dir, `${cn}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${cn}`,
-    '-addext', `subjectAltName=IP:${ip}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
-  return { cert, key };
-}
 
 /** base64 of the SHA-256 of the certificate's SubjectPublicKeyInfo, as Chromium's SPKI list wants. */
 function spkiHash(certFile: string): string {
@@ -67,9 +59,9 @@ if (skip) console.error(`# SKIPPING the Chromium test: ${skip}`);
 t.test('Chromium as a client: ARP and DHCP from a web page over ws:// and wss://, mixed content', { skip }, async (t) => {
   const scratch = new Topology();
   t.teardown(() => scratch.cleanup());
-  const relayCert = selfSigned(scratch.dir, 'relay', '198.19.1.1');
-  const pageCert = selfSigned(scratch.dir, 'page', '127.0.0.1');
-  const untrusted = selfSigned(scratch.dir, 'untrusted', '127.0.0.1');
+  const relayCert = scratch.selfSigned('relay', '198.19.1.1');
+  const pageCert = scratch.selfSigned('page', '127.0.0.1');
+  const untrusted = scratch.selfSigned('untrusted', '127.0.0.1');
 
   const n = await relayNetwork(t.teardown.bind(t), { wss_certificate: relayCert.cert, wss_private_key: relayCert.key }, 1);
   await n.server.waitFor(/listening url=wss:\/\/0\.0\.0\.0:8087\//);

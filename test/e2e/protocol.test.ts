@@ -1,9 +1,8 @@
 /**
-import type Tap from 'tap';
  * Bad input closes one client with a reason and touches nobody else: plain HTTP, garbage
  * handshakes, frames too large or too small, text messages, while a good guest keeps pinging.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { ROOT, relayNetwork, type RelayNetwork } from './topology';
 
@@ -27,7 +26,7 @@ t.test('protocol edges against a live relay', async (t) => {
   await good.waitFor(/connected url=/);
   await n.server.waitFor(/client connected .*tap=wstap0/);
   n.topo.dhcp(n.guests[0]!, 'wsn0');
-  const goodStillWorks = (t: Tap.Test): void => {
+  const goodStillWorks = (t: Test): void => {
     const r = n.topo.exec(n.guests[0]!, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']);
     t.match(r.stdout, /1 packets received/, 'the good guest still reaches the gateway');
   };

@@ -1,21 +1,13 @@
 /** wss:// natively: a self-signed certificate, a client that trusts it, the 426 page over TLS. */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { relayNetwork, Topology, WSNIC } from './topology';
 
-function selfSigned(dir: string, cn: string, ip: string): { cert: string; key: string } {
-  const cert = join(dir, `${cn}.crt`);
-  const key = join(dir, `${cn}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${cn}`,
-    '-addext', `subjectAltName=IP:${ip}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
-  return { cert, key };
-}
 
 t.test('wss:// with a self-signed certificate: a guest gets a lease over TLS', async (t) => {
   const scratch = new Topology();
   t.teardown(() => scratch.cleanup());
-  const { cert, key } = selfSigned(scratch.dir, 'relay', '198.19.1.1');
+  const { cert, key } = scratch.selfSigned('relay', '198.19.1.1');
   const n = await relayNetwork(t.teardown.bind(t), { wss_certificate: cert, wss_private_key: key });
   await n.server.waitFor(/listening url=wss:\/\/0\.0\.0\.0:8087\//);
   const g = n.guests[0]!;

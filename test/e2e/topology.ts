@@ -73,7 +73,7 @@ export class Topology {
 
   /** Runs a command in a namespace to completion. */
   exec(ns: string, cmd: string, args: string[], timeoutMs = 30_000): ExecResult {
-    const r = spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs });
+    const r = spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 });
     return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   }
 
@@ -166,6 +166,16 @@ export class Topology {
       .on('timeout', function () { console.error('timeout'); process.exit(1); })
       .on('error', (e) => { console.error(e.message); process.exit(1); });`;
     return this.exec(ns, process.execPath, ['-e', script], timeoutMs + 5000);
+  }
+
+  /** A self-signed certificate and key for an IP address, in this topology's directory. */
+  selfSigned(cn: string, ip: string): { cert: string; key: string } {
+    const cert = join(this.dir, `${cn}.crt`);
+    const key = join(this.dir, `${cn}.key`);
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${cn}`,
+      '-addext', `subjectAltName=IP:${ip}`, '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+    return { cert, key };
   }
 
   file(name: string, text: string): string {

@@ -131,10 +131,7 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
   });
 
   t.test('wss:// through wsnic-tls.socket with a certificate the wsnic group can read', async (t) => {
-    const cert = `${topo.dir}/relay.crt`;
-    const key = `${topo.dir}/relay.key`;
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=relay',
-      '-addext', 'subjectAltName=IP:198.19.9.2', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const { cert, key } = topo.selfSigned('relay', '198.19.9.2');
     ct.copyIn(cert, '/etc/wsnic/cert.pem');
     ct.copyIn(key, '/etc/wsnic/key.pem');
     // As the README says: the key readable by the wsnic group only.
