@@ -20,6 +20,8 @@ export interface Addon {
   linkSetMtu(name: string, mtu: number): void;
   bridgeAddPort(bridge: string, port: string): void;
   linkIpv6Off(name: string): void;
+  wsMask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;
+  wsUnmask(buffer: Buffer, mask: Buffer): void;
   /** One AF_UNIX datagram (sd_notify, the journal), with fds as SCM_RIGHTS. */
   sendDatagram(socketPath: string, payload: string | Buffer, fds?: number[]): boolean;
 }

@@ -1,0 +1,28 @@
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { native } from '../../src/net/native';
+
+const reference = (src: Buffer, key: Buffer): Buffer => Buffer.from(src.map((b, i) => b ^ key[i & 3]!));
+
+t.test('the addon masks and unmasks exactly as RFC 6455 says, at every length and offset', async (t) => {
+  const addon = native();
+  for (let len = 0; len < 300; len += len < 40 ? 1 : 17) {
+    const src = randomBytes(len);
+    const key = randomBytes(4);
+    for (const offset of [0, 1, 3, 6]) {
+      const out = Buffer.alloc(offset + len + 5, 0xaa);
+      addon.wsMask(src, key, out, offset, len);
+      t.same(out.subarray(offset, offset + len), reference(src, key), `mask len ${len} offset ${offset}`);
+      t.equal(out[offset + len], 0xaa, 'nothing written past the end');
+    }
+    const copy = Buffer.from(src);
+    addon.wsUnmask(copy, key);
+    t.same(copy, reference(src, key), `unmask len ${len}`);
+  }
+  t.throws(() => addon.wsMask(Buffer.alloc(10), Buffer.alloc(4), Buffer.alloc(5), 0, 10), RangeError, 'refuses to write past the output');
+});
+
+t.test('ws takes the native masking once wsmask is loaded', async (t) => {
+  const { installNativeMasking } = await import('../../src/relay/wsmask');
+  t.equal(installNativeMasking(), true);
+});
