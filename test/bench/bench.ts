@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, WSNIC, Topology, relayNetwork, sh, type Proc } from '../e2e/topology';
-import { renderChart, type Bar } from './chart';
+import { barsFromFigures, renderChart } from './chart';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -147,7 +147,6 @@ async function relayGuests(n: Awaited<ReturnType<typeof relayNet>>, mtu?: number
   return ips;
 }
 
-const bars: Bar[] = [];
 
 async function leaseAndTap(): Promise<void> {
   const n = await relayNet({}, 1);
@@ -176,7 +175,6 @@ async function leaseAndTap(): Promise<void> {
   report('lease_ms.relay', median(leases), 'ms');
   report('lease_ms.kernel', median(kleases), 'ms');
   report('tap_ready_ms.relay', median(taps), 'ms');
-  bars.push({ label: 'connect to lease (ms)', relay: median(leases), kernel: median(kleases), unit: 'ms' });
   await cleanupAll();
 }
 
@@ -201,7 +199,6 @@ async function pingAndTcp(jumbo: boolean): Promise<void> {
       report(`ping_${what}_avg_ms.kernel`, kk.avg, 'ms');
       report(`ping_${what}_p99_ms.kernel`, kk.p99, 'ms');
       report(`ping_${what}_added_avg_ms`, r.avg - kk.avg, 'ms');
-      bars.push({ label: `ping guest→${what} avg (ms)`, relay: r.avg, kernel: kk.avg, unit: 'ms' });
     }
   }
   if (ONLY.includes(jumbo ? 'jumbo' : 'tcp')) {
@@ -221,7 +218,6 @@ async function pingAndTcp(jumbo: boolean): Promise<void> {
       report(`${tag}tcp_${what}_mbit.kernel`, kk.mbit, 'Mbit/s');
       report(`${tag}tcp_${what}_relay_cpu_pct`, r.cpu * 100, '%');
       report(`${tag}tcp_${what}_mbit_per_relay_cpu_s`, r.cpu > 0 ? r.mbit / r.cpu : NaN, 'Mbit/CPU-s');
-      bars.push({ label: `${jumbo ? 'jumbo ' : ''}TCP ${what.replace(/_/g, ' ')} (Mbit/s)`, relay: r.mbit, kernel: kk.mbit, unit: 'Mbit/s' });
     }
   }
   if (!jumbo && ONLY.includes('udp')) {
@@ -244,7 +240,6 @@ async function pingAndTcp(jumbo: boolean): Promise<void> {
       else break;
     }
     report('udp64_highest_rx_pps_under_1pct_loss', best, 'packets/s');
-    bars.push({ label: 'UDP 64 B, < 1 % loss (packets/s)', relay: best, unit: 'pps' });
   }
   await cleanupAll();
 }
@@ -336,7 +331,7 @@ async function main(): Promise<void> {
   if (ONLY.includes('scale')) for (const s of SCALES) await scale(s);
   if (ONLY.includes('slow')) await slowConsumer();
   writeFileSync(join(OUT, 'bench.json'), `${JSON.stringify({ relay: RELAY_CMD, quick: QUICK, date: new Date().toISOString(), figures }, null, 2)}\n`);
-  writeFileSync(join(OUT, 'bench.svg'), renderChart(`wsnic benchmark (${new Date().toISOString().slice(0, 10)}, 2 cores)`, bars));
+  writeFileSync(join(OUT, 'bench.svg'), renderChart(`wsnic benchmark (${new Date().toISOString().slice(0, 10)}, 2 cores)`, barsFromFigures(figures)));
   console.log(`# wrote ${join(OUT, 'bench.json')} and ${join(OUT, 'bench.svg')}`);
 }
 
