@@ -10,6 +10,7 @@ import type { Config } from '../config/schema';
 import type { Logger } from '../log';
 import { watchLeases } from '../net/leases';
 import { PortAllocator } from '../net/leaves';
+import { Admission } from '../relay/admission';
 import { createServer, listen, readTls, Relay } from '../relay/server';
 import { takeListenFds } from '../systemd/activation';
 import { problems, queryNetworkd } from '../systemd/networkd';
@@ -43,7 +44,14 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
   const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log);
   ports.sweep();
-  const relay = new Relay({ ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, log });
+  const admission = new Admission({
+    allowedOrigins: c.allowed_origins,
+    tokensFile: c.auth_tokens_file,
+    maxClients: c.max_clients,
+    maxPerIp: c.max_clients_per_ip,
+    trustedProxies: c.trusted_proxies,
+  });
+  const relay = new Relay({ ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, handshakeTimeout: c.handshake_timeout, admission, log });
   const servers: Server[] = [];
   let tlsServer: HttpsServer | undefined;
 
@@ -72,6 +80,15 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     if (tls) {
       await listen(attach(true), c.ws_address, c.wss_port, 'wss://');
       log.info('listening', { url: `wss://${hostPort(c.ws_address, c.wss_port)}/` });
+    }
+  }
+
+  // Anyone who can reach a public address can use the relay unless Origins are limited.
+  for (const server of servers) {
+    const a = server.address();
+    const host = typeof a === 'object' && a ? a.address : '';
+    if (c.allowed_origins.length === 0 && !/^(127\.|::1$|::ffff:127\.)/.test(host)) {
+      log.warning('no allowed_origins: any web page may use this relay', { address: host, port: typeof a === 'object' && a ? a.port : undefined });
     }
   }
 
@@ -109,6 +126,13 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
 
   process.on('SIGHUP', () => {
     notifier.reloading();
+    if (admission.requiresToken) {
+      try {
+        log.info('tokens reloaded', { file: c.auth_tokens_file, tokens: admission.reload() });
+      } catch (err) {
+        log.error('tokens reload failed, keeping the old ones', { reason: (err as Error).message });
+      }
+    }
     if (tlsServer && c.wss_certificate) {
       try {
         tlsServer.setSecureContext(readTls(c.wss_certificate, c.wss_private_key));

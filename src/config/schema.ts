@@ -4,7 +4,7 @@
  * (or are checked against it by a test).
  */
 
-export type Kind = 'bool' | 'int' | 'port' | 'string' | 'address' | 'path' | 'cidr' | 'ifname' | 'prefix' | 'ipv4list' | 'domain' | 'level';
+export type Kind = 'bool' | 'int' | 'port' | 'string' | 'address' | 'path' | 'cidr' | 'ifname' | 'prefix' | 'ipv4list' | 'domain' | 'level' | 'list' | 'netlist';
 
 interface KindValue {
   bool: boolean;
@@ -17,6 +17,8 @@ interface KindValue {
   ifname: string;
   prefix: string;
   ipv4list: string[];
+  list: string[];
+  netlist: string[];
   domain: string;
   level: LogLevel;
 }
@@ -79,6 +81,18 @@ export const schema = [
     doc: 'Send a WebSocket PING to a client silent for this long.' },
   { key: 'idle_timeout', kind: 'int', default: '100', meta: 'SECONDS', min: 2, max: 86400,
     doc: 'Close a client silent (no frame, no PONG) for this long.' },
+  { key: 'allowed_origins', kind: 'list', default: '', meta: 'PATTERNS',
+    doc: 'Comma-separated Origin patterns a browser handshake must match (e.g. https://*.example.org); empty: any (warned about on a public address).' },
+  { key: 'auth_tokens_file', kind: 'path', default: '', meta: 'FILE',
+    doc: 'File of accepted tokens, one per line (reloaded on SIGHUP); clients give one as ?token=, a Sec-WebSocket-Protocol or Authorization: Bearer. Empty: no tokens.' },
+  { key: 'max_clients', kind: 'int', default: '0', meta: 'N', min: 0, max: 1000000,
+    doc: 'Most clients at once (503 beyond); 0: no limit.' },
+  { key: 'max_clients_per_ip', kind: 'int', default: '0', meta: 'N', min: 0, max: 1000000,
+    doc: 'Most clients at once from one address (429 beyond); 0: no limit.' },
+  { key: 'handshake_timeout', kind: 'int', default: '10', meta: 'SECONDS', min: 1, max: 300,
+    doc: 'A connection that has not completed its WebSocket handshake by then is dropped (slow-loris).' },
+  { key: 'trusted_proxies', kind: 'netlist', default: '', meta: 'CIDRS',
+    doc: 'Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for limits and logs.' },
   { key: 'log_level', kind: 'level', default: 'info', meta: 'LEVEL',
     doc: 'debug, info, warning or error (-v is debug, -q is warning).' },
 ] as const satisfies readonly Entry[];

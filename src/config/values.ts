@@ -48,6 +48,19 @@ export function parseValue(e: Entry, raw: string): unknown {
       if (bad !== undefined) throw new ValueError(`'${bad}' is not an IPv4 address (give a comma-separated list)`);
       return list;
     }
+    case 'list':
+      return v === '' ? [] : v.split(/[\s,]+/).filter((s) => s !== '');
+    case 'netlist': {
+      const list = v === '' ? [] : v.split(/[\s,;]+/).filter((s) => s !== '');
+      const bad = list.find((s) => {
+        const [addr, len] = s.split('/');
+        if (isIPv4(addr!)) return len !== undefined && !(/^\d+$/.test(len) && Number(len) <= 32);
+        if (isIPv6(addr!)) return len !== undefined && !(/^\d+$/.test(len) && Number(len) <= 128);
+        return true;
+      });
+      if (bad !== undefined) throw new ValueError(`'${bad}' is not an address or CIDR (give a comma-separated list)`);
+      return list;
+    }
     case 'domain':
       if (v !== '' && !DOMAIN.test(v)) throw new ValueError(`'${v}' is not a domain name (labels of letters, digits and -)`);
       return v;

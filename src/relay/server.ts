@@ -11,6 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log';
 import { PORT_MTU } from '../net/bridge';
 import { Tap, TapNames } from '../net/tap';
+import type { Admission } from './admission';
 import { upgradeRequired } from './page';
 import { MAX_FRAME } from './pump';
 import { CLOSE, Session } from './session';
@@ -21,8 +22,16 @@ export interface RelayOptions {
   tapPrefix: string;
   pingInterval: number; // seconds
   idleTimeout: number; // seconds
+  /** Seconds a connection has to complete its WebSocket handshake. */
+  handshakeTimeout: number;
+  admission: Admission;
   log: Logger;
 }
+
+const HANDSHAKE_TIMER = Symbol('wsnic handshake timer');
+type TimedSocket = Socket & { [HANDSHAKE_TIMER]?: NodeJS.Timeout };
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 export interface Totals {
   clients: number;
@@ -60,10 +69,27 @@ export class Relay {
   attach(server: http.Server, tls: boolean): void {
     this.servers.push(server);
     server.on('request', (req, res) => upgradeRequired(req, res, tls));
-    server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    // Slow-loris: our own timer per connection, cleared by the upgrade. (Node checks its
+    // headersTimeout only every connectionsCheckingInterval, 30 s by default.)
+    const arm = (socket: TimedSocket): void => {
+      clearTimeout(socket[HANDSHAKE_TIMER]);
+      socket[HANDSHAKE_TIMER] = setTimeout(() => socket.destroy(), this.opts.handshakeTimeout * 1000);
+      socket.once('close', () => clearTimeout(socket[HANDSHAKE_TIMER]));
+    };
+    server.on('connection', arm);
+    server.on('secureConnection', arm);
+    server.on('upgrade', (req: http.IncomingMessage, socket: TimedSocket, head: Buffer) => {
+      clearTimeout(socket[HANDSHAKE_TIMER]);
       socket.on('error', () => socket.destroy());
       const at = process.hrtime.bigint();
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, tls, at));
+      const verdict = this.opts.admission.check(req);
+      if (!verdict.ok) {
+        this.opts.log.warning('client refused', { client_address: verdict.address, status: verdict.status, reason: verdict.reason });
+        const body = `${verdict.reason}\n`;
+        socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Refused'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, tls, at, verdict.address));
     });
     server.on('clientError', (err: Error, socket: Socket) => {
       this.opts.log.debug('bad HTTP request', { client_address: socket.remoteAddress, reason: err.message });
@@ -73,21 +99,22 @@ export class Relay {
   }
 
   /** `at`: when the upgrade request arrived, to log how long the TAP took to be ready. */
-  private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean, at: bigint): void {
-    // A dual-stack socket (systemd's ListenStream=8086) reports IPv4 clients as ::ffff:a.b.c.d.
-    const address = (req.socket.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean, at: bigint, address: string): void {
     const client = { address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws' };
+    this.opts.admission.admit(address);
     let tap: Tap;
     let bridge: string;
     try {
       bridge = this.opts.ports.reserve();
     } catch (err) {
+      this.opts.admission.release(address);
       this.refuse(ws, client, `no bridge port: ${(err as Error).message}`);
       return;
     }
     try {
       tap = this.openTap(bridge);
     } catch (err) {
+      this.opts.admission.release(address);
       this.opts.ports.release(bridge);
       this.refuse(ws, client, `cannot create TAP: ${(err as Error).message}`);
       return;
@@ -96,6 +123,7 @@ export class Relay {
     this.sessions.add(
       new Session(ws, tap, { ...client, tapMs }, this.opts.log, (s) => {
         this.sessions.delete(s);
+        this.opts.admission.release(address);
         this.opts.ports.release(bridge);
         void s.gone?.then(() => this.names.release(tap.name)); // reusable once the old TAP is gone
         this.pastIn += s.pump.counters.bytesIn;
