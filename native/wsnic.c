@@ -10,6 +10,7 @@
  *     .pause() / .resume()      stop / start reading (the kernel queue then drops, as Ethernet may)
  *     .close()                  stop polling; the fd stays open for the caller to close
  *   linkUp(name), linkSetMtu(name, mtu), bridgeAddPort(bridge, name)   ioctls
+ *   bridgePortIsolate(name)     bridge port isolation, over rtnetlink
  *   linkIpv6Off(name)           IPv6 address generation off, over rtnetlink (no /proc/sys needed)
  *   wsMask(...), wsUnmask(...)  WebSocket masking for ws, in place of its per-byte JS loop
  *   sendDatagram(path, payload, fds?)   one AF_UNIX datagram, SCM_RIGHTS if fds: sd_notify and
@@ -579,7 +580,7 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
     return result;
 }
 
-/* ---- rtnetlink RTM_NEWLINK (set) on one interface ---- */
+/* ---- rtnetlink RTM_SETLINK on one interface ---- */
 
 typedef struct {
     struct nlmsghdr nh;
@@ -604,10 +605,10 @@ static int rtnl_setlink(napi_env env, const char *name, LinkReq *req, const char
         throw_errno(env, errno, what);
         return -1;
     }
-    req->nh.nlmsg_type = RTM_NEWLINK;
+    req->nh.nlmsg_type = RTM_SETLINK; /* AF_UNSPEC: do_setlink; AF_BRIDGE: the bridge port options */
     req->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
     req->nh.nlmsg_seq = 1;
-    req->ifi.ifi_family = AF_UNSPEC;
+    if (req->ifi.ifi_family == 0) req->ifi.ifi_family = AF_UNSPEC; /* AF_BRIDGE for port options */
     req->ifi.ifi_index = ifr.ifr_ifindex;
     s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (s < 0) {
@@ -658,6 +659,31 @@ static napi_value link_ipv6_off(napi_env env, napi_callback_info info) {
     return NULL;
 }
 
+/* bridgePortIsolate(name): the bridge port may talk only to non-isolated ports (the bridge
+   itself, leaf links), not to other isolated ones: clients do not see each other. */
+static napi_value bridge_port_isolate(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    char name[IFNAMSIZ + 1], what[96];
+    LinkReq req;
+    struct rtattr *protinfo, *iso;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "bridgePortIsolate: bad interface name")) return NULL;
+    snprintf(what, sizeof what, "cannot isolate bridge port %s", name);
+    memset(&req, 0, sizeof req);
+    req.ifi.ifi_family = AF_BRIDGE;
+    protinfo = (struct rtattr *)req.attrs;
+    protinfo->rta_type = IFLA_PROTINFO | NLA_F_NESTED;
+    iso = RTA_DATA(protinfo);
+    iso->rta_type = IFLA_BRPORT_ISOLATED;
+    iso->rta_len = RTA_LENGTH(1);
+    *(unsigned char *)RTA_DATA(iso) = 1;
+    protinfo->rta_len = RTA_LENGTH(RTA_ALIGN(iso->rta_len));
+    req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(protinfo->rta_len);
+    if (rtnl_setlink(env, name, &req, what) == -2) throw_errno(env, errno, what);
+    return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
     napi_value cls;
     napi_property_descriptor methods[] = {
@@ -671,6 +697,7 @@ static napi_value init(napi_env env, napi_value exports) {
         {"linkUp", NULL, link_up, NULL, NULL, NULL, napi_default, NULL},
         {"linkSetMtu", NULL, link_set_mtu, NULL, NULL, NULL, napi_default, NULL},
         {"bridgeAddPort", NULL, bridge_add_port, NULL, NULL, NULL, napi_default, NULL},
+        {"bridgePortIsolate", NULL, bridge_port_isolate, NULL, NULL, NULL, napi_default, NULL},
         {"sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL},
         {"wsMask", NULL, ws_mask, NULL, NULL, NULL, napi_default, NULL},
         {"wsUnmask", NULL, ws_unmask, NULL, NULL, NULL, napi_default, NULL},

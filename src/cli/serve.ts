@@ -42,7 +42,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const notifier = new Notifier(log);
   const inherited = takeListenFds();
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
-  const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log);
+  const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log, c.isolate_clients);
   ports.sweep();
   const admission = new Admission({
     allowedOrigins: c.allowed_origins,
@@ -51,7 +51,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     maxPerIp: c.max_clients_per_ip,
     trustedProxies: c.trusted_proxies,
   });
-  const relay = new Relay({ ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, handshakeTimeout: c.handshake_timeout, admission, log });
+  const relay = new Relay({ ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, handshakeTimeout: c.handshake_timeout, isolateClients: c.isolate_clients, admission, log });
   const servers: Server[] = [];
   let tlsServer: HttpsServer | undefined;
 

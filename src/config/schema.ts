@@ -93,6 +93,8 @@ export const schema = [
     doc: 'A connection that has not completed its WebSocket handshake by then is dropped (slow-loris).' },
   { key: 'trusted_proxies', kind: 'netlist', default: '', meta: 'CIDRS',
     doc: 'Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for limits and logs.' },
+  { key: 'isolate_clients', kind: 'bool', default: '0',
+    doc: 'Clients reach the gateway, DHCP/DNS and the outside but not each other (bridge port isolation).' },
   { key: 'log_level', kind: 'level', default: 'info', meta: 'LEVEL',
     doc: 'debug, info, warning or error (-v is debug, -q is warning).' },
 ] as const satisfies readonly Entry[];

@@ -44,7 +44,9 @@ export class PortAllocator {
   /** Client ports per bridge: index 0 is the main bridge, n the leaf n. */
   private readonly used: number[] = [0];
 
-  constructor(private readonly bridge: string, private readonly limit: number, private readonly log: Logger) {}
+  /** isolate: the leaf's link on the main bridge is isolated too, so that isolated clients on
+   *  different bridges cannot reach each other through it (they still reach the gateway). */
+  constructor(private readonly bridge: string, private readonly limit: number, private readonly log: Logger, private readonly isolate = false) {}
 
   /** Removes leaves an earlier relay left (their TAPs died with it). */
   sweep(): void {
@@ -84,6 +86,7 @@ export class PortAllocator {
     for (const dev of [leaf, up, down]) run('ip', ['link', 'set', 'dev', dev, 'addrgenmode', 'none']);
     run('ip', ['link', 'set', 'dev', leaf, 'group', String(LEAF_GROUP)]);
     run('ip', ['link', 'set', 'dev', up, 'master', this.bridge, 'up']);
+    if (this.isolate) run('ip', ['link', 'set', 'dev', up, 'type', 'bridge_slave', 'isolated', 'on']);
     run('ip', ['link', 'set', 'dev', down, 'master', leaf, 'up']);
     run('ip', ['link', 'set', 'dev', leaf, 'up']);
     this.log.info('leaf bridge added', { bridge: leaf, joined_to: this.bridge, ports_per_bridge: this.limit });

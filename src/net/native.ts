@@ -19,6 +19,7 @@ export interface Addon {
   linkUp(name: string): void;
   linkSetMtu(name: string, mtu: number): void;
   bridgeAddPort(bridge: string, port: string): void;
+  bridgePortIsolate(port: string): void;
   linkIpv6Off(name: string): void;
   wsMask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;
   wsUnmask(buffer: Buffer, mask: Buffer): void;

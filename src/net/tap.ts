@@ -18,6 +18,8 @@ export interface TapOptions {
   /** Enslave to this bridge before bringing the device up. */
   bridge?: string | undefined;
   mtu?: number | undefined;
+  /** Bridge port isolation: this client reaches the gateway, not other clients. */
+  isolated?: boolean | undefined;
 }
 
 export class Tap {
@@ -39,6 +41,7 @@ export class Tap {
       addon.linkIpv6Off(name);
       if (opts.mtu !== undefined) addon.linkSetMtu(name, opts.mtu);
       if (opts.bridge !== undefined) addon.bridgeAddPort(opts.bridge, name);
+      if (opts.bridge !== undefined && opts.isolated) addon.bridgePortIsolate(name);
       addon.linkUp(name);
     } catch (err) {
       closeSync(fd); // not started: no poll handle, and nothing else to wait for

@@ -22,6 +22,8 @@ export interface RelayOptions {
   tapPrefix: string;
   pingInterval: number; // seconds
   idleTimeout: number; // seconds
+  /** Clients reach the gateway but not each other (bridge port isolation). */
+  isolateClients: boolean;
   /** Seconds a connection has to complete its WebSocket handshake. */
   handshakeTimeout: number;
   admission: Admission;
@@ -139,7 +141,7 @@ export class Relay {
     for (let tries = 0; ; tries++) {
       const name = this.names.take();
       try {
-        return Tap.open(name, { bridge, mtu: PORT_MTU });
+        return Tap.open(name, { bridge, mtu: PORT_MTU, isolated: this.opts.isolateClients });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || tries >= 100) {
           this.names.release(name);
