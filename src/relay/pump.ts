@@ -1,7 +1,8 @@
 /**
  * The frame pump: one WebSocket and one TAP, both ways, with bounded memory.
  *
- *   WebSocket message -> tap.write(): one frame per write(). If the TAP would block, the frame
+ *   WebSocket message -> tap.write(): one frame per write(), from the client's first source MAC
+ *     only (others are dropped and counted). If the TAP would block, the frame
  *     waits (one frame only) and the socket is paused until the TAP is writable again.
  *   TAP frames -> ws.send(): one binary message per frame. Past HIGH_WATER bytes buffered
  *     towards a slow client the TAP stops being read (the kernel queue then drops, as Ethernet
@@ -26,6 +27,8 @@ export interface PumpCounters {
   stalls: number;
   /** Frames the TAP refused (e.g. larger than the kernel takes). */
   dropped: number;
+  /** Frames dropped for a source MAC other than the client's first. */
+  spoofed: number;
 }
 
 export interface PumpEvents {
@@ -45,13 +48,24 @@ export function formatMac(frame: Buffer, offset: number): string {
 }
 
 export class Pump {
-  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0 };
+  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0, spoofed: 0 };
   private pending: Buffer | undefined;
   private tapPaused = false;
   private firstMac: string | undefined;
+  /** The first source MAC's bytes: the only source MAC this client may send from. */
+  private boundMac: Buffer | undefined;
   private stopped = false;
 
-  constructor(private readonly ws: WebSocket, private readonly tap: Tap, private readonly events: PumpEvents) {}
+  /**
+   * bindMac: only the first source MAC passes (the relay's side, facing a client). The client's
+   * side (`wsnic connect`) gets frames from every host on the bridge and binds nothing.
+   */
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly tap: Tap,
+    private readonly events: PumpEvents,
+    private readonly bindMac = false,
+  ) {}
 
   start(): void {
     this.ws.on('message', (data: Buffer, isBinary: boolean) => this.fromClient(data, isBinary));
@@ -83,9 +97,13 @@ export class Pump {
       this.events.onBadFrame(`frame of ${data.length} bytes is shorter than an Ethernet header`);
       return;
     }
-    if (this.firstMac === undefined) {
+    if (this.boundMac === undefined) {
+      this.boundMac = Buffer.from(data.subarray(6, 12));
       this.firstMac = formatMac(data, 6);
       this.events.onFirstMac?.(this.firstMac);
+    } else if (this.bindMac && data.compare(this.boundMac, 0, 6, 6, 12) !== 0) {
+      this.counters.spoofed++; // one MAC per client: a guest does not change MAC mid-connection
+      return;
     }
     this.counters.framesIn++;
     this.counters.bytesIn += data.length;

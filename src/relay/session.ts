@@ -55,7 +55,7 @@ export class Session {
       onActivity: () => this.seen(),
       onText: (text) => log.debug('text message ignored', { ...this.fields(), bytes: text.length }),
       onTapError: (err) => this.close(CLOSE.internal, err.message),
-    });
+    }, true);
     ws.on('pong', () => this.seen());
     ws.on('error', (err: Error & { code?: string }) => {
       // A protocol error: ws has already sent the close frame with the status it names.
@@ -133,6 +133,7 @@ export class Session {
       bytes_in: c.bytesIn,
       bytes_out: c.bytesOut,
       dropped: c.dropped,
+      spoofed: c.spoofed,
       stalls: c.stalls,
     });
   }

@@ -86,4 +86,18 @@ t.test('protocol edges against a live relay', async (t) => {
     t.notMatch(n.server.output().slice(mark), /client_address=198\.19\.1\.2 .*reason="idle/, 'the good guest (which answers PINGs) stays');
     goodStillWorks(t);
   });
+
+  t.test('one MAC per client: frames from another source MAC are dropped and counted', async (t) => {
+    const mark = n.server.mark();
+    const run = n.topo.spawn(n.guests[1]!, process.execPath, [PROBE, 'frames', n.url(2), 'wait', 'wait', '100', 'mac2:200', '300', 'wait', 'wait']);
+    const line = await n.server.waitFor(/client connected /, 5000, mark);
+    const tap = /tap=(\S+)/.exec(line)![1]!;
+    const before = tapRxBytes(n, tap);
+    await run.waitFor(/"step":"300"/);
+    await new Promise((r) => setTimeout(r, 200));
+    t.equal(tapRxBytes(n, tap) - before, 100 + 300, 'only the first MAC\'s frames reached the TAP');
+    const end = await n.server.waitFor(/client disconnected .*mac=02:aa:bb:cc:dd:ee/, 10_000, mark);
+    t.match(end, /spoofed=1 /);
+    goodStillWorks(t);
+  });
 });
