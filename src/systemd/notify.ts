@@ -14,10 +14,6 @@ export class Notifier {
     delete env.NOTIFY_SOCKET; // not for children
   }
 
-  get active(): boolean {
-    return this.socket !== undefined;
-  }
-
   send(state: string): void {
     if (!this.socket) return;
     try {
