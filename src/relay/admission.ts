@@ -109,8 +109,9 @@ export class Admission {
     if (this.origins.length > 0 && origin !== undefined && !this.origins.some((o) => o.test(origin))) {
       return { ok: false, status: 403, reason: `origin ${origin} not allowed`, address };
     }
-    if (this.requiresToken && !this.tokenOk(this.tokenOf(req))) {
-      return { ok: false, status: 401, reason: this.tokenOf(req) === undefined ? 'no token' : 'wrong token', address };
+    if (this.requiresToken) {
+      const token = this.tokenOf(req);
+      if (!this.tokenOk(token)) return { ok: false, status: 401, reason: token === undefined ? 'no token' : 'wrong token', address };
     }
     if (this.opts.maxPerIp > 0 && (this.perIp.get(address) ?? 0) >= this.opts.maxPerIp) {
       return { ok: false, status: 429, reason: `too many clients from ${address} (${this.opts.maxPerIp})`, address };

@@ -137,17 +137,6 @@ async function iperfServer(topo: Topology, ns: string, bind?: string): Promise<P
   return p;
 }
 
-async function relayGuests(n: Awaited<ReturnType<typeof relayNet>>, mtu?: number): Promise<string[]> {
-  const ips: string[] = [];
-  for (let i = 1; i <= n.guests.length; i++) {
-    const c = n.topo.connect(n.guests[i - 1]!, n.url(i), ['--tap', 'wsn0', ...(mtu ? ['--mtu', String(mtu)] : [])]);
-    await c.waitFor(/connected url=/);
-    ips.push(n.topo.dhcp(n.guests[i - 1]!, 'wsn0').ip);
-  }
-  return ips;
-}
-
-
 async function leaseAndTap(): Promise<void> {
   const n = await relayNet({}, 1);
   const g = n.guests[0]!;
@@ -182,7 +171,7 @@ async function pingAndTcp(jumbo: boolean): Promise<void> {
   const mtu = jumbo ? 65521 : undefined;
   const tag = jumbo ? 'jumbo.' : '';
   const n = await relayNet(jumbo ? { mtu: 65521 } : {}, 2);
-  const [, ip2] = (await relayGuests(n, mtu)) as [string, string];
+  const [, ip2] = (await n.joinAll(mtu ? ['--mtu', String(mtu)] : [])) as [string, string];
   const [g1, g2] = n.guests as [string, string];
   const pid = relayPid(n.srv);
   const k = await kernelNet(2, mtu ?? 1500);
@@ -294,7 +283,7 @@ async function scale(count: number): Promise<void> {
 
 async function slowConsumer(): Promise<void> {
   const n = await relayNet({}, 2);
-  await relayGuests({ ...n, guests: [n.guests[0]!] });
+  await n.joinAll([], 1);
   const pid = relayPid(n.srv);
   const idle = pingStats(n.topo, n.guests[0]!, '192.168.86.1');
   // The slow client: announces 02:aa:aa:aa:aa:01, then stops reading. The host sends it UDP

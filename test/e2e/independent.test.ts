@@ -12,8 +12,7 @@ t.test('an independent RFC 6455 client joins the network through `npm start`', a
   const n = await relayNetwork(t.teardown.bind(t), {}, 2, (topo, srv, dropin) =>
     topo.spawn(srv, 'npm', ['start', '--silent', '--', '-a', '0.0.0.0', '-i', '--runtime-dir', join(topo.dir, 'run'), '--dnsmasq-conf-dir', dropin]));
   const [g1, g2] = n.guests as [string, string];
-  const http = n.topo.spawn(n.inet, process.execPath, ['-e', "require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace('::ffff:', ''))).listen(8080, () => console.log('http ready'))"]);
-  await http.waitFor(/http ready/);
+  await n.outside();
 
   // Debian's interpreter, which has python3-websockets (a python3 earlier in PATH may not).
   const py = n.topo.spawn(g1, '/usr/bin/python3', [join(ROOT, 'test', 'fixtures', 'rfc6455_tap.py'), n.url(1), 'indep0']);

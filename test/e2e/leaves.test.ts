@@ -8,16 +8,8 @@ import { relayNetwork } from './topology';
 
 t.test('clients beyond a bridge\'s port limit land on leaf bridges and reach everyone', async (t) => {
   const n = await relayNetwork(t.teardown.bind(t), { enable_inet: 1, bridge_port_limit: 2 }, 5);
-  const http = n.topo.spawn(n.inet, process.execPath, ['-e', "require('http').createServer((q, s) => s.end('outside')).listen(8080, () => console.log('http ready'))"]);
-  await http.waitFor(/http ready/);
-  const leases: string[] = [];
-  for (let i = 1; i <= 5; i++) {
-    // One after another, so the order of ports (and so of bridges) is known.
-    const c = n.topo.connect(n.guests[i - 1]!, n.url(i), ['--tap', 'wsn0']);
-    await c.waitFor(/connected url=/);
-    await n.server.waitFor(new RegExp(`client connected client_address=198\\.19\\.${i}\\.2 `));
-    leases.push(n.topo.dhcp(n.guests[i - 1]!, 'wsn0').ip);
-  }
+  await n.outside();
+  const leases = await n.joinAll(); // one after another: the order of ports, so of bridges, is known
   t.equal(new Set(leases).size, 5, `five leases: ${leases.join(' ')}`);
   const masterOf = (tap: string): string => /master (\S+)/.exec(n.topo.exec(n.srv, 'ip', ['-o', 'link', 'show', 'dev', tap]).stdout)?.[1] ?? '';
   t.same(['wstap0', 'wstap1', 'wstap2', 'wstap3', 'wstap4'].map(masterOf), ['wsbr0', 'wsbr0', 'wsbr0l1', 'wsbr0l1', 'wsbr0l2']);
@@ -29,7 +21,7 @@ t.test('clients beyond a bridge\'s port limit land on leaf bridges and reach eve
   t.match(n.topo.exec(last, 'busybox', ['ping', '-c', '2', '-W', '2', leases[0]!]).stdout, /2 packets received/, 'and a guest on the main bridge');
   t.match(n.topo.exec(n.guests[2]!, 'busybox', ['ping', '-c', '2', '-W', '2', leases[4]!]).stdout, /2 packets received/, 'leaf to leaf');
   const out = n.topo.httpGet(last, 'http://198.18.0.2:8080/');
-  t.equal(out.stdout, 'outside', `and the outside through NAT: ${out.stderr} ${n.topo.exec(last, 'ip', ['route']).stdout} ${n.topo.exec(n.srv, 'conntrack', ['-L']).stdout}`);
+  t.equal(out.stdout, '198.18.0.1', `and the outside, through NAT: ${out.stderr}`);
 
   n.server.child.kill('SIGTERM');
   t.equal(await n.server.exited, 0);

@@ -6,16 +6,13 @@
 import t from 'tap';
 import { relayNetwork, type Topology } from './topology';
 
-const HTTP_SERVER = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace('::ffff:', ''))).listen(8080, () => console.log('http ready'))`;
-
 t.test('two guests on a relay with NAT: lease, ping, DNS, the outside, jumbo frames, clean teardown', async (t) => {
   const n = await relayNetwork(t.teardown.bind(t), { enable_inet: 1, dhcp_domain_name: 'wsnic.test', mtu: 65521 }, 2);
-  const { topo, srv, inet, server } = n;
+  const { topo, srv, server } = n;
   const [g1, g2] = n.guests as [string, string];
   t.match(server.output(), /bridge ready bridge=wsbr0 address=192\.168\.86\.1\/24 nat=uplink0/, 'NAT goes out of the default route interface');
   const forwardBefore = '0'; // a new namespace starts with forwarding off
-  const http = topo.spawn(inet, process.execPath, ['-e', HTTP_SERVER]);
-  await http.waitFor(/http ready/);
+  await n.outside();
 
   const c1 = topo.connect(g1, n.url(1), ['--tap', 'wsn0', '--mtu', '65521']);
   const c2 = topo.connect(g2, n.url(2), ['--tap', 'wsn0', '--mtu', '65521']);

@@ -227,7 +227,16 @@ export interface RelayNetwork {
   server: Proc;
   /** ws:// URL of the server as guest i sees it. */
   url(i: number, scheme?: 'ws' | 'wss'): string;
+  /** Starts the "outside": an HTTP server on 198.18.0.2:8080 answering with the caller's address. */
+  outside(): Promise<void>;
+  /**
+   * Joins the first `count` guests one after another (so their TAPs' order is known) with
+   * `wsnic connect --tap wsn0 ARGS`, each leased by udhcpc; returns their addresses.
+   */
+  joinAll(args?: string[], count?: number): Promise<string[]>;
 }
+
+const OUTSIDE_SERVER = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace('::ffff:', ''))).listen(8080, () => console.log('http ready'))`;
 
 /**
  * The usual test network: a server namespace running `wsnic run` (with these wsnic.conf keys),
@@ -260,12 +269,26 @@ export async function relayNetwork(
   const server = start ? start(topo, srv, dropin) : topo.wsnic(srv, { ws_address: '0.0.0.0', dnsmasq_conf_dir: dropin, ...conf });
   await server.waitFor(/listening url=ws:/);
   const port = (scheme: 'ws' | 'wss'): string | number => conf[scheme === 'ws' ? 'ws_port' : 'wss_port'] ?? (scheme === 'ws' ? 8086 : 8087);
+  const url = (i: number, scheme: 'ws' | 'wss' = 'ws'): string => `${scheme}://198.19.${i}.1:${port(scheme)}/`;
   return {
     topo,
     srv,
     inet,
     guests: names,
     server,
-    url: (i, scheme = 'ws') => `${scheme}://198.19.${i}.1:${port(scheme)}/`,
+    url,
+    async outside() {
+      await topo.spawn(inet, process.execPath, ['-e', OUTSIDE_SERVER]).waitFor(/http ready/);
+    },
+    async joinAll(args = [], count = names.length) {
+      const ips: string[] = [];
+      for (let i = 1; i <= count; i++) {
+        const mark = server.mark();
+        await topo.connect(names[i - 1]!, url(i), ['--tap', 'wsn0', ...args]).waitFor(/connected url=/);
+        await server.waitFor(new RegExp(`client connected client_address=198\\.19\\.${i}\\.2 `), 20_000, mark);
+        ips.push(topo.dhcp(names[i - 1]!, 'wsn0').ip);
+      }
+      return ips;
+    },
   };
 }

@@ -11,7 +11,6 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, relayNetwork } from './topology';
 
-const HTTP_SERVER = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace('::ffff:', ''))).listen(8080, () => console.log('http ready'))`;
 const RUNNER = join(ROOT, 'test', 'fixtures', 'v86-run.mjs');
 /** Seconds the runner lets a guest run before giving up (a boot to a lease takes ~10-20 s). */
 const GUEST_TIMEOUT_S = 120;
@@ -42,10 +41,9 @@ for (const nic of ['ne2k', 'virtio'] as const) {
       return;
     }
     const n = await relayNetwork(t.teardown.bind(t), { enable_inet: 1 }, 1);
-    const { topo, inet, server } = n;
+    const { topo, server } = n;
     const g = n.guests[0]!;
-    const http = topo.spawn(inet, process.execPath, ['-e', HTTP_SERVER]);
-    await http.waitFor(/http ready/);
+    await n.outside();
 
     const vm = topo.spawn(g, process.execPath, [
       RUNNER, guestDir, n.url(1), nic, String(GUEST_TIMEOUT_S),
