@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
 import { watchLeases } from '../net/leases';
+import { LeasedSet } from '../net/leased';
 import { PortAllocator } from '../net/leaves';
 import { Admission } from '../relay/admission';
 import { createServer, listen, readTls, Relay } from '../relay/server';
@@ -51,7 +52,17 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     maxPerIp: c.max_clients_per_ip,
     trustedProxies: c.trusted_proxies,
   });
-  const relay = new Relay({ ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, handshakeTimeout: c.handshake_timeout, isolateClients: c.isolate_clients, admission, log });
+  // Client addresses on the bridge: only as leased (the rules are in wsnic setup's ruleset).
+  const leased = c.bind_client_ip && !c.disable_dhcp ? new LeasedSet(log) : undefined;
+  leased?.reset();
+  const relay = new Relay({ ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, handshakeTimeout: c.handshake_timeout, isolateClients: c.isolate_clients, admission, log,
+    rates: {
+      up: { bytes: c.rate_up_bytes, frames: c.rate_up_frames, burst: c.rate_burst },
+      down: { bytes: c.rate_down_bytes, frames: c.rate_down_frames, burst: c.rate_burst },
+    },
+    duplicateMac: c.duplicate_mac === 'refuse' ? 'refuse' : 'allow',
+    leased,
+  });
   const servers: Server[] = [];
   let tlsServer: HttpsServer | undefined;
 

@@ -4,7 +4,7 @@
  * (or are checked against it by a test).
  */
 
-export type Kind = 'bool' | 'int' | 'port' | 'string' | 'address' | 'path' | 'cidr' | 'ifname' | 'prefix' | 'ipv4list' | 'domain' | 'level' | 'list' | 'netlist';
+export type Kind = 'bool' | 'int' | 'port' | 'string' | 'address' | 'path' | 'cidr' | 'ifname' | 'prefix' | 'ipv4list' | 'domain' | 'level' | 'choice' | 'list' | 'netlist' | 'egress';
 
 interface KindValue {
   bool: boolean;
@@ -19,8 +19,10 @@ interface KindValue {
   ipv4list: string[];
   list: string[];
   netlist: string[];
+  egress: string[];
   domain: string;
   level: LogLevel;
+  choice: string;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
@@ -40,6 +42,8 @@ export interface Entry {
   readonly meta?: string;
   readonly min?: number;
   readonly max?: number;
+  /** The values a 'choice' key takes. */
+  readonly choices?: readonly string[];
 }
 
 export const schema = [
@@ -93,8 +97,28 @@ export const schema = [
     doc: 'A connection that has not completed its WebSocket handshake by then is dropped (slow-loris).' },
   { key: 'trusted_proxies', kind: 'netlist', default: '', meta: 'CIDRS',
     doc: 'Reverse proxies (addresses or CIDRs) whose X-Forwarded-For names the client for limits and logs.' },
+  { key: 'bind_client_ip', kind: 'bool', default: '1',
+    doc: 'A client may send ARP and IPv4 only from the address dnsmasq leased to its MAC (and DHCP before it has one); off when disable_dhcp is on.' },
+  { key: 'client_ipv6', kind: 'bool', default: '0',
+    doc: 'Let clients exchange IPv6 frames with each other (wsnic itself offers no IPv6); off: only IPv4 and ARP enter from a client.' },
+  { key: 'egress_allow', kind: 'egress', default: '', meta: 'RULES',
+    doc: 'Comma-separated exceptions to egress_deny (10.1.2.0/24, tcp:25, 10.0.0.5:tcp:22); those with an address also open it on the host itself.' },
+  { key: 'egress_deny', kind: 'egress', default: 'host-networks, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 169.254.0.0/16, tcp:25', meta: 'RULES',
+    doc: 'Where clients may not go through NAT: CIDRs, tcp:PORT, udp:PORT, CIDR:tcp:PORT, and host-networks (every network on the host\'s interfaces).' },
   { key: 'isolate_clients', kind: 'bool', default: '0',
     doc: 'Clients reach the gateway, DHCP/DNS and the outside but not each other (bridge port isolation).' },
+  { key: 'rate_up_bytes', kind: 'int', default: '0', meta: 'BYTES', min: 0, max: 10000000000,
+    doc: 'Most bytes a second one client may send (frames over it are dropped and counted); 0: no limit.' },
+  { key: 'rate_up_frames', kind: 'int', default: '0', meta: 'FRAMES', min: 0, max: 100000000,
+    doc: 'Most frames a second one client may send (frames over it are dropped and counted); 0: no limit.' },
+  { key: 'rate_down_bytes', kind: 'int', default: '0', meta: 'BYTES', min: 0, max: 10000000000,
+    doc: 'Most bytes a second relayed to one client (frames over it are dropped and counted); 0: no limit.' },
+  { key: 'rate_down_frames', kind: 'int', default: '0', meta: 'FRAMES', min: 0, max: 100000000,
+    doc: 'Most frames a second relayed to one client (frames over it are dropped and counted); 0: no limit.' },
+  { key: 'rate_burst', kind: 'int', default: '1', meta: 'SECONDS', min: 1, max: 60,
+    doc: 'Seconds of traffic at the full rate a client may send or get at once before the rate_* limits bite.' },
+  { key: 'duplicate_mac', kind: 'choice', default: 'allow', meta: 'allow|refuse', choices: ['allow', 'refuse'],
+    doc: 'A client whose MAC another client already uses is logged (v86 state images share one MAC); refuse also closes it (1008).' },
   { key: 'log_level', kind: 'level', default: 'info', meta: 'LEVEL',
     doc: 'debug, info, warning or error (-v is debug, -q is warning).' },
 ] as const satisfies readonly Entry[];

@@ -1,6 +1,7 @@
 /** Parses one raw string for a schema entry; a failure says what is allowed. Pure. */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Entry } from './schema';
+import { EGRESS_SYNTAX, parseEgressRule } from './egress';
 
 export class ValueError extends Error {}
 
@@ -61,6 +62,12 @@ export function parseValue(e: Entry, raw: string): unknown {
       if (bad !== undefined) throw new ValueError(`'${bad}' is not an address or CIDR (give a comma-separated list)`);
       return list;
     }
+    case 'egress': {
+      const list = v === '' ? [] : v.split(/[\s,;]+/).filter((s) => s !== '');
+      const bad = list.find((s) => parseEgressRule(s) === undefined);
+      if (bad !== undefined) throw new ValueError(`'${bad}' is not an egress rule (give ${EGRESS_SYNTAX}, comma-separated)`);
+      return list;
+    }
     case 'domain':
       if (v !== '' && !DOMAIN.test(v)) throw new ValueError(`'${v}' is not a domain name (labels of letters, digits and -)`);
       return v;
@@ -71,6 +78,9 @@ export function parseValue(e: Entry, raw: string): unknown {
     }
     case 'path':
       if (v !== '' && !v.startsWith('/')) throw new ValueError(`'${v}' is not an absolute path`);
+      return v;
+    case 'choice':
+      if (!e.choices?.includes(v)) throw new ValueError(`'${v}' is not one of ${e.choices?.join(', ')}`);
       return v;
     case 'string':
       return v;

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ipJson, linkExists, run, ToolError } from './exec';
+import { intToIp, ipToInt } from '../config/values';
 import { disableIpv6 } from './tap';
 
 /**
@@ -101,6 +102,25 @@ export function bridgeIsUp(bridge: string): boolean {
 export function defaultRouteInterface(): string | undefined {
   const routes = ipJson<{ dev?: string }[]>(['-4', 'route', 'show', 'default']);
   return routes.find((r) => r.dev)?.dev;
+}
+
+/**
+ * The IPv4 networks on the host's interfaces (host-networks in egress rules), but the client
+ * network's own: its bridge, leaves and holder carry only the subnet, which is skipped.
+ */
+export function hostNetworks(clientSubnet: string): string[] {
+  const addrs = ipJson<{ addr_info?: { local?: string; prefixlen?: number; scope?: string }[] }[]>(['-4', 'addr', 'show']);
+  const nets = new Set<string>();
+  for (const link of addrs) {
+    for (const a of link.addr_info ?? []) {
+      if (a.local === undefined || a.prefixlen === undefined || a.scope === 'host') continue;
+      const size = 2 ** (32 - a.prefixlen);
+      const n = ipToInt(a.local);
+      nets.add(`${intToIp(n - (n % size))}/${a.prefixlen}`);
+    }
+  }
+  nets.delete(clientSubnet);
+  return [...nets];
 }
 
 export function setIpForward(on: boolean): void {

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import type { Config } from '../config/schema';
 import { deriveNetwork } from '../config/derive';
 import type { Logger } from '../log';
-import { defaultRouteInterface, setIpForward, setupBridge, teardownBridge } from './bridge';
+import { defaultRouteInterface, hostNetworks, setIpForward, setupBridge, teardownBridge } from './bridge';
+import { resolveEgress } from '../config/egress';
 import { findTool, hasTool, linkExists, ToolError } from './exec';
 import { existingLeaves, removeLeaf } from './leaves';
-import { applyRuleset, removeRuleset, renderRuleset, rulesetLoaded } from './nftables';
-import { renderDnsmasqConf } from './dnsmasq';
+import { applyRuleset, removeRuleset, renderRuleset } from './nftables';
+import { killStaleDnsmasq, renderDnsmasqConf } from './dnsmasq';
 import { dnsmasqConfPath, leaseFile } from '../config/paths';
 
 /** What setup changed that was not ours to begin with, so teardown can put it back. */
@@ -43,7 +44,7 @@ export function resolveUplink(c: Config): string | undefined {
 /** Checks every tool the configuration needs, so a missing one fails before anything changes. */
 export function checkTools(c: Config): void {
   findTool('ip');
-  if (c.enable_inet) findTool('nft');
+  findTool('nft');
   if (!c.disable_dhcp) findTool('dnsmasq');
 }
 
@@ -56,16 +57,20 @@ export function setup(c: Config, log: Logger): { uplink: string | undefined } {
   setupBridge(c.bridge, net.bridgeAddress, net.prefix, c.mtu);
 
   const state = readState(c);
-  const text = renderRuleset({ bridge: c.bridge, subnet: `${net.network}/${net.prefix}`, uplink });
+  const subnet = `${net.network}/${net.prefix}`;
+  const hostNets = hostNetworks(subnet);
+  const text = renderRuleset({
+    bridge: c.bridge, bridgeAddress: net.bridgeAddress, subnet, uplink, tapPrefix: c.tap_prefix,
+    bindClientIp: c.bind_client_ip && !c.disable_dhcp, clientIpv6: c.client_ipv6,
+    egressAllow: resolveEgress(c.egress_allow, hostNets), egressDeny: resolveEgress(c.egress_deny, hostNets),
+  });
+  applyRuleset(text, rulesetPath(c));
   if (uplink !== undefined) {
-    applyRuleset(text, rulesetPath(c));
     const was = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1' ? '1' : '0';
     state.ipForwardWas ??= was;
     if (was === '0') setIpForward(true);
   } else {
-    writeFileSync(rulesetPath(c), text);
-    if (hasTool('nft') && rulesetLoaded()) removeRuleset(); // NAT was on at the last setup, not now
-    if (state.ipForwardWas === '0') setIpForward(false);
+    if (state.ipForwardWas === '0') setIpForward(false); // NAT was on at the last setup, not now
     delete state.ipForwardWas;
   }
   writeFileSync(statePath(c), `${JSON.stringify(state)}\n`);
@@ -82,8 +87,9 @@ export function setup(c: Config, log: Logger): { uplink: string | undefined } {
 export function teardown(c: Config, log: Logger): void {
   const state = readState(c);
   for (const leaf of existingLeaves(c.bridge)) removeLeaf(leaf); // left by a relay that crashed
+  killStaleDnsmasq(dnsmasqConfPath(c), log); // and its dnsmasq child, if it was SIGKILLed
   teardownBridge(c.bridge);
-  if (hasTool('nft') && rulesetLoaded()) removeRuleset();
+  if (hasTool('nft')) removeRuleset(); // both tables, whether loaded or not
   if (state.ipForwardWas === '0') setIpForward(false);
   rmSync(statePath(c), { force: true });
   rmSync(rulesetPath(c), { force: true });

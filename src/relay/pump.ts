@@ -2,14 +2,18 @@
  * The frame pump: one WebSocket and one TAP, both ways, with bounded memory.
  *
  *   WebSocket message -> tap.write(): one frame per write(), from the client's first source MAC
- *     only (others are dropped and counted). If the TAP would block, the frame
+ *     only (others are dropped and counted), within the client's rate limit (the excess is
+ *     dropped and counted, see ratelimit.ts). If the TAP would block, the frame
  *     waits (one frame only) and the socket is paused until the TAP is writable again.
- *   TAP frames -> ws.send(): one binary message per frame. Past HIGH_WATER bytes buffered
+ *   TAP frames -> ws.send(): one binary message per frame, within the client's rate limit
+ *     (the excess is dropped and counted). Past HIGH_WATER bytes buffered
  *     towards a slow client the TAP stops being read (the kernel queue then drops, as Ethernet
  *     may); reading resumes below LOW_WATER.
  */
 import type WebSocket from 'ws';
 import type { Tap } from '../net/tap';
+import type { RateLimit } from './ratelimit';
+import { dhcpAck, type Ack } from './dhcp';
 
 /** Largest frame: 65,535 MTU (v86 virtio) + 14-byte Ethernet header. */
 export const MAX_FRAME = 65549;
@@ -29,11 +33,25 @@ export interface PumpCounters {
   dropped: number;
   /** Frames dropped for a source MAC other than the client's first. */
   spoofed: number;
+  /** Frames from the client dropped over its rate limit ("up"). */
+  limitedIn: number;
+  /** Frames to the client dropped over its rate limit ("down"). */
+  limitedOut: number;
+}
+
+/** Rate limits of one client, each way; undefined: none. */
+export interface PumpLimits {
+  up?: RateLimit | undefined;
+  down?: RateLimit | undefined;
 }
 
 export interface PumpEvents {
-  /** The first source MAC seen from the client. */
+  /** The first source MAC seen from the client; the session may stop the pump here. */
   onFirstMac?(mac: string): void;
+  /** The first frame dropped over a rate limit, each way (to log it once, not per frame). */
+  onLimited?(direction: 'up' | 'down'): void;
+  /** A DHCPACK on its way to the client (for the bridge's table of leased addresses). */
+  onDhcpAck?(ack: Ack): void;
   /** A frame the client sent that is not Ethernet: the session closes the client. */
   onBadFrame(reason: string): void;
   /** Any message from the client (for keepalive). */
@@ -48,7 +66,7 @@ export function formatMac(frame: Buffer, offset: number): string {
 }
 
 export class Pump {
-  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0, spoofed: 0 };
+  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0, spoofed: 0, limitedIn: 0, limitedOut: 0 };
   private pending: Buffer | undefined;
   private tapPaused = false;
   private firstMac: string | undefined;
@@ -65,6 +83,7 @@ export class Pump {
     private readonly tap: Tap,
     private readonly events: PumpEvents,
     private readonly bindMac = false,
+    private readonly limits: PumpLimits = {},
   ) {}
 
   start(): void {
@@ -101,8 +120,13 @@ export class Pump {
       this.boundMac = Buffer.from(data.subarray(6, 12));
       this.firstMac = formatMac(data, 6);
       this.events.onFirstMac?.(this.firstMac);
+      if (this.stopped) return; // refused (a duplicate MAC): the frame must not reach the bridge
     } else if (this.bindMac && data.compare(this.boundMac, 0, 6, 6, 12) !== 0) {
       this.counters.spoofed++; // one MAC per client: a guest does not change MAC mid-connection
+      return;
+    }
+    if (this.limits.up && !this.limits.up.allow(data.length)) {
+      if (this.counters.limitedIn++ === 0) this.events.onLimited?.('up');
       return;
     }
     this.counters.framesIn++;
@@ -137,18 +161,30 @@ export class Pump {
   private toClient(frames: Buffer[]): void {
     if (this.stopped || this.ws.readyState !== 1) return;
     // One batch, one writev: ws corks the socket around each frame; corked around the whole
-    // batch too, the socket flushes once. Only the last frame's write needs the callback.
+    // batch too, the socket flushes once. Only the last frame sent needs the callback, so each
+    // frame is held until the next one passes the rate limit (or the batch ends).
     const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     socket?.cork();
-    const last = frames.length - 1;
-    for (let i = 0; i <= last; i++) {
-      const frame = frames[i]!;
+    const limit = this.limits.down;
+    const now = limit?.now(); // one clock read for the batch
+    let held: Buffer | undefined;
+    for (const frame of frames) {
+      if (limit && !limit.allow(frame.length, now)) {
+        if (this.counters.limitedOut++ === 0) this.events.onLimited?.('down');
+        continue;
+      }
       this.counters.framesOut++;
       this.counters.bytesOut += frame.length;
-      this.ws.send(frame, { binary: true }, i === last ? this.sent : undefined);
+      if (frame[23] === 17 && this.events.onDhcpAck) { // UDP over IPv4 (or chance): maybe an ACK
+        const ack = dhcpAck(frame);
+        if (ack) this.events.onDhcpAck(ack);
+      }
+      if (held) this.ws.send(held, { binary: true });
+      held = frame;
     }
+    if (held) this.ws.send(held, { binary: true }, this.sent);
     socket?.uncork();
-    if (!this.tapPaused && this.ws.bufferedAmount > HIGH_WATER) {
+    if (held && !this.tapPaused && this.ws.bufferedAmount > HIGH_WATER) {
       this.tapPaused = true;
       this.counters.stalls++;
       this.tap.pause();

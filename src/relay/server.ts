@@ -14,6 +14,8 @@ import { Tap, TapNames } from '../net/tap';
 import type { Admission } from './admission';
 import { upgradeRequired } from './page';
 import { MAX_FRAME } from './pump';
+import { RateLimit, type Limits } from './ratelimit';
+import type { LeasedSet } from '../net/leased';
 import { CLOSE, Session } from './session';
 
 export interface RelayOptions {
@@ -27,6 +29,12 @@ export interface RelayOptions {
   /** Seconds a connection has to complete its WebSocket handshake. */
   handshakeTimeout: number;
   admission: Admission;
+  /** Per-client rate limits, client->network ("up") and network->client ("down"). */
+  rates: { up: Limits; down: Limits };
+  /** The bridge's set of leased addresses clients may send from; undefined: not enforced. */
+  leased?: LeasedSet | undefined;
+  /** A client binding a MAC another live client holds: logged, and with 'refuse' closed (1008). */
+  duplicateMac: 'allow' | 'refuse';
   log: Logger;
 }
 
@@ -43,6 +51,8 @@ export interface Totals {
 
 export class Relay {
   readonly sessions = new Set<Session>();
+  /** Live clients by bound MAC; more than one only with duplicate_mac = allow. */
+  private readonly macs = new Map<string, Session[]>();
   /** Bytes of clients that have left, so totals keep growing. */
   private pastIn = 0;
   private pastOut = 0;
@@ -60,8 +70,15 @@ export class Relay {
 
   constructor(private readonly opts: RelayOptions) {
     this.names = new TapNames(opts.tapPrefix);
+    let last = Date.now();
     this.keepalive = setInterval(() => {
       const now = Date.now();
+      // After the event loop stalled (opening a TAP waits for the kernel's RTNL lock, which any
+      // process on the host may hold), what clients sent meanwhile is still unread: skip this
+      // tick rather than close them as idle (seen: a guest pinging every 2 s, "idle for 9 s").
+      const late = now - last > 2000;
+      last = now;
+      if (late) return;
       for (const s of this.sessions) s.tick(now, opts.pingInterval * 1000, opts.idleTimeout * 1000);
     }, 1000);
     this.keepalive.unref();
@@ -122,18 +139,59 @@ export class Relay {
       return;
     }
     const tapMs = Number(process.hrtime.bigint() - at) / 1e6;
+    const limits = { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down) };
     this.sessions.add(
       new Session(ws, tap, { ...client, tapMs }, this.opts.log, (s) => {
         this.sessions.delete(s);
+        this.unbindMac(s);
+        this.opts.leased?.unbind(tap.name);
         this.opts.admission.release(address);
-        this.opts.ports.release(bridge);
-        void s.gone?.then(() => this.names.release(tap.name)); // reusable once the old TAP is gone
+        // The name and the bridge port are free once the old TAP is gone (closes queue up under
+        // churn; counted free earlier, the bridge's 1,023 ports ran out: EXFULL).
+        void s.gone?.then(() => {
+          this.names.release(tap.name);
+          this.opts.ports.release(bridge);
+        });
         this.pastIn += s.pump.counters.bytesIn;
         this.pastOut += s.pump.counters.bytesOut;
         this.onClientCountChange?.();
+      }, {
+        limits,
+        onFirstMac: (s, mac) => this.bindMac(s, mac),
+        onDhcpAck: this.opts.leased && ((s, ack) => this.opts.leased!.acked(s.tap.name, ack.mac, ack.ip)),
       }),
     );
     this.onClientCountChange?.();
+  }
+
+  /**
+   * Notes which client holds a MAC. A second live client with the same MAC (v86 state images
+   * share one) makes the bridge flap between their ports: warned about, and refused if so set.
+   */
+  private bindMac(s: Session, mac: string): void {
+    const holders = this.macs.get(mac);
+    if (holders === undefined) {
+      this.macs.set(mac, [s]);
+      this.opts.leased?.bind(s.tap.name, mac);
+      return;
+    }
+    const refuse = this.opts.duplicateMac === 'refuse';
+    this.opts.log.warning(refuse ? 'duplicate MAC, client refused' : 'duplicate MAC, both clients kept', {
+      ...s.fields(), mac, other_tap: holders[0]!.tap.name, other_client_address: holders[0]!.client.address,
+    });
+    if (refuse) s.close(CLOSE.policy, `MAC ${mac} is in use by another client`);
+    else {
+      holders.push(s);
+      this.opts.leased?.bind(s.tap.name, mac);
+    }
+  }
+
+  private unbindMac(s: Session): void {
+    const mac = s.pump.mac;
+    const holders = mac === undefined ? undefined : this.macs.get(mac);
+    if (holders === undefined || !holders.includes(s)) return;
+    if (holders.length === 1) this.macs.delete(mac!);
+    else holders.splice(holders.indexOf(s), 1);
   }
 
   /** A TAP with the next free name; a name someone else holds (EBUSY) is skipped. */
@@ -153,6 +211,9 @@ export class Relay {
 
   private refuse(ws: WebSocket, client: { address: string; port: number }, reason: string): void {
     this.opts.log.error('client refused', { client_address: client.address, client_port: client.port, reason });
+    // No session listens on this socket: without a listener, a protocol error the client sends
+    // before the close completes would be an uncaught exception and stop the relay.
+    ws.on('error', () => {});
     ws.close(CLOSE.internal, reason.slice(0, 120));
   }
 
@@ -169,6 +230,7 @@ export class Relay {
   /** New lease data: sessions learn their IP. */
   leases(byMac: Map<string, string>): void {
     for (const s of this.sessions) s.leased(byMac);
+    this.opts.leased?.leases(byMac);
   }
 
   /** Closes every client with 1001 (their TAPs go at once) and stops listening. */

@@ -5,7 +5,8 @@
 import type WebSocket from 'ws';
 import type { Logger } from '../log';
 import type { Tap } from '../net/tap';
-import { Pump } from './pump';
+import { Pump, type PumpLimits } from './pump';
+import type { Ack } from './dhcp';
 
 export interface ClientInfo {
   address: string;
@@ -22,6 +23,7 @@ export const CLOSE = {
   goingAway: 1001,
   unsupported: 1003,
   invalid: 1007,
+  policy: 1008,
   tooBig: 1009,
   internal: 1011,
 } as const;
@@ -48,14 +50,21 @@ export class Session {
     readonly client: ClientInfo,
     private readonly log: Logger,
     private readonly onClosed: (s: Session) => void,
+    /** The relay's side: rate limits, and a look at the MAC (duplicates) as it binds. */
+    hooks: { limits?: PumpLimits; onFirstMac?: (s: Session, mac: string) => void; onDhcpAck?: (s: Session, ack: Ack) => void } = {},
   ) {
     this.pump = new Pump(ws, tap, {
-      onFirstMac: (mac) => log.info('client MAC', { ...this.fields(), mac }),
+      onFirstMac: (mac) => {
+        log.info('client MAC', { ...this.fields(), mac });
+        hooks.onFirstMac?.(this, mac);
+      },
+      onLimited: (direction) => log.info('client over its rate limit, excess dropped', { ...this.fields(), mac: this.pump.mac, direction }),
+      onDhcpAck: hooks.onDhcpAck && ((ack) => hooks.onDhcpAck!(this, ack)),
       onBadFrame: (why) => this.close(CLOSE.invalid, why),
       onActivity: () => this.seen(),
       onText: (text) => log.debug('text message ignored', { ...this.fields(), bytes: text.length }),
       onTapError: (err) => this.close(CLOSE.internal, err.message),
-    }, true);
+    }, true, hooks.limits);
     ws.on('pong', () => this.seen());
     ws.on('error', (err: Error & { code?: string }) => {
       // A protocol error: ws has already sent the close frame with the status it names.
@@ -134,6 +143,8 @@ export class Session {
       bytes_out: c.bytesOut,
       dropped: c.dropped,
       spoofed: c.spoofed,
+      limited_in: c.limitedIn,
+      limited_out: c.limitedOut,
       stalls: c.stalls,
     });
   }

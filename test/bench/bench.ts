@@ -286,12 +286,13 @@ async function slowConsumer(): Promise<void> {
   await n.joinAll([], 1);
   const pid = relayPid(n.srv);
   const idle = pingStats(n.topo, n.guests[0]!, '192.168.86.1');
-  // The slow client: announces 02:aa:aa:aa:aa:01, then stops reading. The host sends it UDP
+  // The slow client: announces 02:aa:aa:aa:aa:01 (an ARP probe, which the client-port rules
+  // let through before a lease), then stops reading. The host sends it UDP
   // at full speed through a static neighbour entry.
   const slow = n.topo.spawn(n.guests[1]!, process.execPath, ['-e', `
     const W = require(${JSON.stringify(join(ROOT, 'node_modules', 'ws'))});
     const ws = new W(${JSON.stringify(n.url(2))}, { perMessageDeflate: false });
-    ws.on('open', () => { const f = Buffer.alloc(60); f.write('ffffffffffff02aaaaaaaa01', 0, 'hex'); f.writeUInt16BE(0x88b5, 12); ws.send(f);
+    ws.on('open', () => { const f = Buffer.alloc(60); f.write('ffffffffffff02aaaaaaaa01080600010800060400010' + '2aaaaaaaa01' + '00000000' + '000000000000' + 'c0a856fa', 0, 'hex'); ws.send(f);
       setTimeout(() => { ws._socket.pause(); console.log('paused'); }, 300); });`]);
   await slow.waitFor(/paused/);
   sh('ip', ['-n', n.srv, 'neigh', 'replace', '192.168.86.250', 'lladdr', '02:aa:aa:aa:aa:01', 'dev', 'wsbr0', 'nud', 'permanent']);

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { ROOT, relayNetwork } from './topology';
+import { ROOT, relayNetwork, INTERNET } from './topology';
 
 t.test('an independent RFC 6455 client joins the network through `npm start`', async (t) => {
   // README: `npm start` is `wsnic run`; options after `--`. Here: listen beyond loopback, NAT on.
@@ -25,6 +25,6 @@ t.test('an independent RFC 6455 client joins the network through `npm start`', a
   t.match(lease.ip, /^192\.168\.86\./, `lease in ${lease.ms} ms`);
   t.match(n.topo.exec(g1, 'busybox', ['ping', '-c', '2', '-W', '2', '192.168.86.1']).stdout, /2 packets received/, 'gateway');
   t.match(n.topo.exec(g1, 'busybox', ['ping', '-c', '2', '-W', '2', peer.ip]).stdout, /2 packets received/, 'the other guest');
-  const r = n.topo.httpGet(g1, 'http://198.18.0.2:8080/');
+  const r = n.topo.httpGet(g1, `http://${INTERNET}:8080/`);
   t.equal(r.stdout, '198.18.0.1', `the outside through NAT ${r.stderr}`);
 });

@@ -4,7 +4,7 @@
  * default, under the kernel's 1,023 ports per bridge) so that five guests need two leaves.
  */
 import t from 'tap';
-import { relayNetwork } from './topology';
+import { relayNetwork, INTERNET } from './topology';
 
 t.test('clients beyond a bridge\'s port limit land on leaf bridges and reach everyone', async (t) => {
   const n = await relayNetwork(t.teardown.bind(t), { enable_inet: 1, bridge_port_limit: 2 }, 5);
@@ -20,7 +20,7 @@ t.test('clients beyond a bridge\'s port limit land on leaf bridges and reach eve
   t.match(n.topo.exec(last, 'busybox', ['ping', '-c', '2', '-W', '2', '192.168.86.1']).stdout, /2 packets received/, 'a leaf guest reaches the gateway');
   t.match(n.topo.exec(last, 'busybox', ['ping', '-c', '2', '-W', '2', leases[0]!]).stdout, /2 packets received/, 'and a guest on the main bridge');
   t.match(n.topo.exec(n.guests[2]!, 'busybox', ['ping', '-c', '2', '-W', '2', leases[4]!]).stdout, /2 packets received/, 'leaf to leaf');
-  const out = n.topo.httpGet(last, 'http://198.18.0.2:8080/');
+  const out = n.topo.httpGet(last, `http://${INTERNET}:8080/`);
   t.equal(out.stdout, '198.18.0.1', `and the outside, through NAT: ${out.stderr}`);
 
   n.server.child.kill('SIGTERM');

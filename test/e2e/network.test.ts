@@ -4,7 +4,7 @@
  * "internet" namespace behind the server's uplink.
  */
 import t from 'tap';
-import { relayNetwork, type Topology } from './topology';
+import { relayNetwork, type Topology, INTERNET } from './topology';
 
 t.test('two guests on a relay with NAT: lease, ping, DNS, the outside, jumbo frames, clean teardown', async (t) => {
   const n = await relayNetwork(t.teardown.bind(t), { enable_inet: 1, dhcp_domain_name: 'wsnic.test', mtu: 65521 }, 2);
@@ -50,11 +50,11 @@ t.test('two guests on a relay with NAT: lease, ping, DNS, the outside, jumbo fra
 
   t.test('a name resolves through dnsmasq on the bridge', async (t) => {
     const r = topo.exec(g1, 'busybox', ['nslookup', 'www.example.test', '192.168.86.1']);
-    t.match(r.stdout, /Address:\s+198\.18\.0\.2/, r.stdout + r.stderr);
+    t.match(r.stdout, new RegExp(`Address:\\s+${INTERNET.replace(/\./g, '\\.')}`), r.stdout + r.stderr);
   });
 
   t.test('a guest reaches the outside through NAT, seen as the uplink address', async (t) => {
-    const r = topo.httpGet(g1, 'http://198.18.0.2:8080/');
+    const r = topo.httpGet(g1, `http://${INTERNET}:8080/`);
     t.equal(r.stdout, '198.18.0.1', r.stderr);
     t.equal(topo.exec(srv, 'cat', ['/proc/sys/net/ipv4/ip_forward']).stdout.trim(), '1', 'forwarding on while NAT is');
     const rules = topo.exec(srv, 'nft', ['list', 'table', 'inet', 'wsnic']);

@@ -227,7 +227,10 @@ export interface RelayNetwork {
   server: Proc;
   /** ws:// URL of the server as guest i sees it. */
   url(i: number, scheme?: 'ws' | 'wss'): string;
-  /** Starts the "outside": an HTTP server on 198.18.0.2:8080 answering with the caller's address. */
+  /**
+   * Starts the "outside": an HTTP server on port 8080 of the inet namespace (INTERNET, beyond
+   * the uplink's network, and 198.18.0.2, the uplink's gateway) answering with the caller's address.
+   */
   outside(): Promise<void>;
   /**
    * Joins the first `count` guests one after another (so their TAPs' order is known) with
@@ -235,6 +238,9 @@ export interface RelayNetwork {
    */
   joinAll(args?: string[], count?: number): Promise<string[]>;
 }
+
+/** An "Internet" address: on the inet namespace, routed to via the uplink's gateway. */
+export const INTERNET = '198.18.1.80';
 
 const OUTSIDE_SERVER = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace('::ffff:', ''))).listen(8080, () => console.log('http ready'))`;
 
@@ -256,6 +262,9 @@ export async function relayNetwork(
   const inet = topo.ns('inet');
   topo.link(srv, 'uplink0', '198.18.0.1/24', inet, 'eth0', '198.18.0.2/24');
   sh('ip', ['-n', srv, 'route', 'add', 'default', 'via', '198.18.0.2']);
+  // The Internet is past the uplink's gateway: the uplink's own network is the host's LAN,
+  // which egress_deny's host-networks keeps clients out of.
+  sh('ip', ['-n', inet, 'addr', 'add', `${INTERNET}/32`, 'dev', 'lo']);
   const names: string[] = [];
   for (let i = 1; i <= guests; i++) {
     const g = topo.ns(`g${i}`);
@@ -265,7 +274,7 @@ export async function relayNetwork(
   const dropin = join(topo.dir, 'dnsmasq.d');
   sh('mkdir', ['-p', dropin]);
   // Names come from this drop-in only: no query may leave for the host's real resolver.
-  topo.file('dnsmasq.d/test.conf', 'no-resolv\nhost-record=www.example.test,198.18.0.2\n');
+  topo.file('dnsmasq.d/test.conf', `no-resolv\nhost-record=www.example.test,${INTERNET}\n`);
   const server = start ? start(topo, srv, dropin) : topo.wsnic(srv, { ws_address: '0.0.0.0', dnsmasq_conf_dir: dropin, ...conf });
   await server.waitFor(/listening url=ws:/);
   const port = (scheme: 'ws' | 'wss'): string | number => conf[scheme === 'ws' ? 'ws_port' : 'wss_port'] ?? (scheme === 'ws' ? 8086 : 8087);

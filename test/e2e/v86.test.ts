@@ -9,7 +9,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, relayNetwork } from './topology';
+import { ROOT, relayNetwork, INTERNET } from './topology';
 
 const RUNNER = join(ROOT, 'test', 'fixtures', 'v86-run.mjs');
 /** Seconds the runner lets a guest run before giving up (a boot to a lease takes ~10-20 s). */
@@ -47,7 +47,7 @@ for (const nic of ['ne2k', 'virtio'] as const) {
 
     const vm = topo.spawn(g, process.execPath, [
       RUNNER, guestDir, n.url(1), nic, String(GUEST_TIMEOUT_S),
-      'wsnic_name=www.example.test', 'wsnic_url=http://198.18.0.2:8080/',
+      'wsnic_name=www.example.test', `wsnic_url=http://${INTERNET}:8080/`,
     ]);
     const code = await vm.exited;
     const out = vm.output();

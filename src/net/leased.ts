@@ -1,0 +1,153 @@
+/**
+ * The nftables set `bridge wsnic leased`: each client's TAP, MAC and the address dnsmasq leased
+ * to that MAC. The bridge rules drop a client's ARP and IPv4 from anything else, so a client
+ * cannot claim the gateway's or another client's address. The relay keeps the set: a client's
+ * MAC comes from its first frame, its address from dnsmasq's lease file and, sooner, from the
+ * DHCPOFFER and DHCPACK the relay carries to it (the file may be written after the ACK is on
+ * its way, and the OFFER starts the nft update a round trip before the ACK arrives).
+ */
+import { spawn } from 'node:child_process';
+import type { Logger } from '../log';
+import { findTool, run } from './exec';
+import { BRIDGE_TABLE, LEASED_SET } from './nftables';
+
+/** How long an OFFER or ACK seen on the wire counts without the lease file agreeing. */
+const ACK_GRACE_MS = 10_000;
+
+interface Client {
+  mac: string;
+  acked?: { ip: string; until: number };
+}
+
+/** Applies nft commands; resolves with nft's stderr on failure, undefined on success. */
+export type NftRunner = (script: string) => Promise<string | undefined>;
+
+function nftRunner(): NftRunner {
+  const nft = findTool('nft');
+  return (script) =>
+    new Promise((resolve) => {
+      const child = spawn(nft, ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('error', (e) => resolve(e.message));
+      child.on('close', (code) => resolve(code === 0 ? undefined : err.trim() || `nft exited with ${code}`));
+      child.stdin.on('error', () => undefined); // nft died first: its exit says why
+      child.stdin.end(script);
+    });
+}
+
+export function element(tap: string, mac: string, ip: string): string {
+  return `${JSON.stringify(tap)} . ${mac} . ${ip}`;
+}
+
+export class LeasedSet {
+  private readonly clients = new Map<string, Client>();
+  private fileLeases = new Map<string, string>();
+  /** tap -> element as loaded in the kernel. */
+  private applied = new Map<string, string>();
+  private busy = false;
+  private again = false;
+  private resync = false;
+  private disabled = false;
+  private readonly target = `${BRIDGE_TABLE} ${LEASED_SET}`;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly nft: NftRunner = nftRunner(),
+  ) {}
+
+  /**
+   * Empties the set at start: elements a relay left when it was killed name TAPs that are gone
+   * (and whose names the next clients get). Without the set (no `wsnic setup` yet, or an old
+   * ruleset), client addresses are not enforced, and the log says so.
+   */
+  reset(): void {
+    try {
+      run('nft', ['flush', 'set', ...BRIDGE_TABLE.split(' '), LEASED_SET]);
+    } catch (err) {
+      this.disabled = true;
+      this.log.warning('client addresses not enforced: the nftables set is missing (run wsnic setup)', { reason: (err as Error).message });
+    }
+  }
+
+  /** A client's first frame named its MAC. */
+  bind(tap: string, mac: string): void {
+    this.clients.set(tap, { mac });
+    this.sync();
+  }
+
+  /** A DHCPOFFER or DHCPACK for this client's MAC passed to it. */
+  acked(tap: string, mac: string, ip: string): void {
+    const c = this.clients.get(tap);
+    if (c === undefined || c.mac !== mac) return;
+    c.acked = { ip, until: Date.now() + ACK_GRACE_MS };
+    // Once the grace ends the lease file decides (a later release or expiry removes it).
+    setTimeout(() => this.sync(), ACK_GRACE_MS + 100).unref();
+    this.sync();
+  }
+
+  /** The client left. */
+  unbind(tap: string): void {
+    if (this.clients.delete(tap)) this.sync();
+  }
+
+  /** dnsmasq's lease file changed. */
+  leases(byMac: Map<string, string>): void {
+    this.fileLeases = byMac;
+    this.sync();
+  }
+
+  /** What the set should hold: a fresh OFFER/ACK first, then the lease file. */
+  private desired(): Map<string, string> {
+    const now = Date.now();
+    const want = new Map<string, string>();
+    for (const [tap, c] of this.clients) {
+      const ip = c.acked && c.acked.until > now ? c.acked.ip : this.fileLeases.get(c.mac);
+      if (ip !== undefined) want.set(tap, element(tap, c.mac, ip));
+    }
+    return want;
+  }
+
+  /** Brings the kernel's set to desired(), one nft at a time; changes meanwhile go in the next. */
+  private sync(): void {
+    if (this.disabled) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    const want = this.desired();
+    const lines: string[] = [];
+    if (this.resync) lines.push(`flush set ${this.target}`);
+    for (const [tap, el] of this.applied) if (!this.resync && want.get(tap) !== el) lines.push(`delete element ${this.target} { ${el} }`);
+    for (const [tap, el] of want) if (this.resync || this.applied.get(tap) !== el) lines.push(`add element ${this.target} { ${el} }`);
+    if (lines.length === 0) return;
+    this.busy = true;
+    void this.nft(`${lines.join('\n')}\n`).then((err) => {
+      this.busy = false;
+      if (err === undefined) {
+        this.applied = want;
+        this.resync = false;
+      } else {
+        // Out of step with the kernel (someone reloaded the ruleset?): start over from empty.
+        this.log.warning('client address set update failed, rewriting it', { reason: err.split('\n')[0] });
+        this.applied = new Map();
+        if (this.resync) {
+          this.disabled = true; // even a full rewrite fails: the set is gone
+          this.log.error('client addresses no longer enforced: the nftables set is gone (run wsnic setup)');
+          return;
+        }
+        this.resync = true;
+        this.again = true;
+      }
+      if (this.again) {
+        this.again = false;
+        this.sync();
+      }
+    });
+  }
+
+  /** Elements as loaded, for tests and the status. */
+  get size(): number {
+    return this.applied.size;
+  }
+}
