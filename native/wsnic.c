@@ -1,7 +1,8 @@
 /*
  * wsnic native addon: the few system calls Node cannot make itself.
  *
- *   tapOpen(pattern)            TUNSETIFF (IFF_TAP|IFF_NO_PI), non-blocking -> { fd, name }
+ *   tapOpen(pattern, excl)      TUNSETIFF (IFF_TAP|IFF_NO_PI, IFF_TUN_EXCL if excl), non-blocking
+ *                               -> { fd, name }
  *   new TapPort(fd, onFrames, onWritable, onError)
  *                               a uv_poll on Node's own loop: reads until EAGAIN (at most
  *                               BATCH frames a wakeup) and hands them over in one call;
@@ -105,12 +106,14 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t size, const 
 }
 
 static napi_value tap_open(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1], result, v;
+    size_t argc = 2;
+    napi_value argv[2], result, v;
     char pattern[IFNAMSIZ + 1], what[96];
     struct ifreq ifr;
+    bool exclusive = false;
     int fd;
     CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc >= 2) CHECK(napi_get_value_bool(env, argv[1], &exclusive));
     if (argc < 1 || get_string(env, argv[0], pattern, sizeof pattern,
                                "tapOpen: name pattern must be a string of at most 15 bytes"))
         return NULL;
@@ -120,7 +123,9 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
         return NULL;
     }
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    /* Exclusive: a device of that name that exists already (say, someone's persistent TAP)
+     * is EBUSY instead of being attached to. */
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (exclusive ? IFF_TUN_EXCL : 0);
     memcpy(ifr.ifr_name, pattern, IFNAMSIZ); /* get_string bounded it to 15 bytes + NUL */
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int err = errno;

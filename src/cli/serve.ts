@@ -3,7 +3,7 @@
  * on sockets of its own, sd_notify READY/STATUS/WATCHDOG, SIGHUP reload, lease-watching for
  * the logs, networkd's view of the links. Resolves when SIGINT/SIGTERM asks to stop.
  */
-import { closeSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import type { Server } from 'node:http';
 import type { Config } from '../config/schema';
@@ -31,6 +31,19 @@ function rate(bytes: number, ms: number): string {
   return `${Math.round(perSec)} B/s`;
 }
 
+/**
+ * How many clients fit under the open-file limit: a socket and a TAP each, and some room for
+ * the listening sockets, dnsmasq's pipes, D-Bus and the journal.
+ */
+function clientCapacity(): number {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m && m[1] !== 'unlimited' ? Math.max(1, Math.floor((Number(m[1]) - 64) / 2)) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 export interface Serving {
   relay: Relay;
   /** Resolves with the signal (or internal error) that ends serving. */
@@ -51,6 +64,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     maxClients: c.max_clients,
     maxPerIp: c.max_clients_per_ip,
     trustedProxies: c.trusted_proxies,
+    capacity: clientCapacity(),
   });
   // Client addresses on the bridge: only as leased (the rules are in wsnic setup's ruleset).
   const leased = c.bind_client_ip && !c.disable_dhcp ? new LeasedSet(log) : undefined;

@@ -9,7 +9,8 @@ export interface TapPortHandle {
 }
 
 export interface Addon {
-  tapOpen(pattern: string): { fd: number; name: string };
+  /** exclusive: EBUSY if a device of that name exists (IFF_TUN_EXCL), instead of attaching. */
+  tapOpen(pattern: string, exclusive?: boolean): { fd: number; name: string };
   TapPort: new (
     fd: number,
     onFrames: (frames: Buffer[]) => void,

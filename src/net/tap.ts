@@ -20,6 +20,8 @@ export interface TapOptions {
   mtu?: number | undefined;
   /** Bridge port isolation: this client reaches the gateway, not other clients. */
   isolated?: boolean | undefined;
+  /** Fail with EBUSY if the name exists (a persistent TAP of someone else's) rather than attach. */
+  exclusive?: boolean | undefined;
 }
 
 export class Tap {
@@ -35,7 +37,7 @@ export class Tap {
    */
   static open(pattern: string, opts: TapOptions = {}): Tap {
     const addon = native();
-    const { fd, name } = addon.tapOpen(pattern);
+    const { fd, name } = addon.tapOpen(pattern, opts.exclusive ?? false);
     const tap = new Tap(name, fd);
     try {
       addon.linkIpv6Off(name);

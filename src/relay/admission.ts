@@ -14,6 +14,11 @@ export interface AdmissionOptions {
   maxClients: number; // 0: no limit
   maxPerIp: number; // 0: no limit
   trustedProxies: string[];
+  /**
+   * Clients the process can hold at all (two descriptors each under its open-file limit), also
+   * counting those whose TAP is still being removed; always enforced (503). 0: no such cap.
+   */
+  capacity?: number;
 }
 
 export type Verdict = { ok: true; address: string } | { ok: false; status: number; reason: string; address: string };
@@ -118,6 +123,9 @@ export class Admission {
     }
     if (this.opts.maxClients > 0 && this.total >= this.opts.maxClients) {
       return { ok: false, status: 503, reason: `server full (${this.opts.maxClients} clients)`, address };
+    }
+    if (this.opts.capacity && this.total >= this.opts.capacity) {
+      return { ok: false, status: 503, reason: `server full (${this.opts.capacity} clients, the open-file limit)`, address };
     }
     return { ok: true, address };
   }

@@ -21,6 +21,12 @@ export const MAX_FRAME = 65549;
 export const MIN_FRAME = 14;
 export const HIGH_WATER = 1024 * 1024;
 export const LOW_WATER = 256 * 1024;
+/**
+ * A client over its upload limit is also not read for this long: its excess waits in the
+ * kernel's socket buffer and TCP holds the sender back, so a flood costs the relay little more
+ * CPU than the traffic it lets through (read and dropped, it would cost all of it).
+ */
+export const REST_MS = 100;
 
 export interface PumpCounters {
   framesIn: number; // client -> TAP
@@ -68,6 +74,7 @@ export function formatMac(frame: Buffer, offset: number): string {
 export class Pump {
   readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0, spoofed: 0, limitedIn: 0, limitedOut: 0 };
   private pending: Buffer | undefined;
+  private resting = false;
   private tapPaused = false;
   private firstMac: string | undefined;
   /** The first source MAC's bytes: the only source MAC this client may send from. */
@@ -127,6 +134,7 @@ export class Pump {
     }
     if (this.limits.up && !this.limits.up.allow(data.length)) {
       if (this.counters.limitedIn++ === 0) this.events.onLimited?.('up');
+      this.rest();
       return;
     }
     this.counters.framesIn++;
@@ -144,6 +152,17 @@ export class Pump {
     }
   }
 
+  /** Stops reading the client for REST_MS (see there). */
+  private rest(): void {
+    if (this.resting) return;
+    this.resting = true;
+    this.ws.pause();
+    setTimeout(() => {
+      this.resting = false;
+      if (!this.stopped && this.pending === undefined) this.ws.resume();
+    }, REST_MS);
+  }
+
   private tapWritable(): void {
     if (this.stopped || this.pending === undefined) return;
     let written = true;
@@ -154,7 +173,7 @@ export class Pump {
     }
     if (written) {
       this.pending = undefined;
-      this.ws.resume();
+      if (!this.resting) this.ws.resume();
     }
   }
 

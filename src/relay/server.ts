@@ -145,10 +145,12 @@ export class Relay {
         this.sessions.delete(s);
         this.unbindMac(s);
         this.opts.leased?.unbind(tap.name);
-        this.opts.admission.release(address);
-        // The name and the bridge port are free once the old TAP is gone (closes queue up under
-        // churn; counted free earlier, the bridge's 1,023 ports ran out: EXFULL).
+        // The name, the bridge port and the client's place under the limits are free once the
+        // old TAP is gone: closes queue up under churn (counted free earlier, the bridge's 1,023
+        // ports ran out: EXFULL), and clients that come and go faster than the kernel removes
+        // TAPs must not pile TAPs up beyond max_clients.
         void s.gone?.then(() => {
+          this.opts.admission.release(address);
           this.names.release(tap.name);
           this.opts.ports.release(bridge);
         });
@@ -199,7 +201,7 @@ export class Relay {
     for (let tries = 0; ; tries++) {
       const name = this.names.take();
       try {
-        return Tap.open(name, { bridge, mtu: PORT_MTU, isolated: this.opts.isolateClients });
+        return Tap.open(name, { bridge, mtu: PORT_MTU, isolated: this.opts.isolateClients, exclusive: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || tries >= 100) {
           this.names.release(name);

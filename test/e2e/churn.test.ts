@@ -9,7 +9,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, relayNetwork, WSNIC, type Proc, type Topology } from './topology';
-import { staleLeasedTaps } from './leased';
+import { leasedElements, staleLeasedTaps } from './leased';
 
 // The churn is bound by the kernel (TAPs are made and removed under one global lock): ~190
 // cycles/s on a quiet 2-core machine, ~70/s while other suites churn TAPs too. Hence more
@@ -134,6 +134,8 @@ t.test('10,000 clients come and go, one stays; a SIGKILLed relay restarts clean'
   t.equal(n.topo.dhcp(good, 'wsn0').ip, goodIp, 'the same lease from the new dnsmasq');
   t.ok(pingsGateway(n.topo, good), 'and the gateway answers');
   t.same(staleLeasedTaps(n.topo, n.srv), [], 'no set element for a TAP the dead relay had');
+  const goodMac = /link\/ether (\S+)/.exec(n.topo.exec(good, 'ip', ['link', 'show', 'wsn0']).stdout)![1]!;
+  t.same(leasedElements(n.topo, n.srv), [['wstap0', goodMac, goodIp]], 'the set binds exactly the live client: its TAP, MAC and lease');
 
   again.child.kill('SIGTERM');
   t.equal(await again.exited, 0, 'the new relay stops cleanly');

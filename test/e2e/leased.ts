@@ -14,16 +14,19 @@ type Elem = { concat?: unknown[] } | { elem: { val: { concat?: unknown[] } } } |
  * comments print differently there, the same here.
  */
 export function staleLeasedTaps(topo: Topology, ns: string): string[] {
+  const links = new Set(topo.exec(ns, 'ip', ['-o', 'link', 'show']).stdout.split('\n').map((l) => /^\d+: ([^:@\s]+)/.exec(l)?.[1]).filter(Boolean));
+  return leasedElements(topo, ns).map(([tap]) => tap!).filter((tap) => !links.has(tap));
+}
+
+/** The set's elements as [tap, MAC, address], sorted; [] when the set is not there. */
+export function leasedElements(topo: Topology, ns: string): string[][] {
   const r = topo.exec(ns, 'nft', ['-j', 'list', 'ruleset']);
   if (r.code !== 0) throw new Error(`nft -j list ruleset in ${ns} failed: ${r.stderr}`);
   const items = (JSON.parse(r.stdout) as { nftables: { set?: { family: string; table: string; name: string; elem?: Elem[] } }[] }).nftables;
   const set = items.find((i) => i.set?.family === 'bridge' && i.set.table === 'wsnic' && i.set.name === 'leased')?.set;
   if (!set) return [];
-  const links = new Set(topo.exec(ns, 'ip', ['-o', 'link', 'show']).stdout.split('\n').map((l) => /^\d+: ([^:@\s]+)/.exec(l)?.[1]).filter(Boolean));
-  const taps = (set.elem ?? []).map((e) => {
+  return (set.elem ?? []).map((e) => {
     const value = typeof e === 'object' && 'elem' in e ? e.elem.val : e;
-    const first = typeof value === 'object' && Array.isArray(value.concat) ? value.concat[0] : value;
-    return String(first);
-  });
-  return taps.filter((tap) => !links.has(tap));
+    return typeof value === 'object' && Array.isArray(value.concat) ? value.concat.map(String) : [String(value)];
+  }).sort();
 }

@@ -32,6 +32,15 @@ t.test('limits count admitted clients and free them on release', async (t) => {
   t.match(a.check(req('192.0.2.1')), { ok: true });
 });
 
+t.test('the open-file capacity applies with max_clients off', async (t) => {
+  const a = new Admission({ ...base, capacity: 2 });
+  a.admit('192.0.2.1');
+  a.admit('192.0.2.2');
+  t.match(a.check(req('192.0.2.3')), { ok: false, status: 503, reason: /open-file limit/ });
+  a.release('192.0.2.2');
+  t.match(a.check(req('192.0.2.3')), { ok: true });
+});
+
 t.test('a client-chosen path cannot break the token lookup', async (t) => {
   const a = new Admission(base);
   for (const url of ['//', '/?', '/?token', '/%%%?token=%zz', 'http://[']) t.doesNotThrow(() => a.check(req('192.0.2.1', {}, url)), url);
