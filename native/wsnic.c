@@ -3,6 +3,9 @@
  *
  *   tapOpen(pattern, excl)      TUNSETIFF (IFF_TAP|IFF_NO_PI, IFF_TUN_EXCL if excl), non-blocking
  *                               -> { fd, name }
+ *   tapCreate(pattern, { exclusive, bridge, mtu, isolated })
+ *                               a client's whole TAP (device, IPv6 off, MTU, bridge port, up) on
+ *                               libuv's thread pool -> Promise<{ fd, name }>
  *   new TapPort(fd, onFrames, onWritable, onError)
  *                               a uv_poll on Node's own loop: reads until EAGAIN (at most
  *                               BATCH frames a wakeup) and hands them over in one call;
@@ -78,8 +81,8 @@ static const char *errno_code(int err) {
     }
 }
 
-/* Throws Error("<what>: <strerror> (<CODE>)") with .errno and .code set. */
-static void throw_errno(napi_env env, int err, const char *what) {
+/* Error("<what>: <strerror> (<CODE>)") with .errno and .code set. */
+static napi_value errno_error(napi_env env, int err, const char *what) {
     char msg[256];
     napi_value error, message, code, num;
     snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), errno_code(err));
@@ -89,7 +92,11 @@ static void throw_errno(napi_env env, int err, const char *what) {
     napi_create_int32(env, err, &num);
     napi_set_named_property(env, error, "errno", num);
     napi_set_named_property(env, error, "code", code);
-    napi_throw(env, error);
+    return error;
+}
+
+static void throw_errno(napi_env env, int err, const char *what) {
+    napi_throw(env, errno_error(env, err, what));
 }
 
 static int get_string(napi_env env, napi_value v, char *buf, size_t size, const char *what) {
@@ -105,31 +112,89 @@ static int get_string(napi_env env, napi_value v, char *buf, size_t size, const 
     return 0;
 }
 
-static napi_value tap_open(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2], result, v;
-    char pattern[IFNAMSIZ + 1], what[96];
+/*
+ * The cores: each returns 0 or an errno and touches no JS value, so that tapCreate can run
+ * them on libuv's thread pool (they wait for the kernel's RTNL lock, which anything changing
+ * interfaces on the host may hold for a while: not on the event loop).
+ */
+
+/* Runs one interface ioctl on a throwaway AF_INET socket; 0 or errno. */
+static int if_ioctl(unsigned long req, struct ifreq *ifr) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc, err;
+    if (s < 0) return errno;
+    rc = ioctl(s, req, ifr);
+    err = errno;
+    close(s);
+    return rc < 0 ? err : 0;
+}
+
+/* TUNSETIFF on a new /dev/net/tun fd; name_out gets the kernel's name (PATTERN%d filled in). */
+static int tap_create(const char *pattern, bool exclusive, int *fd_out, char name_out[IFNAMSIZ + 1]) {
     struct ifreq ifr;
-    bool exclusive = false;
-    int fd;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc >= 2) CHECK(napi_get_value_bool(env, argv[1], &exclusive));
-    if (argc < 1 || get_string(env, argv[0], pattern, sizeof pattern,
-                               "tapOpen: name pattern must be a string of at most 15 bytes"))
-        return NULL;
-    fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        throw_errno(env, errno, "cannot open /dev/net/tun");
-        return NULL;
-    }
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return errno;
     memset(&ifr, 0, sizeof ifr);
     /* Exclusive: a device of that name that exists already (say, someone's persistent TAP)
      * is EBUSY instead of being attached to. */
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (exclusive ? IFF_TUN_EXCL : 0);
-    memcpy(ifr.ifr_name, pattern, IFNAMSIZ); /* get_string bounded it to 15 bytes + NUL */
+    memcpy(ifr.ifr_name, pattern, IFNAMSIZ);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int err = errno;
         close(fd);
+        return err;
+    }
+    memcpy(name_out, ifr.ifr_name, IFNAMSIZ);
+    name_out[IFNAMSIZ] = 0;
+    *fd_out = fd;
+    return 0;
+}
+
+static int link_up_core(const char *name) {
+    struct ifreq ifr;
+    int err;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, name, IFNAMSIZ);
+    if ((err = if_ioctl(SIOCGIFFLAGS, &ifr))) return err;
+    ifr.ifr_flags |= IFF_UP;
+    return if_ioctl(SIOCSIFFLAGS, &ifr);
+}
+
+static int set_mtu_core(const char *name, int mtu) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, name, IFNAMSIZ);
+    ifr.ifr_mtu = mtu;
+    return if_ioctl(SIOCSIFMTU, &ifr);
+}
+
+static int bridge_add_core(const char *bridge, const char *port) {
+    struct ifreq ifr, q;
+    int err;
+    memset(&q, 0, sizeof q);
+    memcpy(q.ifr_name, port, IFNAMSIZ);
+    if ((err = if_ioctl(SIOCGIFINDEX, &q))) return err;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, bridge, IFNAMSIZ);
+    ifr.ifr_ifindex = q.ifr_ifindex;
+    return if_ioctl(SIOCBRADDIF, &ifr);
+}
+
+static int ipv6_off_core(const char *name);
+static int isolate_core(const char *name);
+
+/* tapOpen(pattern, exclusive) -> { fd, name }: the device only, on the calling thread. */
+static napi_value tap_open(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2], result, v;
+    char pattern[IFNAMSIZ + 1], name[IFNAMSIZ + 1], what[96];
+    bool exclusive = false;
+    int fd = -1, err;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || get_string(env, argv[0], pattern, sizeof pattern,
+                               "tapOpen: name pattern must be a string of at most 15 bytes"))
+        return NULL;
+    if (argc >= 2) CHECK(napi_get_value_bool(env, argv[1], &exclusive));
+    if ((err = tap_create(pattern, exclusive, &fd, name))) {
         snprintf(what, sizeof what, "cannot create TAP device '%s' (TUNSETIFF)", pattern);
         throw_errno(env, err, what);
         return NULL;
@@ -137,40 +202,21 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     CHECK(napi_create_object(env, &result));
     CHECK(napi_create_int32(env, fd, &v));
     CHECK(napi_set_named_property(env, result, "fd", v));
-    CHECK(napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &v));
+    CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v));
     CHECK(napi_set_named_property(env, result, "name", v));
     return result;
-}
-
-/* Runs one interface ioctl on a throwaway AF_INET socket. */
-static int if_ioctl(unsigned long req, struct ifreq *ifr) {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc, err;
-    if (s < 0) return -1;
-    rc = ioctl(s, req, ifr);
-    err = errno;
-    close(s);
-    errno = err;
-    return rc;
 }
 
 static napi_value link_up(napi_env env, napi_callback_info info) {
     size_t argc = 1;
     napi_value argv[1];
-    struct ifreq ifr;
-    char what[96];
+    char name[IFNAMSIZ + 1], what[96];
+    int err;
     CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    memset(&ifr, 0, sizeof ifr);
-    if (argc < 1 || get_string(env, argv[0], ifr.ifr_name, IFNAMSIZ + 1, "linkUp: bad interface name"))
-        return NULL;
-    snprintf(what, sizeof what, "cannot bring up %s", ifr.ifr_name);
-    if (if_ioctl(SIOCGIFFLAGS, &ifr) < 0) {
-        throw_errno(env, errno, what);
-        return NULL;
-    }
-    ifr.ifr_flags |= IFF_UP;
-    if (if_ioctl(SIOCSIFFLAGS, &ifr) < 0) {
-        throw_errno(env, errno, what);
-        return NULL;
+    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "linkUp: bad interface name")) return NULL;
+    if ((err = link_up_core(name))) {
+        snprintf(what, sizeof what, "cannot bring up %s", name);
+        throw_errno(env, err, what);
     }
     return NULL;
 }
@@ -178,19 +224,15 @@ static napi_value link_up(napi_env env, napi_callback_info info) {
 static napi_value link_set_mtu(napi_env env, napi_callback_info info) {
     size_t argc = 2;
     napi_value argv[2];
-    struct ifreq ifr;
+    char name[IFNAMSIZ + 1], what[96];
     int32_t mtu;
-    char what[96];
+    int err;
     CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    memset(&ifr, 0, sizeof ifr);
-    if (argc < 2 || get_string(env, argv[0], ifr.ifr_name, IFNAMSIZ + 1, "linkSetMtu: bad interface name"))
-        return NULL;
+    if (argc < 2 || get_string(env, argv[0], name, sizeof name, "linkSetMtu: bad interface name")) return NULL;
     CHECK(napi_get_value_int32(env, argv[1], &mtu));
-    ifr.ifr_mtu = mtu;
-    snprintf(what, sizeof what, "cannot set MTU %d on %s", mtu, ifr.ifr_name);
-    if (if_ioctl(SIOCSIFMTU, &ifr) < 0) {
-        throw_errno(env, errno, what);
-        return NULL;
+    if ((err = set_mtu_core(name, mtu))) {
+        snprintf(what, sizeof what, "cannot set MTU %d on %s", mtu, name);
+        throw_errno(env, err, what);
     }
     return NULL;
 }
@@ -198,31 +240,120 @@ static napi_value link_set_mtu(napi_env env, napi_callback_info info) {
 static napi_value bridge_add_port(napi_env env, napi_callback_info info) {
     size_t argc = 2;
     napi_value argv[2];
-    struct ifreq ifr;
-    char port[IFNAMSIZ + 1], what[96];
-    int index;
+    char bridge[IFNAMSIZ + 1], port[IFNAMSIZ + 1], what[96];
+    int err;
     CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    memset(&ifr, 0, sizeof ifr);
-    if (argc < 2 || get_string(env, argv[0], ifr.ifr_name, IFNAMSIZ + 1, "bridgeAddPort: bad bridge name") ||
+    if (argc < 2 || get_string(env, argv[0], bridge, sizeof bridge, "bridgeAddPort: bad bridge name") ||
         get_string(env, argv[1], port, sizeof port, "bridgeAddPort: bad port name"))
         return NULL;
-    snprintf(what, sizeof what, "cannot add %s to bridge %s", port, ifr.ifr_name);
-    {
-        struct ifreq q;
-        memset(&q, 0, sizeof q);
-        memcpy(q.ifr_name, port, IFNAMSIZ);
-        if (if_ioctl(SIOCGIFINDEX, &q) < 0) {
-            throw_errno(env, errno, what);
-            return NULL;
-        }
-        index = q.ifr_ifindex;
-    }
-    ifr.ifr_ifindex = index;
-    if (if_ioctl(SIOCBRADDIF, &ifr) < 0) {
-        throw_errno(env, errno, what);
-        return NULL;
+    if ((err = bridge_add_core(bridge, port))) {
+        snprintf(what, sizeof what, "cannot add %s to bridge %s", port, bridge);
+        throw_errno(env, err, what);
     }
     return NULL;
+}
+
+/* ---- tapCreate: a client's whole TAP, made on the thread pool ---- */
+
+typedef struct {
+    napi_async_work work;
+    napi_deferred deferred;
+    char pattern[IFNAMSIZ + 1], bridge[IFNAMSIZ + 1], name[IFNAMSIZ + 1];
+    int32_t mtu;
+    bool exclusive, isolated;
+    int fd, err;
+    char what[96];
+} CreateJob;
+
+/* On a pool thread: device, IPv6 off, MTU, bridge port (isolated), up; undone on failure. */
+static void create_execute(napi_env env, void *data) {
+    CreateJob *j = data;
+    (void)env;
+    j->fd = -1;
+    if ((j->err = tap_create(j->pattern, j->exclusive, &j->fd, j->name))) {
+        snprintf(j->what, sizeof j->what, "cannot create TAP device '%s' (TUNSETIFF)", j->pattern);
+        return;
+    }
+    if ((j->err = ipv6_off_core(j->name)))
+        snprintf(j->what, sizeof j->what, "cannot turn IPv6 off on %s", j->name);
+    else if (j->mtu > 0 && (j->err = set_mtu_core(j->name, j->mtu)))
+        snprintf(j->what, sizeof j->what, "cannot set MTU %d on %s", j->mtu, j->name);
+    else if (j->bridge[0] && (j->err = bridge_add_core(j->bridge, j->name)))
+        snprintf(j->what, sizeof j->what, "cannot add %s to bridge %s", j->name, j->bridge);
+    else if (j->bridge[0] && j->isolated && (j->err = isolate_core(j->name)))
+        snprintf(j->what, sizeof j->what, "cannot isolate bridge port %s", j->name);
+    else if ((j->err = link_up_core(j->name)))
+        snprintf(j->what, sizeof j->what, "cannot bring up %s", j->name);
+    if (j->err) {
+        close(j->fd); /* the device goes with its only fd */
+        j->fd = -1;
+    }
+}
+
+/* Back on the loop: resolve with { fd, name } or reject with the errno error. */
+static void create_complete(napi_env env, napi_status status, void *data) {
+    CreateJob *j = data;
+    napi_value result, v;
+    if (status != napi_ok && j->err == 0) {
+        if (j->fd >= 0) close(j->fd);
+        j->err = ECANCELED;
+        snprintf(j->what, sizeof j->what, "TAP creation cancelled");
+    }
+    if (j->err) {
+        napi_reject_deferred(env, j->deferred, errno_error(env, j->err, j->what));
+    } else {
+        napi_create_object(env, &result);
+        napi_create_int32(env, j->fd, &v);
+        napi_set_named_property(env, result, "fd", v);
+        napi_create_string_utf8(env, j->name, NAPI_AUTO_LENGTH, &v);
+        napi_set_named_property(env, result, "name", v);
+        napi_resolve_deferred(env, j->deferred, result);
+    }
+    napi_delete_async_work(env, j->work);
+    free(j);
+}
+
+static int opt_bool(napi_env env, napi_value obj, const char *key, bool *out) {
+    napi_value v;
+    napi_valuetype t;
+    if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return -1;
+    if (t == napi_undefined) return 0;
+    return napi_get_value_bool(env, v, out) == napi_ok ? 0 : -1;
+}
+
+/* tapCreate(pattern, { exclusive, bridge, mtu, isolated }) -> Promise<{ fd, name }> */
+static napi_value tap_create_async(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2], promise, v, resource;
+    napi_valuetype t;
+    CreateJob *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        throw_errno(env, ENOMEM, "tapCreate");
+        return NULL;
+    }
+    if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+        get_string(env, argv[0], j->pattern, sizeof j->pattern, "tapCreate: name pattern must be a string of at most 15 bytes")) {
+        free(j);
+        return NULL;
+    }
+    if (opt_bool(env, argv[1], "exclusive", &j->exclusive) || opt_bool(env, argv[1], "isolated", &j->isolated) ||
+        napi_get_named_property(env, argv[1], "bridge", &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok ||
+        (t != napi_undefined && get_string(env, v, j->bridge, sizeof j->bridge, "tapCreate: bad bridge name")) ||
+        napi_get_named_property(env, argv[1], "mtu", &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok ||
+        (t != napi_undefined && napi_get_value_int32(env, v, &j->mtu) != napi_ok)) {
+        free(j);
+        napi_throw_type_error(env, NULL, "tapCreate: bad options");
+        return NULL;
+    }
+    if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
+        napi_create_string_utf8(env, "wsnic:tapCreate", NAPI_AUTO_LENGTH, &resource) != napi_ok ||
+        napi_create_async_work(env, NULL, resource, create_execute, create_complete, j, &j->work) != napi_ok ||
+        napi_queue_async_work(env, j->work) != napi_ok) {
+        free(j); /* (a promise made before the failure is never settled: nothing awaits it yet) */
+        napi_throw_error(env, NULL, "tapCreate: cannot queue the work");
+        return NULL;
+    }
+    return promise;
 }
 
 /* ---- TapPort: a TAP fd polled on Node's loop ---- */
@@ -593,8 +724,8 @@ typedef struct {
     char attrs[64];
 } LinkReq;
 
-/* Sends req for the interface named `name` and waits for the ack; throws with `what` on error. */
-static int rtnl_setlink(napi_env env, const char *name, LinkReq *req, const char *what) {
+/* Sends req for the interface named `name` and waits for the ack; 0 or errno (the kernel's too). */
+static int setlink_core(const char *name, LinkReq *req) {
     struct ifreq ifr;
     struct {
         struct nlmsghdr nh;
@@ -602,49 +733,34 @@ static int rtnl_setlink(napi_env env, const char *name, LinkReq *req, const char
         char pad[64];
     } ack;
     struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-    int s;
+    int s, err;
     ssize_t n;
     memset(&ifr, 0, sizeof ifr);
     memcpy(ifr.ifr_name, name, IFNAMSIZ);
-    if (if_ioctl(SIOCGIFINDEX, &ifr) < 0) {
-        throw_errno(env, errno, what);
-        return -1;
-    }
+    if ((err = if_ioctl(SIOCGIFINDEX, &ifr))) return err;
     req->nh.nlmsg_type = RTM_SETLINK; /* AF_UNSPEC: do_setlink; AF_BRIDGE: the bridge port options */
     req->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
     req->nh.nlmsg_seq = 1;
     if (req->ifi.ifi_family == 0) req->ifi.ifi_family = AF_UNSPEC; /* AF_BRIDGE for port options */
     req->ifi.ifi_index = ifr.ifr_ifindex;
     s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (s < 0) {
-        throw_errno(env, errno, what);
-        return -1;
-    }
+    if (s < 0) return errno;
     if (sendto(s, req, req->nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0 || (n = recv(s, &ack, sizeof ack, 0)) < 0) {
-        int err = errno;
+        err = errno;
         close(s);
-        throw_errno(env, err, what);
-        return -1;
+        return err;
     }
     close(s);
-    if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && ack.nh.nlmsg_type == NLMSG_ERROR && ack.err.error != 0) {
-        errno = -ack.err.error;
-        return -2; /* the kernel refused: the caller decides */
-    }
+    if (n >= (ssize_t)NLMSG_LENGTH(sizeof(struct nlmsgerr)) && ack.nh.nlmsg_type == NLMSG_ERROR && ack.err.error != 0)
+        return -ack.err.error;
     return 0;
 }
 
-/* linkIpv6Off(name): IPv6 address generation off (no link-local, so no RS/DAD/MLD from the port). */
-static napi_value link_ipv6_off(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    char name[IFNAMSIZ + 1], what[96];
+/* IPv6 address generation off (no link-local, so no RS/DAD/MLD from the port). */
+static int ipv6_off_core(const char *name) {
     LinkReq req;
     struct rtattr *spec, *inet6, *mode;
-    int rc;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "linkIpv6Off: bad interface name")) return NULL;
-    snprintf(what, sizeof what, "cannot turn IPv6 off on %s", name);
+    int err;
     memset(&req, 0, sizeof req);
     /* IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE: u8 NONE } } */
     spec = (struct rtattr *)req.attrs;
@@ -658,23 +774,16 @@ static napi_value link_ipv6_off(napi_env env, napi_callback_info info) {
     inet6->rta_len = RTA_LENGTH(RTA_ALIGN(mode->rta_len));
     spec->rta_len = RTA_LENGTH(inet6->rta_len);
     req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(spec->rta_len);
-    rc = rtnl_setlink(env, name, &req, what);
+    err = setlink_core(name, &req);
     /* EAFNOSUPPORT: IPv6 is off in this kernel, which is what we want anyway. */
-    if (rc == -2 && errno != EAFNOSUPPORT) throw_errno(env, errno, what);
-    return NULL;
+    return err == EAFNOSUPPORT ? 0 : err;
 }
 
-/* bridgePortIsolate(name): the bridge port may talk only to non-isolated ports (the bridge
-   itself, leaf links), not to other isolated ones: clients do not see each other. */
-static napi_value bridge_port_isolate(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    char name[IFNAMSIZ + 1], what[96];
+/* The bridge port may talk only to non-isolated ports (the bridge itself, leaf links), not to
+   other isolated ones: clients do not see each other. */
+static int isolate_core(const char *name) {
     LinkReq req;
     struct rtattr *protinfo, *iso;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "bridgePortIsolate: bad interface name")) return NULL;
-    snprintf(what, sizeof what, "cannot isolate bridge port %s", name);
     memset(&req, 0, sizeof req);
     req.ifi.ifi_family = AF_BRIDGE;
     protinfo = (struct rtattr *)req.attrs;
@@ -685,7 +794,36 @@ static napi_value bridge_port_isolate(napi_env env, napi_callback_info info) {
     *(unsigned char *)RTA_DATA(iso) = 1;
     protinfo->rta_len = RTA_LENGTH(RTA_ALIGN(iso->rta_len));
     req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(protinfo->rta_len);
-    if (rtnl_setlink(env, name, &req, what) == -2) throw_errno(env, errno, what);
+    return setlink_core(name, &req);
+}
+
+/* linkIpv6Off(name) */
+static napi_value link_ipv6_off(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    char name[IFNAMSIZ + 1], what[96];
+    int err;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "linkIpv6Off: bad interface name")) return NULL;
+    if ((err = ipv6_off_core(name))) {
+        snprintf(what, sizeof what, "cannot turn IPv6 off on %s", name);
+        throw_errno(env, err, what);
+    }
+    return NULL;
+}
+
+/* bridgePortIsolate(name) */
+static napi_value bridge_port_isolate(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    char name[IFNAMSIZ + 1], what[96];
+    int err;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "bridgePortIsolate: bad interface name")) return NULL;
+    if ((err = isolate_core(name))) {
+        snprintf(what, sizeof what, "cannot isolate bridge port %s", name);
+        throw_errno(env, err, what);
+    }
     return NULL;
 }
 
@@ -699,6 +837,7 @@ static napi_value init(napi_env env, napi_value exports) {
     };
     napi_property_descriptor fns[] = {
         {"tapOpen", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
+        {"tapCreate", NULL, tap_create_async, NULL, NULL, NULL, napi_default, NULL},
         {"linkUp", NULL, link_up, NULL, NULL, NULL, napi_default, NULL},
         {"linkSetMtu", NULL, link_set_mtu, NULL, NULL, NULL, napi_default, NULL},
         {"bridgeAddPort", NULL, bridge_add_port, NULL, NULL, NULL, napi_default, NULL},

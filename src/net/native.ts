@@ -11,6 +11,8 @@ export interface TapPortHandle {
 export interface Addon {
   /** exclusive: EBUSY if a device of that name exists (IFF_TUN_EXCL), instead of attaching. */
   tapOpen(pattern: string, exclusive?: boolean): { fd: number; name: string };
+  /** A client's whole TAP (device, IPv6 off, MTU, bridge port, up) made on the thread pool. */
+  tapCreate(pattern: string, opts: { exclusive?: boolean; bridge?: string; mtu?: number; isolated?: boolean }): Promise<{ fd: number; name: string }>;
   TapPort: new (
     fd: number,
     onFrames: (frames: Buffer[]) => void,

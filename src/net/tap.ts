@@ -52,6 +52,21 @@ export class Tap {
     return tap;
   }
 
+  /**
+   * Tap.open's work on libuv's thread pool, for the relay: every step waits for the kernel's
+   * RTNL lock, which any interface change on the host holds, so on the event loop one busy
+   * moment elsewhere would stall every client. Rejects with the step that failed and its errno.
+   */
+  static async create(pattern: string, opts: TapOptions = {}): Promise<Tap> {
+    const { fd, name } = await native().tapCreate(pattern, {
+      exclusive: opts.exclusive ?? false,
+      isolated: opts.isolated ?? false,
+      ...(opts.bridge !== undefined ? { bridge: opts.bridge } : {}),
+      ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+    });
+    return new Tap(name, fd);
+  }
+
   /** Starts (or resumes) reading, handing frames to these handlers from now on. */
   start(h: TapHandlers): void {
     if (this.closing) return;

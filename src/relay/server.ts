@@ -51,6 +51,9 @@ export interface Totals {
 
 export class Relay {
   readonly sessions = new Set<Session>();
+  /** TAPs being made for accepted clients (see accept). */
+  private readonly opening = new Set<Promise<void>>();
+  private closing = false;
   /** Live clients by bound MAC; more than one only with duplicate_mac = allow. */
   private readonly macs = new Map<string, Session[]>();
   /** Bytes of clients that have left, so totals keep growing. */
@@ -117,11 +120,14 @@ export class Relay {
     });
   }
 
-  /** `at`: when the upgrade request arrived, to log how long the TAP took to be ready. */
+  /**
+   * `at`: when the upgrade request arrived, to log how long the TAP took to be ready. The TAP
+   * is made on the thread pool; meanwhile the client is not read (its first frames wait in the
+   * socket) and counts under the limits.
+   */
   private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean, at: bigint, address: string): void {
     const client = { address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws' };
     this.opts.admission.admit(address);
-    let tap: Tap;
     let bridge: string;
     try {
       bridge = this.opts.ports.reserve();
@@ -130,14 +136,38 @@ export class Relay {
       this.refuse(ws, client, `no bridge port: ${(err as Error).message}`);
       return;
     }
-    try {
-      tap = this.openTap(bridge);
-    } catch (err) {
-      this.opts.admission.release(address);
-      this.opts.ports.release(bridge);
-      this.refuse(ws, client, `cannot create TAP: ${(err as Error).message}`);
-      return;
-    }
+    ws.pause();
+    ws.on('error', () => {}); // (read nothing yet; the session listens once it exists)
+    const opening = this.openTap(bridge).then(
+      (tap) => {
+        this.opening.delete(opening);
+        if (ws.readyState !== ws.OPEN || this.closing) {
+          // Gone while its TAP was being made (or the relay is stopping): nothing to serve.
+          this.opts.log.info('client left before its TAP was ready', { client_address: address, client_port: client.port, tap: tap.name });
+          ws.terminate();
+          void tap.close().then(() => {
+            this.opts.admission.release(address);
+            this.names.release(tap.name);
+            this.opts.ports.release(bridge);
+          });
+          return;
+        }
+        this.serve(ws, tap, client, bridge, at);
+        ws.resume();
+      },
+      (err: Error) => {
+        this.opening.delete(opening);
+        this.opts.admission.release(address);
+        this.opts.ports.release(bridge);
+        this.refuse(ws, client, `cannot create TAP: ${err.message}`);
+      },
+    );
+    this.opening.add(opening);
+  }
+
+  /** The client's session, from a ready TAP. */
+  private serve(ws: WebSocket, tap: Tap, client: { address: string; port: number; scheme: string }, bridge: string, at: bigint): void {
+    const address = client.address;
     const tapMs = Number(process.hrtime.bigint() - at) / 1e6;
     const limits = { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down) };
     this.sessions.add(
@@ -197,11 +227,11 @@ export class Relay {
   }
 
   /** A TAP with the next free name; a name someone else holds (EBUSY) is skipped. */
-  private openTap(bridge: string): Tap {
+  private async openTap(bridge: string): Promise<Tap> {
     for (let tries = 0; ; tries++) {
       const name = this.names.take();
       try {
-        return Tap.open(name, { bridge, mtu: PORT_MTU, isolated: this.opts.isolateClients, exclusive: true });
+        return await Tap.create(name, { bridge, mtu: PORT_MTU, isolated: this.opts.isolateClients, exclusive: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || tries >= 100) {
           this.names.release(name);
@@ -237,7 +267,9 @@ export class Relay {
 
   /** Closes every client with 1001 (their TAPs go at once) and stops listening. */
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.keepalive);
+    await Promise.all(this.opening); // TAPs being made: each is closed as it comes
     const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     const leaving = [...this.sessions];
     for (const s of leaving) s.close(CLOSE.goingAway, 'server shutting down');

@@ -29,6 +29,8 @@ const SCALES = opt('scale', QUICK ? '100' : '100,1000,10000')
   .split(',')
   .map(Number)
   .map((n) => Math.min(n, Math.floor((FD_HARD - 64) / 2)));
+/** Extra wsnic.conf keys for every relay of the run: --relay-conf bind_client_ip=0,mtu=9000 */
+const RELAY_CONF = Object.fromEntries(opt('relay-conf', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
 const ONLY = opt('only', 'lease,ping,tcp,jumbo,udp,scale,slow').split(',');
 const OUT = opt('out', join(ROOT, 'bench-results'));
 const TCP_SECONDS = QUICK ? 2 : 10;
@@ -75,8 +77,11 @@ function relayPid(ns: string): number {
 
 /** A relay network whose server is started by RELAY_CMD (fd limit raised for many clients). */
 async function relayNet(conf: Record<string, string | number>, guests: number) {
+  // iperf3 on the gateway: the host's own services are closed to clients unless allowed.
+  const gateway = conf.subnet === undefined ? '192.168.86.1' : String(conf.subnet).replace(/\.0\/\d+$/, '.1');
+  const open = { egress_allow: `${gateway}:tcp:5201, ${gateway}:udp:5201` };
   return relayNetwork(registerCleanup, conf, guests, (topo, srv, dropin) => {
-    const file = topo.file(`${srv}.conf`, Object.entries({ ws_address: '0.0.0.0', runtime_dir: join(topo.dir, 'run'), dnsmasq_conf_dir: dropin, ping_interval: 600, idle_timeout: 1200, ...conf }).map(([k, v]) => `${k} = ${v}`).join('\n'));
+    const file = topo.file(`${srv}.conf`, Object.entries({ ws_address: '0.0.0.0', runtime_dir: join(topo.dir, 'run'), dnsmasq_conf_dir: dropin, ping_interval: 600, idle_timeout: 1200, ...open, ...conf, ...RELAY_CONF }).map(([k, v]) => `${k} = ${v}`).join('\n'));
     return topo.spawn(srv, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${RELAY_CMD.replace('{conf}', file)}`]);
   });
 }
@@ -90,7 +95,9 @@ async function kernelNet(guests: number, mtu = 1500) {
   sh('mkdir', ['-p', dropin]);
   topo.file('dnsmasq.d/bench.conf', 'no-resolv\n');
   const run = join(topo.dir, 'run');
-  const setup = topo.exec(srv, process.execPath, [WSNIC, 'setup', '--runtime-dir', run, '--dnsmasq-conf-dir', dropin, '--mtu', String(mtu)]);
+  // The same rules as the relay's, iperf3 on the gateway allowed the same way.
+  const setup = topo.exec(srv, process.execPath, [WSNIC, 'setup', '--runtime-dir', run, '--dnsmasq-conf-dir', dropin, '--mtu', String(mtu),
+    '--egress-allow', '192.168.86.1:tcp:5201,192.168.86.1:udp:5201']);
   if (setup.code !== 0) throw new Error(`kernel path setup: ${setup.stderr}`);
   const dnsmasq = topo.spawn(srv, 'dnsmasq', ['--keep-in-foreground', `--conf-file=${run}/dnsmasq.conf`]);
   await dnsmasq.waitFor(/DHCP, sockets bound/);

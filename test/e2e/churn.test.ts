@@ -83,7 +83,9 @@ t.test('10,000 clients come and go, one stays; a SIGKILLed relay restarts clean'
   const settledMs = Date.now() - t0;
   const relayCpu = cpuSeconds(n.server.child.pid!) - cpu0;
   const connects = churned('connected');
-  t.ok(connects >= result.opened && connects <= CYCLES, `the relay saw ${connects} connects for ${result.opened} opened`);
+  // A client that leaves while its TAP is being made (on the thread pool) gets no session.
+  const early = count(n.server.output(), /client left before its TAP was ready client_address=198\.19\.2\.2 /);
+  t.ok(connects + early >= result.opened && connects + early <= CYCLES, `the relay saw ${connects} connects and ${early} left early for ${result.opened} opened`);
   t.equal(churned('disconnected'), connects, 'one disconnect per connect');
   const bad = n.server.output().split('\n').filter((l) => /^(warning|error):/.test(l) && !/no allowed_origins/.test(l));
   t.same(bad.slice(0, 5), [], `no refusal, no error (${bad.length})`);
