@@ -1,11 +1,12 @@
 /*
  * wsnic native addon: the few system calls Node cannot make itself.
  *
- *   tapOpen(pattern, excl)      TUNSETIFF (IFF_TAP|IFF_NO_PI, IFF_TUN_EXCL if excl), non-blocking
- *                               -> { fd, name }
  *   tapCreate(pattern, { exclusive, bridge, mtu, isolated })
- *                               a client's whole TAP (device, IPv6 off, MTU, bridge port, up) on
- *                               libuv's thread pool -> Promise<{ fd, name }>
+ *                               a client's whole TAP on libuv's thread pool: TUNSETIFF
+ *                               (IFF_TAP|IFF_NO_PI, IFF_TUN_EXCL if exclusive, non-blocking),
+ *                               IPv6 address generation off and port isolation over rtnetlink,
+ *                               MTU, bridge port and up by ioctl -> Promise<{ fd, name }>
+ *   tapOpen(pattern, options)   the same on the calling thread -> { fd, name }
  *   new TapPort(fd, onFrames, onWritable, onError)
  *                               a uv_poll on Node's own loop: reads until EAGAIN (at most
  *                               BATCH frames a wakeup) and hands them over in one call;
@@ -13,9 +14,6 @@
  *                               (onWritable fires once the fd can take more)
  *     .pause() / .resume()      stop / start reading (the kernel queue then drops, as Ethernet may)
  *     .close()                  stop polling; the fd stays open for the caller to close
- *   linkUp(name), linkSetMtu(name, mtu), bridgeAddPort(bridge, name)   ioctls
- *   bridgePortIsolate(name)     bridge port isolation, over rtnetlink
- *   linkIpv6Off(name)           IPv6 address generation off, over rtnetlink (no /proc/sys needed)
  *   wsMask(...), wsUnmask(...)  WebSocket masking for ws, in place of its per-byte JS loop
  *   sendDatagram(path, payload, fds?)   one AF_UNIX datagram, SCM_RIGHTS if fds: sd_notify and
  *                               the journal's native protocol, no libsystemd
@@ -182,77 +180,6 @@ static int bridge_add_core(const char *bridge, const char *port) {
 static int ipv6_off_core(const char *name);
 static int isolate_core(const char *name);
 
-/* tapOpen(pattern, exclusive) -> { fd, name }: the device only, on the calling thread. */
-static napi_value tap_open(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2], result, v;
-    char pattern[IFNAMSIZ + 1], name[IFNAMSIZ + 1], what[96];
-    bool exclusive = false;
-    int fd = -1, err;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 1 || get_string(env, argv[0], pattern, sizeof pattern,
-                               "tapOpen: name pattern must be a string of at most 15 bytes"))
-        return NULL;
-    if (argc >= 2) CHECK(napi_get_value_bool(env, argv[1], &exclusive));
-    if ((err = tap_create(pattern, exclusive, &fd, name))) {
-        snprintf(what, sizeof what, "cannot create TAP device '%s' (TUNSETIFF)", pattern);
-        throw_errno(env, err, what);
-        return NULL;
-    }
-    CHECK(napi_create_object(env, &result));
-    CHECK(napi_create_int32(env, fd, &v));
-    CHECK(napi_set_named_property(env, result, "fd", v));
-    CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v));
-    CHECK(napi_set_named_property(env, result, "name", v));
-    return result;
-}
-
-static napi_value link_up(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    char name[IFNAMSIZ + 1], what[96];
-    int err;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "linkUp: bad interface name")) return NULL;
-    if ((err = link_up_core(name))) {
-        snprintf(what, sizeof what, "cannot bring up %s", name);
-        throw_errno(env, err, what);
-    }
-    return NULL;
-}
-
-static napi_value link_set_mtu(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2];
-    char name[IFNAMSIZ + 1], what[96];
-    int32_t mtu;
-    int err;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 2 || get_string(env, argv[0], name, sizeof name, "linkSetMtu: bad interface name")) return NULL;
-    CHECK(napi_get_value_int32(env, argv[1], &mtu));
-    if ((err = set_mtu_core(name, mtu))) {
-        snprintf(what, sizeof what, "cannot set MTU %d on %s", mtu, name);
-        throw_errno(env, err, what);
-    }
-    return NULL;
-}
-
-static napi_value bridge_add_port(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2];
-    char bridge[IFNAMSIZ + 1], port[IFNAMSIZ + 1], what[96];
-    int err;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 2 || get_string(env, argv[0], bridge, sizeof bridge, "bridgeAddPort: bad bridge name") ||
-        get_string(env, argv[1], port, sizeof port, "bridgeAddPort: bad port name"))
-        return NULL;
-    if ((err = bridge_add_core(bridge, port))) {
-        snprintf(what, sizeof what, "cannot add %s to bridge %s", port, bridge);
-        throw_errno(env, err, what);
-    }
-    return NULL;
-}
-
 /* ---- tapCreate: a client's whole TAP, made on the thread pool ---- */
 
 typedef struct {
@@ -265,7 +192,8 @@ typedef struct {
     char what[96];
 } CreateJob;
 
-/* On a pool thread: device, IPv6 off, MTU, bridge port (isolated), up; undone on failure. */
+/* On a pool thread (tapOpen: the caller's): device, IPv6 off, MTU, bridge port (isolated), up;
+   undone on failure. */
 static void create_execute(napi_env env, void *data) {
     CreateJob *j = data;
     (void)env;
@@ -321,10 +249,10 @@ static int opt_bool(napi_env env, napi_value obj, const char *key, bool *out) {
     return napi_get_value_bool(env, v, out) == napi_ok ? 0 : -1;
 }
 
-/* tapCreate(pattern, { exclusive, bridge, mtu, isolated }) -> Promise<{ fd, name }> */
-static napi_value tap_create_async(napi_env env, napi_callback_info info) {
+/* A job from (pattern, { exclusive, bridge, mtu, isolated }); NULL with an exception pending. */
+static CreateJob *create_job(napi_env env, napi_callback_info info) {
     size_t argc = 2;
-    napi_value argv[2], promise, v, resource;
+    napi_value argv[2], v;
     napi_valuetype t;
     CreateJob *j = calloc(1, sizeof *j);
     if (j == NULL) {
@@ -345,6 +273,14 @@ static napi_value tap_create_async(napi_env env, napi_callback_info info) {
         napi_throw_type_error(env, NULL, "tapCreate: bad options");
         return NULL;
     }
+    return j;
+}
+
+/* tapCreate(pattern, options) -> Promise<{ fd, name }>, the work on the thread pool. */
+static napi_value tap_create_async(napi_env env, napi_callback_info info) {
+    napi_value promise, resource;
+    CreateJob *j = create_job(env, info);
+    if (j == NULL) return NULL;
     if (napi_create_promise(env, &j->deferred, &promise) != napi_ok ||
         napi_create_string_utf8(env, "wsnic:tapCreate", NAPI_AUTO_LENGTH, &resource) != napi_ok ||
         napi_create_async_work(env, NULL, resource, create_execute, create_complete, j, &j->work) != napi_ok ||
@@ -354,6 +290,26 @@ static napi_value tap_create_async(napi_env env, napi_callback_info info) {
         return NULL;
     }
     return promise;
+}
+
+/* tapOpen(pattern, options) -> { fd, name }: the same work on the calling thread (wsnic connect). */
+static napi_value tap_open(napi_env env, napi_callback_info info) {
+    napi_value result, v;
+    CreateJob *j = create_job(env, info);
+    if (j == NULL) return NULL;
+    create_execute(env, j);
+    if (j->err) {
+        throw_errno(env, j->err, j->what);
+        free(j);
+        return NULL;
+    }
+    napi_create_object(env, &result);
+    napi_create_int32(env, j->fd, &v);
+    napi_set_named_property(env, result, "fd", v);
+    napi_create_string_utf8(env, j->name, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, result, "name", v);
+    free(j);
+    return result;
 }
 
 /* ---- TapPort: a TAP fd polled on Node's loop ---- */
@@ -797,36 +753,6 @@ static int isolate_core(const char *name) {
     return setlink_core(name, &req);
 }
 
-/* linkIpv6Off(name) */
-static napi_value link_ipv6_off(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    char name[IFNAMSIZ + 1], what[96];
-    int err;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "linkIpv6Off: bad interface name")) return NULL;
-    if ((err = ipv6_off_core(name))) {
-        snprintf(what, sizeof what, "cannot turn IPv6 off on %s", name);
-        throw_errno(env, err, what);
-    }
-    return NULL;
-}
-
-/* bridgePortIsolate(name) */
-static napi_value bridge_port_isolate(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    char name[IFNAMSIZ + 1], what[96];
-    int err;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "bridgePortIsolate: bad interface name")) return NULL;
-    if ((err = isolate_core(name))) {
-        snprintf(what, sizeof what, "cannot isolate bridge port %s", name);
-        throw_errno(env, err, what);
-    }
-    return NULL;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
     napi_value cls;
     napi_property_descriptor methods[] = {
@@ -838,14 +764,9 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_property_descriptor fns[] = {
         {"tapOpen", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
         {"tapCreate", NULL, tap_create_async, NULL, NULL, NULL, napi_default, NULL},
-        {"linkUp", NULL, link_up, NULL, NULL, NULL, napi_default, NULL},
-        {"linkSetMtu", NULL, link_set_mtu, NULL, NULL, NULL, napi_default, NULL},
-        {"bridgeAddPort", NULL, bridge_add_port, NULL, NULL, NULL, napi_default, NULL},
-        {"bridgePortIsolate", NULL, bridge_port_isolate, NULL, NULL, NULL, napi_default, NULL},
         {"sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL},
         {"wsMask", NULL, ws_mask, NULL, NULL, NULL, napi_default, NULL},
         {"wsUnmask", NULL, ws_unmask, NULL, NULL, NULL, napi_default, NULL},
-        {"linkIpv6Off", NULL, link_ipv6_off, NULL, NULL, NULL, napi_default, NULL},
     };
     CHECK(napi_define_class(env, "TapPort", NAPI_AUTO_LENGTH, port_ctor, NULL, 4, methods, &cls));
     CHECK(napi_set_named_property(env, exports, "TapPort", cls));

@@ -8,22 +8,26 @@ export interface TapPortHandle {
   close(): void;
 }
 
+export interface TapCreateOptions {
+  exclusive?: boolean;
+  bridge?: string;
+  mtu?: number;
+  isolated?: boolean;
+}
+
 export interface Addon {
-  /** exclusive: EBUSY if a device of that name exists (IFF_TUN_EXCL), instead of attaching. */
-  tapOpen(pattern: string, exclusive?: boolean): { fd: number; name: string };
-  /** A client's whole TAP (device, IPv6 off, MTU, bridge port, up) made on the thread pool. */
-  tapCreate(pattern: string, opts: { exclusive?: boolean; bridge?: string; mtu?: number; isolated?: boolean }): Promise<{ fd: number; name: string }>;
+  /**
+   * A client's whole TAP: the device (exclusive: EBUSY if the name exists, IFF_TUN_EXCL), IPv6
+   * off, MTU, bridge port (isolated), up. tapCreate on the thread pool, tapOpen on this thread.
+   */
+  tapCreate(pattern: string, opts: TapCreateOptions): Promise<{ fd: number; name: string }>;
+  tapOpen(pattern: string, opts: TapCreateOptions): { fd: number; name: string };
   TapPort: new (
     fd: number,
     onFrames: (frames: Buffer[]) => void,
     onWritable: () => void,
     onError: (errno: number) => void,
   ) => TapPortHandle;
-  linkUp(name: string): void;
-  linkSetMtu(name: string, mtu: number): void;
-  bridgeAddPort(bridge: string, port: string): void;
-  bridgePortIsolate(port: string): void;
-  linkIpv6Off(name: string): void;
   wsMask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;
   wsUnmask(buffer: Buffer, mask: Buffer): void;
   /** One AF_UNIX datagram (sd_notify, the journal), with fds as SCM_RIGHTS. */

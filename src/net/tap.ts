@@ -2,9 +2,9 @@
  * A TAP device held by this process: created from a name pattern, read on Node's event loop
  * by the addon, written one frame per write(). Closing the fd removes the device.
  */
-import { close, closeSync, writeFileSync } from 'node:fs';
+import { close, writeFileSync } from 'node:fs';
 import { osErrorName } from './exec';
-import { native, type TapPortHandle } from './native';
+import { native, type TapCreateOptions, type TapPortHandle } from './native';
 
 export interface TapHandlers {
   /** Frames read in one wakeup (at most 64). */
@@ -24,6 +24,15 @@ export interface TapOptions {
   exclusive?: boolean | undefined;
 }
 
+function createOptions(opts: TapOptions): TapCreateOptions {
+  return {
+    exclusive: opts.exclusive ?? false,
+    isolated: opts.isolated ?? false,
+    ...(opts.bridge !== undefined ? { bridge: opts.bridge } : {}),
+    ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
+  };
+}
+
 export class Tap {
   private port: TapPortHandle | undefined;
   private handlers: TapHandlers | undefined;
@@ -36,20 +45,8 @@ export class Tap {
    * CAP_NET_ADMIN: IPv6 goes off over rtnetlink, not /proc/sys (read-only in the sandbox).
    */
   static open(pattern: string, opts: TapOptions = {}): Tap {
-    const addon = native();
-    const { fd, name } = addon.tapOpen(pattern, opts.exclusive ?? false);
-    const tap = new Tap(name, fd);
-    try {
-      addon.linkIpv6Off(name);
-      if (opts.mtu !== undefined) addon.linkSetMtu(name, opts.mtu);
-      if (opts.bridge !== undefined) addon.bridgeAddPort(opts.bridge, name);
-      if (opts.bridge !== undefined && opts.isolated) addon.bridgePortIsolate(name);
-      addon.linkUp(name);
-    } catch (err) {
-      closeSync(fd); // not started: no poll handle, and nothing else to wait for
-      throw err;
-    }
-    return tap;
+    const { fd, name } = native().tapOpen(pattern, createOptions(opts));
+    return new Tap(name, fd);
   }
 
   /**
@@ -58,12 +55,7 @@ export class Tap {
    * moment elsewhere would stall every client. Rejects with the step that failed and its errno.
    */
   static async create(pattern: string, opts: TapOptions = {}): Promise<Tap> {
-    const { fd, name } = await native().tapCreate(pattern, {
-      exclusive: opts.exclusive ?? false,
-      isolated: opts.isolated ?? false,
-      ...(opts.bridge !== undefined ? { bridge: opts.bridge } : {}),
-      ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
-    });
+    const { fd, name } = await native().tapCreate(pattern, createOptions(opts));
     return new Tap(name, fd);
   }
 

@@ -26,7 +26,7 @@ export const LOW_WATER = 256 * 1024;
  * kernel's socket buffer and TCP holds the sender back, so a flood costs the relay little more
  * CPU than the traffic it lets through (read and dropped, it would cost all of it).
  */
-export const REST_MS = 100;
+export const REST_MS = 20;
 
 export interface PumpCounters {
   framesIn: number; // client -> TAP

@@ -246,7 +246,9 @@ export class Relay {
     // No session listens on this socket: without a listener, a protocol error the client sends
     // before the close completes would be an uncaught exception and stop the relay.
     ws.on('error', () => {});
+    ws.resume(); // paused while its TAP was being made: the close handshake needs the answer read
     ws.close(CLOSE.internal, reason.slice(0, 120));
+    setTimeout(() => ws.terminate(), 2000).unref(); // a client that does not answer is cut off
   }
 
   totals(): Totals {
