@@ -218,25 +218,27 @@ static void create_execute(napi_env env, void *data) {
     }
 }
 
+/* { fd, name } of a job that succeeded. */
+static napi_value made_tap(napi_env env, CreateJob *j) {
+    napi_value result, v;
+    napi_create_object(env, &result);
+    napi_create_int32(env, j->fd, &v);
+    napi_set_named_property(env, result, "fd", v);
+    napi_create_string_utf8(env, j->name, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, result, "name", v);
+    return result;
+}
+
 /* Back on the loop: resolve with { fd, name } or reject with the errno error. */
 static void create_complete(napi_env env, napi_status status, void *data) {
     CreateJob *j = data;
-    napi_value result, v;
     if (status != napi_ok && j->err == 0) {
         if (j->fd >= 0) close(j->fd);
         j->err = ECANCELED;
         snprintf(j->what, sizeof j->what, "TAP creation cancelled");
     }
-    if (j->err) {
-        napi_reject_deferred(env, j->deferred, errno_error(env, j->err, j->what));
-    } else {
-        napi_create_object(env, &result);
-        napi_create_int32(env, j->fd, &v);
-        napi_set_named_property(env, result, "fd", v);
-        napi_create_string_utf8(env, j->name, NAPI_AUTO_LENGTH, &v);
-        napi_set_named_property(env, result, "name", v);
-        napi_resolve_deferred(env, j->deferred, result);
-    }
+    if (j->err) napi_reject_deferred(env, j->deferred, errno_error(env, j->err, j->what));
+    else napi_resolve_deferred(env, j->deferred, made_tap(env, j));
     napi_delete_async_work(env, j->work);
     free(j);
 }
@@ -294,7 +296,7 @@ static napi_value tap_create_async(napi_env env, napi_callback_info info) {
 
 /* tapOpen(pattern, options) -> { fd, name }: the same work on the calling thread (wsnic connect). */
 static napi_value tap_open(napi_env env, napi_callback_info info) {
-    napi_value result, v;
+    napi_value result;
     CreateJob *j = create_job(env, info);
     if (j == NULL) return NULL;
     create_execute(env, j);
@@ -303,11 +305,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
         free(j);
         return NULL;
     }
-    napi_create_object(env, &result);
-    napi_create_int32(env, j->fd, &v);
-    napi_set_named_property(env, result, "fd", v);
-    napi_create_string_utf8(env, j->name, NAPI_AUTO_LENGTH, &v);
-    napi_set_named_property(env, result, "name", v);
+    result = made_tap(env, j);
     free(j);
     return result;
 }
