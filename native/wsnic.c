@@ -261,6 +261,7 @@ static CreateJob *create_job(napi_env env, napi_callback_info info) {
         throw_errno(env, ENOMEM, "tapCreate");
         return NULL;
     }
+    j->fd = -1; /* no device yet: nothing to close if the work never runs */
     if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
         get_string(env, argv[0], j->pattern, sizeof j->pattern, "tapCreate: name pattern must be a string of at most 15 bytes")) {
         free(j);
@@ -287,6 +288,7 @@ static napi_value tap_create_async(napi_env env, napi_callback_info info) {
         napi_create_string_utf8(env, "wsnic:tapCreate", NAPI_AUTO_LENGTH, &resource) != napi_ok ||
         napi_create_async_work(env, NULL, resource, create_execute, create_complete, j, &j->work) != napi_ok ||
         napi_queue_async_work(env, j->work) != napi_ok) {
+        if (j->work != NULL) napi_delete_async_work(env, j->work);
         free(j); /* (a promise made before the failure is never settled: nothing awaits it yet) */
         napi_throw_error(env, NULL, "tapCreate: cannot queue the work");
         return NULL;

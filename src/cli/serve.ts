@@ -17,6 +17,7 @@ import { takeListenFds } from '../systemd/activation';
 import { problems, queryNetworkd } from '../systemd/networkd';
 import { Notifier } from '../systemd/notify';
 import { leaseFile } from '../config/paths';
+import { deriveNetwork } from '../config/derive';
 
 const STATUS_EVERY_MS = 5000;
 
@@ -58,13 +59,14 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
   const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log, c.isolate_clients);
   ports.sweep();
+  const capacity = clientCapacity();
   const admission = new Admission({
     allowedOrigins: c.allowed_origins,
     tokensFile: c.auth_tokens_file,
     maxClients: c.max_clients,
     maxPerIp: c.max_clients_per_ip,
     trustedProxies: c.trusted_proxies,
-    capacity: clientCapacity(),
+    capacity,
   });
   // Client addresses on the bridge: only as leased (the rules are in wsnic setup's ruleset).
   const leased = c.bind_client_ip && !c.disable_dhcp ? new LeasedSet(log) : undefined;
@@ -76,12 +78,15 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     },
     duplicateMac: c.duplicate_mac === 'refuse' ? 'refuse' : 'allow',
     leased,
+    gateway: deriveNetwork(c).bridgeAddress,
   });
   const servers: Server[] = [];
   let tlsServer: HttpsServer | undefined;
 
   const attach = (secure: boolean): Server => {
     const server = createServer(secure ? tls : undefined);
+    // Connections still in their handshake hold a descriptor too: bounded as well.
+    if (capacity > 0) server.maxConnections = capacity;
     relay.attach(server, secure);
     servers.push(server);
     if (secure) tlsServer = server as HttpsServer;
@@ -184,6 +189,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
       notifier.stopping();
       clearInterval(statusTimer);
       stopLeases();
+      leased?.stop();
       await relay.close();
       ports.close(); // the clients' TAPs are gone: their leaves can go too
     },

@@ -13,6 +13,13 @@ import { BRIDGE_TABLE, LEASED_SET } from './nftables';
 
 /** How long an OFFER or ACK seen on the wire counts without the lease file agreeing. */
 const ACK_GRACE_MS = 10_000;
+/**
+ * The whole set is rewritten this often: loading the ruleset again (`wsnic setup`, a restart of
+ * wsnic-bridge) empties it behind our back, and a diff alone would never notice.
+ */
+export const REWRITE_MS = 30_000;
+/** Retries after a failed nft run: 1 s, 2 s, 4 s, ... (timing.retryMs doubling) at most this. */
+const RETRY_MAX_MS = 30_000;
 
 interface Client {
   mac: string;
@@ -49,12 +56,29 @@ export class LeasedSet {
   private again = false;
   private resync = false;
   private disabled = false;
+  private failures = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private readonly rewrite: NodeJS.Timeout;
   private readonly target = `${BRIDGE_TABLE} ${LEASED_SET}`;
 
   constructor(
     private readonly log: Logger,
     private readonly nft: NftRunner = nftRunner(),
-  ) {}
+    private readonly timing = { rewriteMs: REWRITE_MS, retryMs: 1000 },
+  ) {
+    this.rewrite = setInterval(() => {
+      this.resync = true;
+      this.sync();
+    }, timing.rewriteMs);
+    this.rewrite.unref();
+  }
+
+  /** Stops the timers (the set stays as it is). */
+  stop(): void {
+    clearInterval(this.rewrite);
+    clearTimeout(this.retry);
+    this.disabled = true;
+  }
 
   /**
    * Empties the set at start: elements a relay left when it was killed name TAPs that are gone
@@ -111,7 +135,7 @@ export class LeasedSet {
   /** Brings the kernel's set to desired(), one nft at a time; changes meanwhile go in the next. */
   private sync(): void {
     if (this.disabled) return;
-    if (this.busy) {
+    if (this.busy || this.retry !== undefined) {
       this.again = true;
       return;
     }
@@ -127,17 +151,21 @@ export class LeasedSet {
       if (err === undefined) {
         this.applied = want;
         this.resync = false;
+        if (this.failures > 0) this.log.info('client address set updated again', { after_failures: this.failures });
+        this.failures = 0;
       } else {
-        // Out of step with the kernel (someone reloaded the ruleset?): start over from empty.
-        this.log.warning('client address set update failed, rewriting it', { reason: err.split('\n')[0] });
+        // Out of step with the kernel (the ruleset reloaded, nft killed, no fds): start over
+        // from empty, after a pause. Meanwhile the kernel keeps what it had.
+        if (this.failures++ === 0) this.log.warning('client address set update failed, retrying', { reason: err.split('\n')[0] });
         this.applied = new Map();
-        if (this.resync) {
-          this.disabled = true; // even a full rewrite fails: the set is gone
-          this.log.error('client addresses no longer enforced: the nftables set is gone (run wsnic setup)');
-          return;
-        }
         this.resync = true;
         this.again = true;
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          this.sync();
+        }, Math.min(RETRY_MAX_MS, this.timing.retryMs * 2 ** (this.failures - 1)));
+        this.retry.unref();
+        return;
       }
       if (this.again) {
         this.again = false;

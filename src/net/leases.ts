@@ -3,12 +3,13 @@
  * journal's IP field). Format: "expiry mac ip hostname clientid" per line.
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { isIPv4 } from 'node:net';
 
 export function parseLeases(text: string): Map<string, string> {
   const byMac = new Map<string, string>();
   for (const line of text.split('\n')) {
     const [, mac, ip] = line.trim().split(/\s+/);
-    if (mac && ip && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) byMac.set(mac.toLowerCase(), ip);
+    if (mac && ip && isIPv4(ip) && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) byMac.set(mac.toLowerCase(), ip);
   }
   return byMac;
 }

@@ -48,8 +48,9 @@ function bridgeTable(r: RulesetInput): string[] {
   const types = r.clientIpv6 ? '{ ip, arp, ip6 }' : '{ ip, arp }';
   const bind = r.bindClientIp
     ? [
-        '\t\t# Before its lease a client may ask for one; an ARP probe (RFC 5227) comes from 0.0.0.0.',
-        '\t\tether type ip udp sport 68 udp dport 67 accept',
+        '\t\t# Before its lease a client may ask for one (renewals come from the leased address); an',
+        '\t\t# ARP probe (RFC 5227) comes from 0.0.0.0.',
+        '\t\tether type ip ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept',
         '\t\tether type arp arp saddr ip 0.0.0.0 accept',
         '\t\t# Otherwise a client sends from its own tap, MAC and leased address, or not at all:',
         '\t\t# no ARP claiming the gateway or another client, no spoofed source address.',

@@ -13,7 +13,7 @@
 import type WebSocket from 'ws';
 import type { Tap } from '../net/tap';
 import type { RateLimit } from './ratelimit';
-import { dhcpAck, type Ack } from './dhcp';
+import { dhcpAck, dhcpRequestChaddr, type Ack } from './dhcp';
 
 /** Largest frame: 65,535 MTU (v86 virtio) + 14-byte Ethernet header. */
 export const MAX_FRAME = 65549;
@@ -91,6 +91,8 @@ export class Pump {
     private readonly events: PumpEvents,
     private readonly bindMac = false,
     private readonly limits: PumpLimits = {},
+    /** The DHCP server's address (the gateway, as a number): OFFERs and ACKs from it are told. */
+    private readonly dhcpServer?: number,
   ) {}
 
   start(): void {
@@ -132,9 +134,22 @@ export class Pump {
       this.counters.spoofed++; // one MAC per client: a guest does not change MAC mid-connection
       return;
     }
+    if (this.bindMac && data[23] === 17) {
+      // DHCP for another MAC would make dnsmasq offer (or release) that client's address.
+      const chaddr = dhcpRequestChaddr(data);
+      if (chaddr !== undefined && chaddr.compare(this.boundMac) !== 0) {
+        this.counters.spoofed++;
+        return;
+      }
+    }
     if (this.limits.up && !this.limits.up.allow(data.length)) {
       if (this.counters.limitedIn++ === 0) this.events.onLimited?.('up');
       this.rest();
+      return;
+    }
+    if (this.pending !== undefined) {
+      // ws still hands over what it parsed before pause(): kept, it would pass the waiting frame.
+      this.counters.dropped++;
       return;
     }
     this.counters.framesIn++;
@@ -194,8 +209,8 @@ export class Pump {
       }
       this.counters.framesOut++;
       this.counters.bytesOut += frame.length;
-      if (frame[23] === 17 && this.events.onDhcpAck) { // UDP over IPv4 (or chance): maybe an ACK
-        const ack = dhcpAck(frame);
+      if (frame[23] === 17 && this.dhcpServer !== undefined && this.events.onDhcpAck) { // UDP over IPv4 (or chance)
+        const ack = dhcpAck(frame, this.dhcpServer);
         if (ack) this.events.onDhcpAck(ack);
       }
       if (held) this.ws.send(held, { binary: true });

@@ -16,6 +16,7 @@ import { upgradeRequired } from './page';
 import { MAX_FRAME } from './pump';
 import { RateLimit, type Limits } from './ratelimit';
 import type { LeasedSet } from '../net/leased';
+import { ipToInt } from '../config/values';
 import { CLOSE, Session } from './session';
 
 export interface RelayOptions {
@@ -33,6 +34,8 @@ export interface RelayOptions {
   rates: { up: Limits; down: Limits };
   /** The bridge's set of leased addresses clients may send from; undefined: not enforced. */
   leased?: LeasedSet | undefined;
+  /** The gateway (DHCP server) address, whose OFFERs and ACKs feed `leased`. */
+  gateway?: string | undefined;
   /** A client binding a MAC another live client holds: logged, and with 'refuse' closed (1008). */
   duplicateMac: 'allow' | 'refuse';
   log: Logger;
@@ -102,6 +105,10 @@ export class Relay {
     server.on('secureConnection', arm);
     server.on('upgrade', (req: http.IncomingMessage, socket: TimedSocket, head: Buffer) => {
       clearTimeout(socket[HANDSHAKE_TIMER]);
+      if (this.closing) {
+        socket.destroy(); // stopping: no new TAP
+        return;
+      }
       socket.on('error', () => socket.destroy());
       const at = process.hrtime.bigint();
       const verdict = this.opts.admission.check(req);
@@ -152,7 +159,16 @@ export class Relay {
           });
           return;
         }
-        this.serve(ws, tap, client, bridge, at);
+        try {
+          this.serve(ws, tap, client, bridge, at);
+        } catch (err) {
+          // (e.g. the TAP cannot be polled): this client only, nothing kept.
+          void tap.close().then(() => this.names.release(tap.name));
+          this.opts.admission.release(address);
+          this.opts.ports.release(bridge);
+          this.refuse(ws, client, `cannot start the session: ${(err as Error).message}`);
+          return;
+        }
         ws.resume();
       },
       (err: Error) => {
@@ -191,6 +207,7 @@ export class Relay {
         limits,
         onFirstMac: (s, mac) => this.bindMac(s, mac),
         onDhcpAck: this.opts.leased && ((s, ack) => this.opts.leased!.acked(s.tap.name, ack.mac, ack.ip)),
+        ...(this.opts.gateway !== undefined ? { dhcpServer: ipToInt(this.opts.gateway) } : {}),
       }),
     );
     this.onClientCountChange?.();
@@ -211,11 +228,10 @@ export class Relay {
     this.opts.log.warning(refuse ? 'duplicate MAC, client refused' : 'duplicate MAC, both clients kept', {
       ...s.fields(), mac, other_tap: holders[0]!.tap.name, other_client_address: holders[0]!.client.address,
     });
+    // Kept, the later client gets no address on the bridge while the first holds the MAC: the
+    // lease is the MAC's, and a client must not claim another's address by copying its MAC.
     if (refuse) s.close(CLOSE.policy, `MAC ${mac} is in use by another client`);
-    else {
-      holders.push(s);
-      this.opts.leased?.bind(s.tap.name, mac);
-    }
+    else holders.push(s);
   }
 
   private unbindMac(s: Session): void {
@@ -223,7 +239,11 @@ export class Relay {
     const holders = mac === undefined ? undefined : this.macs.get(mac);
     if (holders === undefined || !holders.includes(s)) return;
     if (holders.length === 1) this.macs.delete(mac!);
-    else holders.splice(holders.indexOf(s), 1);
+    else {
+      const wasFirst = holders[0] === s;
+      holders.splice(holders.indexOf(s), 1);
+      if (wasFirst) this.opts.leased?.bind(holders[0]!.tap.name, mac!); // the next in line gets it
+    }
   }
 
   /** A TAP with the next free name; a name someone else holds (EBUSY) is skipped. */
@@ -271,7 +291,8 @@ export class Relay {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.keepalive);
-    await Promise.all(this.opening); // TAPs being made: each is closed as it comes
+    // TAPs being made: each is closed as it comes (a kernel that hangs does not hold us past 10 s).
+    await Promise.race([Promise.all(this.opening), new Promise((r) => setTimeout(r, 10_000).unref())]);
     const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     const leaving = [...this.sessions];
     for (const s of leaving) s.close(CLOSE.goingAway, 'server shutting down');

@@ -51,7 +51,7 @@ export class Session {
     private readonly log: Logger,
     private readonly onClosed: (s: Session) => void,
     /** The relay's side: rate limits, and a look at the MAC (duplicates) as it binds. */
-    hooks: { limits?: PumpLimits; onFirstMac?: (s: Session, mac: string) => void; onDhcpAck?: (s: Session, ack: Ack) => void } = {},
+    hooks: { limits?: PumpLimits; onFirstMac?: (s: Session, mac: string) => void; onDhcpAck?: (s: Session, ack: Ack) => void; dhcpServer?: number } = {},
   ) {
     this.pump = new Pump(ws, tap, {
       onFirstMac: (mac) => {
@@ -64,7 +64,7 @@ export class Session {
       onActivity: () => this.seen(),
       onText: (text) => log.debug('text message ignored', { ...this.fields(), bytes: text.length }),
       onTapError: (err) => this.close(CLOSE.internal, err.message),
-    }, true, hooks.limits);
+    }, true, hooks.limits, hooks.dhcpServer);
     ws.on('pong', () => this.seen());
     ws.on('error', (err: Error & { code?: string }) => {
       // A protocol error: ws has already sent the close frame with the status it names.
@@ -112,6 +112,7 @@ export class Session {
     if (this.closed) return;
     this.reason = reason;
     this.finish(code, reason);
+    this.ws.resume(); // paused (over its limit, or the TAP full): the close handshake needs the answer read
     this.ws.close(code, reason.slice(0, 120));
     // A client that does not answer the close handshake is cut off.
     setTimeout(() => this.ws.terminate(), 2000).unref();

@@ -6,8 +6,12 @@
  */
 import t from 'tap';
 import { chmodSync } from 'node:fs';
-import { relayNetwork, INTERNET, type Topology } from './topology';
+import { relayNetwork, INTERNET, ROOT, type Topology } from './topology';
 import { bridgeMac } from '../../src/net/bridge';
+import { leasedElements } from './leased';
+import { join } from 'node:path';
+
+const TRICKS = join(ROOT, 'test', 'fixtures', 'dhcp_tricks.py');
 
 /** Packets each counted rule of the client chain dropped, by comment. */
 function drops(topo: Topology, ns: string): Record<string, number> {
@@ -29,7 +33,8 @@ function rtt(topo: Topology, ns: string, to: string, count = 10): number {
 }
 
 t.test('a client cannot spoof addresses, claim the gateway or serve DHCP; the good guest is untouched', async (t) => {
-  const n = await relayNetwork(t.teardown.bind(t), { enable_inet: 1 }, 3);
+  // log_level debug: dnsmasq's lines (which DISCOVERs it got) are in the relay's output.
+  const n = await relayNetwork(t.teardown.bind(t), { enable_inet: 1, log_level: 'debug' }, 3);
   await n.outside();
   const [good, bad, late] = n.guests as [string, string, string];
   const [goodIp, badIp] = await n.joinAll([], 2);
@@ -92,6 +97,27 @@ t.test('a client cannot spoof addresses, claim the gateway or serve DHCP; the go
     for (let i = 0; i < 50 && drops(topo, srv)['DHCP server in a client']! === dhcp0; i++) await new Promise((r) => setTimeout(r, 200));
     t.ok(drops(topo, srv)['DHCP server in a client']! > dhcp0, 'the rogue offers were dropped and counted');
     t.match(topo.exec(late, 'ip', ['-4', 'addr', 'show', 'wsn0']).stdout, /inet 192\.168\.86\./, 'and the newcomer has dnsmasq\'s address still');
+  });
+
+  await t.test('a DHCP reply from a server outside, through NAT, grants no address', async (t) => {
+    await topo.spawn(n.inet, '/usr/bin/python3', [TRICKS, 'outside-server', INTERNET]).waitFor(/ready/);
+    const r = topo.exec(bad, '/usr/bin/python3', [TRICKS, 'ask-outside', badIp!, INTERNET]);
+    t.equal(r.stdout.trim(), 'reply', `the fake ACK for the gateway's address reached the client ${r.stdout} ${r.stderr}`);
+    await new Promise((r) => setTimeout(r, 300));
+    t.notOk(leasedElements(topo, srv).some(([, , ip]) => ip === gw), 'but the set does not give it the gateway\'s address');
+    const arp0 = drops(topo, srv)['ARP not from the lease']!;
+    topo.exec(bad, 'ip', ['addr', 'add', `${gw}/32`, 'dev', 'wsn0']);
+    topo.exec(bad, 'busybox', ['arping', '-U', '-c', '2', '-w', '2', '-I', 'wsn0', '-s', gw, gw]);
+    topo.exec(bad, 'ip', ['addr', 'del', `${gw}/32`, 'dev', 'wsn0']);
+    t.ok(drops(topo, srv)['ARP not from the lease']! >= arp0 + 2, 'its claim of the gateway is still dropped');
+  });
+
+  await t.test('a DHCP request naming another client\'s MAC never reaches dnsmasq', async (t) => {
+    t.match(n.server.output(), /DHCPDISCOVER\(wsbr0\)/, 'dnsmasq logs the DISCOVERs it gets (the check below can fail)');
+    const mark = n.server.mark();
+    t.equal(topo.exec(bad, '/usr/bin/python3', [TRICKS, 'discover-as', 'wsn0', goodMac]).stdout.trim(), 'sent');
+    await new Promise((r) => setTimeout(r, 1000));
+    t.notMatch(n.server.output().slice(mark), new RegExp(`DHCPDISCOVER\\(wsbr0\\) ${goodMac}`), 'no DISCOVER for the good guest\'s MAC');
   });
 
   await t.test('a changed MAC or a foreign ethertype does not pass', async (t) => {

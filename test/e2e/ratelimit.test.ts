@@ -120,6 +120,12 @@ t.test('two clients with one MAC: warned about by default', async (t) => {
   oneFrame(n, 2);
   const warning = await n.server.waitFor(/duplicate MAC/, 5000);
   t.match(warning, new RegExp(`^warning: duplicate MAC, both clients kept client_address=198\\.19\\.2\\.2 .*tap=wstap1 .*mac=${MAC} other_tap=wstap0`));
+  // The copy cannot use the first one's address: the lease belongs to the MAC's first holder.
+  const ip = n.topo.exec(n.guests[0]!, 'ip', ['-4', '-o', 'addr', 'show', 'wsn0']).stdout.match(/inet (\S+)/)![1]!;
+  n.topo.exec(n.guests[1]!, 'ip', ['addr', 'add', ip, 'dev', 'wsn0']);
+  n.topo.exec(n.guests[1]!, 'ip', ['route', 'add', 'default', 'via', '192.168.86.1']);
+  t.match(gatewayPings(n, 2), /0 packets received/, 'the second gets nowhere from the first one\'s address');
+  t.match(gatewayPings(n, 1), /3 packets received/, 'the first keeps it');
 });
 
 t.test('with duplicate_mac = refuse the second client is closed with 1008; the first keeps working, and the MAC is free once it leaves', async (t) => {
