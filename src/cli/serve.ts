@@ -17,7 +17,7 @@ import { takeListenFds } from '../systemd/activation';
 import { problems, queryNetworkd } from '../systemd/networkd';
 import { Notifier } from '../systemd/notify';
 import { leaseFile } from '../config/paths';
-import { deriveNetwork } from '../config/derive';
+import { bindsClientIp, deriveNetwork } from '../config/derive';
 
 const STATUS_EVERY_MS = 5000;
 
@@ -69,7 +69,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     capacity,
   });
   // Client addresses on the bridge: only as leased (the rules are in wsnic setup's ruleset).
-  const leased = c.bind_client_ip && !c.disable_dhcp ? new LeasedSet(log) : undefined;
+  const leased = bindsClientIp(c) ? new LeasedSet(log) : undefined;
   leased?.reset();
   const relay = new Relay({ ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, handshakeTimeout: c.handshake_timeout, isolateClients: c.isolate_clients, admission, log,
     rates: {

@@ -17,6 +17,14 @@ export interface Network {
   nameservers: string[];
 }
 
+/**
+ * Whether a client may send only from its leased address: the bridge rules (wsnic setup) and
+ * the relay keeping their set must agree. Without DHCP there are no leases to bind to.
+ */
+export function bindsClientIp(c: Pick<Config, 'bind_client_ip' | 'disable_dhcp'>): boolean {
+  return c.bind_client_ip && !c.disable_dhcp;
+}
+
 export function deriveNetwork(config: Pick<Config, 'subnet' | 'dhcp_nameserver'>): Network {
   const { network, prefix } = parseCidr(config.subnet);
   const size = 2 ** (32 - prefix);

@@ -10,6 +10,11 @@ const FALSE = ['0', 'no', 'false', 'f', 'off', 'n'];
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const DOMAIN = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+/** The items of a list value: separated by commas, semicolons or blanks. */
+function items(v: string): string[] {
+  return v === '' ? [] : v.split(/[\s,;]+/).filter((s) => s !== '');
+}
+
 export function parseValue(e: Entry, raw: string): unknown {
   const v = raw.trim();
   switch (e.kind) {
@@ -44,7 +49,7 @@ export function parseValue(e: Entry, raw: string): unknown {
       }
       return v;
     case 'ipv4list': {
-      const list = v === '' ? [] : v.split(/[\s,;]+/).filter((s) => s !== '');
+      const list = items(v);
       const bad = list.find((s) => !isIPv4(s));
       if (bad !== undefined) throw new ValueError(`'${bad}' is not an IPv4 address (give a comma-separated list)`);
       return list;
@@ -52,7 +57,7 @@ export function parseValue(e: Entry, raw: string): unknown {
     case 'list':
       return v === '' ? [] : v.split(/[\s,]+/).filter((s) => s !== '');
     case 'netlist': {
-      const list = v === '' ? [] : v.split(/[\s,;]+/).filter((s) => s !== '');
+      const list = items(v);
       const bad = list.find((s) => {
         const [addr, len] = s.split('/');
         if (isIPv4(addr!)) return len !== undefined && !(/^\d+$/.test(len) && Number(len) <= 32);
@@ -63,7 +68,7 @@ export function parseValue(e: Entry, raw: string): unknown {
       return list;
     }
     case 'egress': {
-      const list = v === '' ? [] : v.split(/[\s,;]+/).filter((s) => s !== '');
+      const list = items(v);
       const bad = list.find((s) => parseEgressRule(s) === undefined);
       if (bad !== undefined) throw new ValueError(`'${bad}' is not an egress rule (give ${EGRESS_SYNTAX}, comma-separated)`);
       return list;

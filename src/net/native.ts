@@ -8,11 +8,15 @@ export interface TapPortHandle {
   close(): void;
 }
 
+/** Absent or undefined: not exclusive, no bridge, the kernel's MTU, not isolated. */
 export interface TapCreateOptions {
-  exclusive?: boolean;
-  bridge?: string;
-  mtu?: number;
-  isolated?: boolean;
+  /** Fail with EBUSY if the name exists (a persistent TAP of someone else's) rather than attach. */
+  exclusive?: boolean | undefined;
+  /** Enslave to this bridge before bringing the device up. */
+  bridge?: string | undefined;
+  mtu?: number | undefined;
+  /** Bridge port isolation: this client reaches the gateway, not other clients. */
+  isolated?: boolean | undefined;
 }
 
 export interface Addon {

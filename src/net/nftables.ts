@@ -8,6 +8,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { resolveEgress, type EgressRule } from '../config/egress';
 import { entry } from '../config/schema';
+import { parseValue } from '../config/values';
 import { run } from './exec';
 import { LEAF_GROUP } from './leaves';
 
@@ -41,7 +42,6 @@ export function egressMatch(r: EgressRule): string {
   return parts.join(' ');
 }
 
-const list = (v: string): string[] => v.split(/[\s,]+/).filter((x) => x !== '');
 const comment = (text: string): string => `comment ${JSON.stringify(text)}`;
 
 function bridgeTable(r: RulesetInput): string[] {
@@ -160,8 +160,9 @@ export function renderRuleset(r: RulesetInput): string {
  * is 203.0.113.0/24. The live file, rendered from wsnic.conf, is /run/wsnic/wsnic.nft.
  */
 export function exampleRuleset(): string {
-  const egressAllow = resolveEgress(list(entry('egress_allow')!.default), ['203.0.113.0/24']);
-  const egressDeny = resolveEgress(list(entry('egress_deny')!.default), ['203.0.113.0/24']);
+  const defaults = (key: string): string[] => parseValue(entry(key)!, entry(key)!.default) as string[];
+  const egressAllow = resolveEgress(defaults('egress_allow'), ['203.0.113.0/24']);
+  const egressDeny = resolveEgress(defaults('egress_deny'), ['203.0.113.0/24']);
   return renderRuleset({
     bridge: 'wsbr0', bridgeAddress: '192.168.86.1', subnet: '192.168.86.0/24', uplink: 'eth0', tapPrefix: 'wstap',
     bindClientIp: true, clientIpv6: false, egressAllow, egressDeny,

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema';
-import { deriveNetwork } from '../config/derive';
+import { bindsClientIp, deriveNetwork } from '../config/derive';
 import type { Logger } from '../log';
 import { defaultRouteInterface, hostNetworks, setIpForward, setupBridge, teardownBridge } from './bridge';
 import { resolveEgress } from '../config/egress';
@@ -61,7 +61,7 @@ export function setup(c: Config, log: Logger): { uplink: string | undefined } {
   const hostNets = hostNetworks(subnet);
   const text = renderRuleset({
     bridge: c.bridge, bridgeAddress: net.bridgeAddress, subnet, uplink, tapPrefix: c.tap_prefix,
-    bindClientIp: c.bind_client_ip && !c.disable_dhcp, clientIpv6: c.client_ipv6,
+    bindClientIp: bindsClientIp(c), clientIpv6: c.client_ipv6,
     egressAllow: resolveEgress(c.egress_allow, hostNets), egressDeny: resolveEgress(c.egress_deny, hostNets),
   });
   applyRuleset(text, rulesetPath(c));

@@ -14,24 +14,8 @@ export interface TapHandlers {
   onError(err: Error): void;
 }
 
-export interface TapOptions {
-  /** Enslave to this bridge before bringing the device up. */
-  bridge?: string | undefined;
-  mtu?: number | undefined;
-  /** Bridge port isolation: this client reaches the gateway, not other clients. */
-  isolated?: boolean | undefined;
-  /** Fail with EBUSY if the name exists (a persistent TAP of someone else's) rather than attach. */
-  exclusive?: boolean | undefined;
-}
-
-function createOptions(opts: TapOptions): TapCreateOptions {
-  return {
-    exclusive: opts.exclusive ?? false,
-    isolated: opts.isolated ?? false,
-    ...(opts.bridge !== undefined ? { bridge: opts.bridge } : {}),
-    ...(opts.mtu !== undefined ? { mtu: opts.mtu } : {}),
-  };
-}
+/** What the addon makes of a TAP (see TapCreateOptions). */
+export type TapOptions = TapCreateOptions;
 
 export class Tap {
   private port: TapPortHandle | undefined;
@@ -45,7 +29,7 @@ export class Tap {
    * CAP_NET_ADMIN: IPv6 goes off over rtnetlink, not /proc/sys (read-only in the sandbox).
    */
   static open(pattern: string, opts: TapOptions = {}): Tap {
-    const { fd, name } = native().tapOpen(pattern, createOptions(opts));
+    const { fd, name } = native().tapOpen(pattern, opts);
     return new Tap(name, fd);
   }
 
@@ -55,7 +39,7 @@ export class Tap {
    * moment elsewhere would stall every client. Rejects with the step that failed and its errno.
    */
   static async create(pattern: string, opts: TapOptions = {}): Promise<Tap> {
-    const { fd, name } = await native().tapCreate(pattern, createOptions(opts));
+    const { fd, name } = await native().tapCreate(pattern, opts);
     return new Tap(name, fd);
   }
 

@@ -59,6 +59,8 @@ export class Relay {
   private closing = false;
   /** Live clients by bound MAC; more than one only with duplicate_mac = allow. */
   private readonly macs = new Map<string, Session[]>();
+  /** The gateway's address as a number, for the pumps' DHCP check. */
+  private readonly dhcpServer: number | undefined;
   /** Bytes of clients that have left, so totals keep growing. */
   private pastIn = 0;
   private pastOut = 0;
@@ -76,6 +78,7 @@ export class Relay {
 
   constructor(private readonly opts: RelayOptions) {
     this.names = new TapNames(opts.tapPrefix);
+    this.dhcpServer = opts.gateway === undefined ? undefined : ipToInt(opts.gateway);
     let last = Date.now();
     this.keepalive = setInterval(() => {
       const now = Date.now();
@@ -152,20 +155,14 @@ export class Relay {
           // Gone while its TAP was being made (or the relay is stopping): nothing to serve.
           this.opts.log.info('client left before its TAP was ready', { client_address: address, client_port: client.port, tap: tap.name });
           ws.terminate();
-          void tap.close().then(() => {
-            this.opts.admission.release(address);
-            this.names.release(tap.name);
-            this.opts.ports.release(bridge);
-          });
+          this.releaseWhenGone(tap.close(), tap.name, address, bridge);
           return;
         }
         try {
           this.serve(ws, tap, client, bridge, at);
         } catch (err) {
           // (e.g. the TAP cannot be polled): this client only, nothing kept.
-          void tap.close().then(() => this.names.release(tap.name));
-          this.opts.admission.release(address);
-          this.opts.ports.release(bridge);
+          this.releaseWhenGone(tap.close(), tap.name, address, bridge);
           this.refuse(ws, client, `cannot start the session: ${(err as Error).message}`);
           return;
         }
@@ -191,15 +188,7 @@ export class Relay {
         this.sessions.delete(s);
         this.unbindMac(s);
         this.opts.leased?.unbind(tap.name);
-        // The name, the bridge port and the client's place under the limits are free once the
-        // old TAP is gone: closes queue up under churn (counted free earlier, the bridge's 1,023
-        // ports ran out: EXFULL), and clients that come and go faster than the kernel removes
-        // TAPs must not pile TAPs up beyond max_clients.
-        void s.gone?.then(() => {
-          this.opts.admission.release(address);
-          this.names.release(tap.name);
-          this.opts.ports.release(bridge);
-        });
+        this.releaseWhenGone(s.gone, tap.name, address, bridge);
         this.pastIn += s.pump.counters.bytesIn;
         this.pastOut += s.pump.counters.bytesOut;
         this.onClientCountChange?.();
@@ -207,7 +196,7 @@ export class Relay {
         limits,
         onFirstMac: (s, mac) => this.bindMac(s, mac),
         onDhcpAck: this.opts.leased && ((s, ack) => this.opts.leased!.acked(s.tap.name, ack.mac, ack.ip)),
-        ...(this.opts.gateway !== undefined ? { dhcpServer: ipToInt(this.opts.gateway) } : {}),
+        ...(this.dhcpServer !== undefined ? { dhcpServer: this.dhcpServer } : {}),
       }),
     );
     this.onClientCountChange?.();
@@ -244,6 +233,20 @@ export class Relay {
       holders.splice(holders.indexOf(s), 1);
       if (wasFirst) this.opts.leased?.bind(holders[0]!.tap.name, mac!); // the next in line gets it
     }
+  }
+
+  /**
+   * The TAP's name, its bridge port and the client's place under the limits are free once the
+   * TAP is gone: closes queue up under churn (counted free earlier, the bridge's 1,023 ports ran
+   * out: EXFULL), and clients that come and go faster than the kernel removes TAPs must not pile
+   * TAPs up beyond max_clients.
+   */
+  private releaseWhenGone(gone: Promise<void> | undefined, tap: string, address: string, bridge: string): void {
+    void gone?.then(() => {
+      this.opts.admission.release(address);
+      this.names.release(tap);
+      this.opts.ports.release(bridge);
+    });
   }
 
   /** A TAP with the next free name; a name someone else holds (EBUSY) is skipped. */
