@@ -41,13 +41,30 @@ t.test('a client that floods past its rate limit loses the excess, counted, and 
   const { c: c1 } = await join(1);
   const { c: c2, tap: tap2 } = await join(2);
   const { ip: server } = await join(3);
-  await n.topo.spawn(g3, 'stdbuf', ['-oL', 'iperf3', '-s']).waitFor(/Server listening/); // line-buffered through the pipe
   const idle = pingRtt(t, n, g1);
 
+  let port = 5201;
   /** Floods with iperf3 (ARGS), measures `dev` in `ns` while guest 1 pings; returns per second. */
   const flood = async (t: Test, args: string[], ns: string, dev: string): Promise<{ bytes: number; packets: number; ping: number }> => {
-    const client = n.topo.spawn(g2, 'stdbuf', ['-oL', 'iperf3', '-c', server, '-u', '-t', '5', ...args]);
-    await client.waitFor(/local .* connected to/);
+    // iperf3 3.12 waits forever for the reply to its UDP "connect" datagram, and on a
+    // rate-limited path one datagram may be lost: a try that does not start within 5 s is
+    // killed and the flood tried again, each try with a one-off server of its own.
+    for (let attempt = 1; ; attempt++) {
+      const srv = n.topo.spawn(g3, 'stdbuf', ['-oL', 'iperf3', '-s', '-1', '-p', String(++port)]); // line-buffered through the pipe
+      await srv.waitFor(/Server listening/);
+      const client = n.topo.spawn(g2, 'stdbuf', ['-oL', 'iperf3', '-c', server, '-p', String(port), '-u', '-t', '5', ...args]);
+      const started = await client.waitFor(/local .* connected to/, 5000).then(() => true, (err: Error) => {
+        if (attempt === 3) throw err;
+        t.comment(`iperf3 did not start (try ${attempt}), trying again`);
+        return false;
+      });
+      if (started) return measure(t, client, ns, dev);
+      client.child.kill('SIGKILL');
+      srv.child.kill('SIGKILL');
+      await Promise.all([client.exited, srv.exited]);
+    }
+  };
+  const measure = async (t: Test, client: Proc, ns: string, dev: string): Promise<{ bytes: number; packets: number; ping: number }> => {
     await new Promise((r) => setTimeout(r, 800)); // past the first burst
     const a = counters(n, ns, dev);
     const ping = pingRtt(t, n, g1);
@@ -63,6 +80,18 @@ t.test('a client that floods past its rate limit loses the excess, counted, and 
     t.ok(m.bytes <= 2 * UP_BYTES, `${m.bytes.toFixed(0)} B/s <= 2 x the limit`);
     t.ok(m.bytes >= 0.3 * UP_BYTES, 'the flood did get its share through');
     t.ok(m.ping <= 2 * idle + 1, `guest 1 ping ${m.ping} ms <= 2 x ${idle} ms idle + 1 ms`);
+  });
+
+  t.test('after its flood, the flooding client\'s own path clears', async (t) => {
+    const since = performance.now();
+    for (;;) {
+      const r = n.topo.exec(g2, 'busybox', ['ping', '-c', '1', '-W', '1', '192.168.86.1']);
+      const rtt = Number(/time=([\d.]+) ms/.exec(r.stdout)?.[1] ?? Infinity);
+      if (rtt < 50) break;
+      if (performance.now() - since > 30_000) { t.fail('guest 2 still cannot ping the gateway within 50 ms, 30 s after its flood'); return; }
+    }
+    t.comment(`guest 2 reached the gateway again ${((performance.now() - since) / 1000).toFixed(1)} s after its flood`);
+    t.pass('cleared');
   });
 
   t.test('down: a flood of small datagrams to a client is cut to rate_down_frames', async (t) => {
