@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from '../log';
 import { findTool, run } from './exec';
+import { whileNoTapCloses } from './forkgate';
 import { BRIDGE_TABLE, LEASED_SET } from './nftables';
 
 /** How long an OFFER or ACK seen on the wire counts without the lease file agreeing. */
@@ -32,7 +33,7 @@ export type NftRunner = (script: string) => Promise<string | undefined>;
 function nftRunner(): NftRunner {
   const nft = findTool('nft');
   return (script) =>
-    new Promise((resolve) => {
+    new Promise((resolve) => whileNoTapCloses(() => {
       const child = spawn(nft, ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -40,7 +41,7 @@ function nftRunner(): NftRunner {
       child.on('close', (code) => resolve(code === 0 ? undefined : err.trim() || `nft exited with ${code}`));
       child.stdin.on('error', () => undefined); // nft died first: its exit says why
       child.stdin.end(script);
-    });
+    }).catch((e: Error) => resolve(e.message)));
 }
 
 export function element(tap: string, mac: string, ip: string): string {

@@ -6,7 +6,7 @@
  * by `wsnic teardown`, after a crash).
  */
 import type { Logger } from '../log';
-import { ipJson, linkExists, run } from './exec';
+import { ipJson, linkExists, run, runAsync } from './exec';
 import { PORT_MTU } from './bridge';
 
 /**
@@ -43,12 +43,14 @@ export function removeLeaf(leaf: string): void {
 export class PortAllocator {
   /** Client ports per bridge: index 0 is the main bridge, n the leaf n. */
   private readonly used: number[] = [0];
+  /** Leaves made (or being made) by this relay: none is looked up per client. */
+  private readonly leaves = new Map<number, Promise<void>>();
 
   /** isolate: the leaf's link on the main bridge is isolated too, so that isolated clients on
    *  different bridges cannot reach each other through it (they still reach the gateway). */
   constructor(private readonly bridge: string, private readonly limit: number, private readonly log: Logger, private readonly isolate = false) {}
 
-  /** Removes leaves an earlier relay left (their TAPs died with it). */
+  /** Removes leaves an earlier relay left (their TAPs died with it). Before serving. */
   sweep(): void {
     for (const leaf of existingLeaves(this.bridge)) {
       removeLeaf(leaf);
@@ -56,16 +58,33 @@ export class PortAllocator {
     }
   }
 
-  /** The bridge for the next client port (made if needed); release() it when the port goes. */
-  reserve(): string {
+  /**
+   * The bridge for the next client port, counted at once; it resolves when the bridge exists
+   * (a leaf is made off the event loop the first time it is needed). release() it when the
+   * port goes, and only then; a reservation that rejects has released itself.
+   */
+  reserve(): Promise<string> {
     let n = this.used.findIndex((count) => count < this.limit);
     if (n < 0) {
       n = this.used.length;
       this.used.push(0);
     }
-    if (n > 0 && !linkExists(leafNames(this.bridge, n).leaf)) this.makeLeaf(n);
     this.used[n]!++;
-    return n === 0 ? this.bridge : leafNames(this.bridge, n).leaf;
+    if (n === 0) return Promise.resolve(this.bridge);
+    const { leaf } = leafNames(this.bridge, n);
+    let made = this.leaves.get(n);
+    if (made === undefined) {
+      made = this.makeLeaf(n);
+      this.leaves.set(n, made);
+      made.catch(() => this.leaves.delete(n)); // the next client tries again
+    }
+    return made.then(
+      () => leaf,
+      (err: Error) => {
+        this.release(leaf);
+        throw err;
+      },
+    );
   }
 
   release(bridge: string): void {
@@ -77,18 +96,39 @@ export class PortAllocator {
   close(): void {
     for (let n = 1; n < this.used.length; n++) removeLeaf(leafNames(this.bridge, n).leaf);
     this.used.length = 1;
+    this.leaves.clear();
   }
 
-  private makeLeaf(n: number): void {
+  /**
+   * Off the event loop, in three `ip -batch` steps (each stops at its first error): the bridge,
+   * the veth pair, the rest. A failed step removes what the earlier ones made, and only that: a
+   * link of that name someone else made is left alone.
+   */
+  private async makeLeaf(n: number): Promise<void> {
     const { leaf, up, down } = leafNames(this.bridge, n);
-    run('ip', ['link', 'add', 'name', leaf, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-    run('ip', ['link', 'add', 'name', up, 'mtu', String(PORT_MTU), 'type', 'veth', 'peer', 'name', down, 'mtu', String(PORT_MTU)]);
-    for (const dev of [leaf, up, down]) run('ip', ['link', 'set', 'dev', dev, 'addrgenmode', 'none']);
-    run('ip', ['link', 'set', 'dev', leaf, 'group', String(LEAF_GROUP)]);
-    run('ip', ['link', 'set', 'dev', up, 'master', this.bridge, 'up']);
-    if (this.isolate) run('ip', ['link', 'set', 'dev', up, 'type', 'bridge_slave', 'isolated', 'on']);
-    run('ip', ['link', 'set', 'dev', down, 'master', leaf, 'up']);
-    run('ip', ['link', 'set', 'dev', leaf, 'up']);
+    const ip = (lines: string[]): Promise<string> => runAsync('ip', ['-batch', '-'], `${lines.join('\n')}\n`);
+    const undo = (devs: string[]): Promise<unknown> => runAsync('ip', ['-force', '-batch', '-'], devs.map((d) => `link del dev ${d}\n`).join('')).catch(() => {});
+    const steps: [string[], string[]][] = [
+      [[`link add name ${leaf} type bridge stp_state 0 forward_delay 0`], []],
+      [[`link add name ${up} mtu ${PORT_MTU} type veth peer name ${down} mtu ${PORT_MTU}`], [leaf]],
+      [[
+        ...[leaf, up, down].map((dev) => `link set dev ${dev} addrgenmode none`),
+        `link set dev ${leaf} group ${LEAF_GROUP}`,
+        `link set dev ${up} master ${this.bridge} up`,
+        ...(this.isolate ? [`link set dev ${up} type bridge_slave isolated on`] : []),
+        `link set dev ${down} master ${leaf} up`,
+        `link set dev ${leaf} up`,
+      ], [up, leaf]],
+    ];
+    for (const [lines, made] of steps) {
+      try {
+        await ip(lines);
+      } catch (err) {
+        if (made.length > 0) await undo(made);
+        this.log.error('cannot add a leaf bridge', { bridge: leaf, reason: (err as Error).message });
+        throw err;
+      }
+    }
     this.log.info('leaf bridge added', { bridge: leaf, joined_to: this.bridge, ports_per_bridge: this.limit });
   }
 }

@@ -21,7 +21,7 @@ import { CLOSE, Session } from './session';
 
 export interface RelayOptions {
   /** Which bridge a new client's TAP joins (the main one, or a leaf past its port limit). */
-  ports: { reserve(): string; release(bridge: string): void };
+  ports: { reserve(): Promise<string>; release(bridge: string): void };
   tapPrefix: string;
   pingInterval: number; // seconds
   idleTimeout: number; // seconds
@@ -138,18 +138,10 @@ export class Relay {
   private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean, at: bigint, address: string): void {
     const client = { address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws' };
     this.opts.admission.admit(address);
-    let bridge: string;
-    try {
-      bridge = this.opts.ports.reserve();
-    } catch (err) {
-      this.opts.admission.release(address);
-      this.refuse(ws, client, `no bridge port: ${(err as Error).message}`);
-      return;
-    }
     ws.pause();
     ws.on('error', () => {}); // (read nothing yet; the session listens once it exists)
-    const opening = this.openTap(bridge).then(
-      (tap) => {
+    const opening = this.openPort().then(
+      ({ tap, bridge }) => {
         this.opening.delete(opening);
         if (ws.readyState !== ws.OPEN || this.closing) {
           // Gone while its TAP was being made (or the relay is stopping): nothing to serve.
@@ -171,8 +163,7 @@ export class Relay {
       (err: Error) => {
         this.opening.delete(opening);
         this.opts.admission.release(address);
-        this.opts.ports.release(bridge);
-        this.refuse(ws, client, `cannot create TAP: ${err.message}`);
+        this.refuse(ws, client, err.message);
       },
     );
     this.opening.add(opening);
@@ -247,6 +238,22 @@ export class Relay {
       this.names.release(tap);
       this.opts.ports.release(bridge);
     });
+  }
+
+  /** A bridge port and a TAP on it; on failure, nothing is kept and the error says which. */
+  private async openPort(): Promise<{ tap: Tap; bridge: string }> {
+    let bridge: string;
+    try {
+      bridge = await this.opts.ports.reserve();
+    } catch (err) {
+      throw new Error(`no bridge port: ${(err as Error).message}`);
+    }
+    try {
+      return { tap: await this.openTap(bridge), bridge };
+    } catch (err) {
+      this.opts.ports.release(bridge);
+      throw new Error(`cannot create TAP: ${(err as Error).message}`);
+    }
   }
 
   /** A TAP with the next free name; a name someone else holds (EBUSY) is skipped. */

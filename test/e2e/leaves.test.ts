@@ -27,3 +27,28 @@ t.test('clients beyond a bridge\'s port limit land on leaf bridges and reach eve
   t.equal(await n.server.exited, 0);
   t.notMatch(n.topo.exec(n.srv, 'ip', ['-o', 'link']).stdout, /wsbr0|wstap/, 'no bridge, leaf, veth or TAP left');
 });
+
+t.test('a leaf that cannot be made refuses only the client that needed it, touches no link it did not make, and is made once it can be', async (t) => {
+  const n = await relayNetwork(t.teardown.bind(t), { bridge_port_limit: 1 }, 2);
+  const [g1, g2] = n.guests as [string, string];
+  // Someone else's link holds the first leaf's name (a veth: the start-up sweep removes only bridges).
+  t.equal(n.topo.exec(n.srv, 'ip', ['link', 'add', 'wsbr0l1', 'type', 'veth', 'peer', 'name', 'foreign0']).code, 0);
+  await n.joinAll([], 1);
+  const lease1 = n.topo.dhcp(g1, 'wsn0').ip;
+
+  const mark = n.server.mark();
+  const c2 = n.topo.connect(g2, n.url(2), ['--tap', 'wsn0']);
+  const refused = await n.server.waitFor(/client refused client_address=198\.19\.2\.2 /, 10_000, mark);
+  t.match(refused, /reason="no bridge port: ip -batch - failed: .*File exists/, 'refused with the step that failed');
+  t.match(await c2.waitFor(/disconnected, reconnecting/, 10_000), /code=1011 reason="no bridge port: /, 'the client is told why');
+  t.match(n.topo.exec(n.srv, 'ip', ['-d', '-o', 'link', 'show', 'dev', 'wsbr0l1']).stdout, /veth/, 'the foreign link is untouched');
+  t.notMatch(n.topo.exec(n.srv, 'ip', ['-o', 'link']).stdout, /wsbr0l1a/, 'no half-made leaf is left');
+  t.match(n.topo.exec(g1, 'busybox', ['ping', '-c', '2', '-W', '2', '192.168.86.1']).stdout, /2 packets received/, `the first client (${lease1}) is unaffected`);
+
+  n.topo.exec(n.srv, 'ip', ['link', 'del', 'wsbr0l1']);
+  const joined = n.server.mark();
+  await n.server.waitFor(/client connected client_address=198\.19\.2\.2 /, 20_000, joined); // wsnic connect retries by itself
+  t.match(n.server.output().slice(joined), /leaf bridge added bridge=wsbr0l1 joined_to=wsbr0/);
+  const lease2 = n.topo.dhcp(g2, 'wsn0').ip;
+  t.match(n.topo.exec(g2, 'busybox', ['ping', '-c', '2', '-W', '2', lease1]).stdout, /2 packets received/, `then the leaf's client (${lease2}) reaches the first`);
+});
