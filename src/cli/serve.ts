@@ -11,6 +11,7 @@ import type { Logger } from '../log';
 import { watchLeases } from '../net/leases';
 import { LeasedSet } from '../net/leased';
 import { PortAllocator } from '../net/leaves';
+import { startToolHelper, stopToolHelper } from '../net/tools';
 import { Admission } from '../relay/admission';
 import { createServer, listen, readTls, Relay } from '../relay/server';
 import { takeListenFds } from '../systemd/activation';
@@ -57,6 +58,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const notifier = new Notifier(log);
   const inherited = takeListenFds();
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
+  startToolHelper(log); // before the first TAP: see tools.ts
   const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log, c.isolate_clients);
   ports.sweep();
   const capacity = clientCapacity();
@@ -192,6 +194,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
       leased?.stop();
       await relay.close();
       ports.close(); // the clients' TAPs are gone: their leaves can go too
+      stopToolHelper();
     },
   };
 }

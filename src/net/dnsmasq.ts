@@ -8,7 +8,6 @@ import { dirname, join } from 'node:path';
 import type { Network } from '../config/derive';
 import type { Logger } from '../log';
 import { findTool } from './exec';
-import { whileNoTapCloses } from './forkgate';
 
 export interface DnsmasqInput {
   bridge: string;
@@ -131,10 +130,7 @@ export class DnsmasqSupervisor {
   start(): Promise<void> {
     const bin = findTool('dnsmasq');
     if (!this.everStarted) killStaleDnsmasq(this.confFile, this.log);
-    // A restart happens while clients come and go (see forkgate.ts); the child's listeners are
-    // set in the same turn as spawn(), since its 'error' comes on the next tick.
-    return new Promise((resolve, reject) => whileNoTapCloses(() => {
-      if (this.stopping) return resolve(); // stopped meanwhile
+    return new Promise((resolve, reject) => {
       const child = spawn(bin, ['--keep-in-foreground', `--conf-file=${this.confFile}`], { stdio: ['ignore', 'pipe', 'pipe'] });
       this.child = child;
       // Recorded at once: a SIGKILL of wsnic run a moment later must still find it.
@@ -172,7 +168,7 @@ export class DnsmasqSupervisor {
           this.start().catch((err: Error) => this.log.error('cannot restart dnsmasq', { reason: err.message }));
         }, delay);
       });
-    }).catch(reject));
+    });
   }
 
   get pid(): number | undefined {

@@ -1,8 +1,8 @@
 /** Runs the system tools wsnic drives (ip, nft, sysctl files), with errors that say what to do. */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { whileNoTapCloses } from './forkgate';
+import { runTool } from './tools';
 
 /** Debian package of each tool, for "not found" errors. */
 const PACKAGE: Record<string, string> = { ip: 'iproute2', nft: 'nftables', dnsmasq: 'dnsmasq-base' };
@@ -45,24 +45,12 @@ export function run(tool: string, args: string[], input?: string): string {
  * run(), off the event loop: for what the relay does while it serves clients. A tool that
  * changes links waits for the kernel's RTNL lock, held by whoever else configures links on the
  * host: measured, a synchronous `ip` stalled the relay for 3 to 12 s while other relays churned
- * TAPs, and every client's frames with it. The child starts when no TAP close is in flight
- * (see forkgate.ts).
+ * TAPs, and every client's frames with it. It runs from the tool helper (see tools.ts).
  */
-export function runAsync(tool: string, args: string[], input?: string): Promise<string> {
-  let path: string;
-  try {
-    path = findTool(tool);
-  } catch (err) {
-    return Promise.reject(err as Error);
-  }
-  return new Promise((resolve, reject) => whileNoTapCloses(() => {
-    const child = execFile(path, args, { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err) reject(new ToolError(`${tool} ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
-      else resolve(stdout);
-    });
-    child.stdin?.on('error', () => {}); // the tool exited unread: its exit says why
-    child.stdin?.end(input);
-  }).catch(reject));
+export async function runAsync(tool: string, args: string[], input?: string): Promise<string> {
+  const r = await runTool(findTool(tool), args, input);
+  if (!r.ok) throw new ToolError(`${tool} ${args.join(' ')} failed: ${r.stderr.trim() || r.error}`);
+  return r.stdout;
 }
 
 /** `ip -j ...` parsed. */

@@ -6,10 +6,9 @@
  * DHCPOFFER and DHCPACK the relay carries to it (the file may be written after the ACK is on
  * its way, and the OFFER starts the nft update a round trip before the ACK arrives).
  */
-import { spawn } from 'node:child_process';
 import type { Logger } from '../log';
 import { findTool, run } from './exec';
-import { whileNoTapCloses } from './forkgate';
+import { runTool } from './tools';
 import { BRIDGE_TABLE, LEASED_SET } from './nftables';
 
 /** How long an OFFER or ACK seen on the wire counts without the lease file agreeing. */
@@ -32,16 +31,10 @@ export type NftRunner = (script: string) => Promise<string | undefined>;
 
 function nftRunner(): NftRunner {
   const nft = findTool('nft');
-  return (script) =>
-    new Promise((resolve) => whileNoTapCloses(() => {
-      const child = spawn(nft, ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      child.on('error', (e) => resolve(e.message));
-      child.on('close', (code) => resolve(code === 0 ? undefined : err.trim() || `nft exited with ${code}`));
-      child.stdin.on('error', () => undefined); // nft died first: its exit says why
-      child.stdin.end(script);
-    }).catch((e: Error) => resolve(e.message)));
+  return async (script) => {
+    const r = await runTool(nft, ['-f', '-'], script);
+    return r.ok ? undefined : r.stderr.trim() || r.error || 'nft failed';
+  };
 }
 
 export function element(tap: string, mac: string, ip: string): string {

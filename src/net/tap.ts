@@ -2,8 +2,7 @@
  * A TAP device held by this process: created from a name pattern, read on Node's event loop
  * by the addon, written one frame per write(). Closing the fd removes the device.
  */
-import { writeFileSync } from 'node:fs';
-import { closeTapFd } from './forkgate';
+import { close, writeFileSync } from 'node:fs';
 import { osErrorName } from './exec';
 import { native, type TapCreateOptions, type TapPortHandle } from './native';
 
@@ -75,13 +74,13 @@ export class Tap {
 
   /**
    * Stops reading and closes the fd on libuv's thread pool: the kernel removes the device then,
-   * which waits for an RCU grace period (~20 ms measured), so it must not run on the event loop;
-   * not while a child process starts either (see forkgate.ts). Resolves when the device is gone.
+   * which waits for an RCU grace period (~20 ms measured), so it must not run on the event loop.
+   * Resolves when the device is gone.
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.port?.close();
-    this.closing = new Promise((resolve) => closeTapFd(this.fd, resolve));
+    this.closing = new Promise((resolve) => close(this.fd, () => resolve()));
     return this.closing;
   }
 }

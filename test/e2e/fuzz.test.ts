@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, relayNetwork, type RelayNetwork } from './topology';
 
@@ -31,6 +31,24 @@ function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for pid ${pid}`);
   return Math.round(Number(m[1]) / 1024);
+}
+
+/** How many TAP fds (/dev/net/tun) a process holds. */
+function tunFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`) === '/dev/net/tun';
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+}
+
+/** The relay's child processes running the given script. */
+function childrenRunning(pid: number, script: string): number[] {
+  return readdirSync(`/proc/${pid}/task`)
+    .flatMap((task) => readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number))
+    .filter((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').includes(script));
 }
 
 /** The relay's pid: the node process in the server namespace running dist/cli/main.js. */
@@ -73,6 +91,10 @@ t.test('a fuzzer\'s broken handshakes and frames leave the relay up, bounded and
   await n.joinAll([], 1);
   t.same(await clientTaps(n), ['wstap0'], 'the good guest has wstap0');
   const pid = await relayPid(n);
+  // The relay's tools (nft, ip) start from a helper that holds no TAP (src/net/tools.ts).
+  const helpers = childrenRunning(pid, 'toolhelper.js');
+  t.equal(helpers.length, 1, 'the relay has its tool helper');
+  t.ok(tunFds(pid) >= 1 && helpers.every((h) => tunFds(h) === 0), `the relay holds the TAP (${tunFds(pid)} fd), its tool helper none`);
   let relayExited: number | null | undefined;
   void n.server.exited.then((code) => (relayExited = code));
   const idleRss = rssMb(pid);

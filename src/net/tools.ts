@@ -1,0 +1,77 @@
+/**
+ * Tools the relay runs while it serves (`nft` for the bridge's address set, `ip` for leaf
+ * bridges) start from a helper process, not from the relay. A child starts as a fork, a copy of
+ * every fd its parent holds until its exec closes them; a TAP the relay closed in that moment
+ * was then removed by the child's exec (its copy was the last: RTNL, an RCU barrier), and
+ * libuv's spawn() waits for the exec. Measured with three relays churning TAPs side by side:
+ * the relay's event loop sat in spawn() for 3 to 12 s, the child in tun_chr_close ->
+ * netdev_run_todo -> rcu_barrier, and every client's frames waited. The helper is forked before
+ * the first TAP exists, so it holds none, and its forks copy none.
+ */
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { Logger } from '../log';
+
+export interface ToolRequest {
+  id: number;
+  file: string;
+  args: string[];
+  input?: string;
+}
+
+export interface ToolResult {
+  id: number;
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+  error?: string;
+}
+
+let helper: ChildProcess | undefined;
+let nextId = 0;
+const waiting = new Map<number, (r: ToolResult) => void>();
+
+/** Starts the helper; call before the first TAP. Idempotent. */
+export function startToolHelper(log: Logger): void {
+  if (helper) return;
+  const child = fork(join(__dirname, 'toolhelper.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  helper = child;
+  child.on('message', (r: ToolResult) => {
+    waiting.get(r.id)?.(r);
+    waiting.delete(r.id);
+  });
+  child.on('exit', (code, signal) => {
+    if (helper === child) helper = undefined;
+    for (const [id, done] of waiting) done({ id, ok: false, stdout: '', stderr: '', error: `the tool helper exited (${signal ?? `code ${code}`})` });
+    waiting.clear();
+    if (!stopping) log.error('the tool helper exited; tools now start from the relay itself', { reason: signal ?? `code ${code}` });
+  });
+  child.on('error', () => {}); // its exit says it
+}
+
+let stopping = false;
+
+/** Stops the helper (the relay is stopping). */
+export function stopToolHelper(): void {
+  stopping = true;
+  helper?.disconnect();
+  helper = undefined;
+}
+
+/** Runs `file args` with `input` on stdin: in the helper if it runs, else from this process. */
+export function runTool(file: string, args: string[], input?: string): Promise<ToolResult> {
+  const id = nextId++;
+  const h = helper;
+  if (h?.connected) {
+    return new Promise((resolve) => {
+      waiting.set(id, resolve);
+      h.send({ id, file, args, input } satisfies ToolRequest);
+    });
+  }
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ id, ok: !err, stdout, stderr, ...(err ? { error: err.message } : {}) }));
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(input ?? '');
+  });
+}
