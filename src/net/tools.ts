@@ -28,12 +28,14 @@ export interface ToolResult {
 }
 
 let helper: ChildProcess | undefined;
+let stopping = false;
 let nextId = 0;
 const waiting = new Map<number, (r: ToolResult) => void>();
 
 /** Starts the helper; call before the first TAP. Idempotent. */
 export function startToolHelper(log: Logger): void {
   if (helper) return;
+  stopping = false;
   const child = fork(join(__dirname, 'toolhelper.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
   helper = child;
   child.on('message', (r: ToolResult) => {
@@ -48,8 +50,6 @@ export function startToolHelper(log: Logger): void {
   });
   child.on('error', () => {}); // its exit says it
 }
-
-let stopping = false;
 
 /** Stops the helper (the relay is stopping). */
 export function stopToolHelper(): void {
@@ -68,10 +68,13 @@ export function runTool(file: string, args: string[], input?: string): Promise<T
       h.send({ id, file, args, input } satisfies ToolRequest);
     });
   }
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ id, ok: !err, stdout, stderr, ...(err ? { error: err.message } : {}) }));
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(input ?? '');
-  });
+  return new Promise((resolve) => execTool({ id, file, args, input }, resolve));
+}
+
+/** Runs one request here and now (the helper's work, or the fallback without it). */
+export function execTool(req: ToolRequest, done: (r: ToolResult) => void): void {
+  const child = execFile(req.file, req.args, { encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+    done({ id: req.id, ok: !err, stdout, stderr, ...(err ? { error: err.message } : {}) }));
+  child.stdin?.on('error', () => {}); // the tool exited unread: its exit says why
+  child.stdin?.end(req.input ?? '');
 }

@@ -94,7 +94,8 @@ t.test('a fuzzer\'s broken handshakes and frames leave the relay up, bounded and
   // The relay's tools (nft, ip) start from a helper that holds no TAP (src/net/tools.ts).
   const helpers = childrenRunning(pid, 'toolhelper.js');
   t.equal(helpers.length, 1, 'the relay has its tool helper');
-  t.ok(tunFds(pid) >= 1 && helpers.every((h) => tunFds(h) === 0), `the relay holds the TAP (${tunFds(pid)} fd), its tool helper none`);
+  const relayTaps = tunFds(pid);
+  t.ok(relayTaps >= 1 && helpers.every((h) => tunFds(h) === 0), `the relay holds the TAP (${relayTaps} fd), its tool helper none`);
   let relayExited: number | null | undefined;
   void n.server.exited.then((code) => (relayExited = code));
   const idleRss = rssMb(pid);
