@@ -2,14 +2,18 @@
 # Installs what wsnic needs from Debian's archive (as root, on Debian 12).
 #   packaging/install-deps.sh          runtime: ip, nft, dnsmasq, a C toolchain for the addon
 #   packaging/install-deps.sh --test   also what the test suite drives: busybox (udhcpc,
-#                                      nslookup, wget), openssl, python3-websockets
+#                                      nslookup, wget), openssl, python3-websockets, and the
+#                                      packaging tools (npm run deb, npm run apt-repo)
 set -eu
 pkgs="iproute2 nftables dnsmasq-base procps python3 make g++"
 if [ "${1:-}" = "--test" ]; then
 	# libraries of Debian's own nodejs 18, which a test runs the relay on (test/tools/debian-node18.sh)
 	pkgs="$pkgs busybox openssl python3-websockets libc-ares2 libicu72 libnghttp2-14 libuv1 libbrotli1"
-	# the Debian package (npm run deb, lintian) and the booted-container tests (test/system)
-	pkgs="$pkgs debhelper dpkg-dev fakeroot lintian mmdebstrap systemd-container util-linux"
+	# the Debian package (npm run deb, lintian), its apt repository (npm run apt-repo:
+	# apt-ftparchive, gpg) and the booted-container tests (test/system)
+	pkgs="$pkgs debhelper dpkg-dev fakeroot lintian apt-utils gnupg mmdebstrap systemd-container util-linux"
+	# the container image test (test/system/docker.test.ts): Debian's own Docker engine
+	pkgs="$pkgs docker.io"
 	# real clients: Chromium (driven by playwright-core), v86 guest parts, iperf3 for npm run bench
 	pkgs="$pkgs chromium seabios iperf3"
 fi

@@ -9,6 +9,7 @@ Usage:
   wsnic setup [options]        create the bridge, load the nftables ruleset, write the dnsmasq config; exit
   wsnic teardown [options]     remove what setup created
   wsnic connect URL [options]  join a wsnic network from this host: a TAP relayed to ws(s)://HOST:PORT/
+  wsnic health [options]       exit 0 if the relay answers on its ws:// port (the container's HEALTHCHECK)
 
 Options (each is also a wsnic.conf key and a WSNIC_<KEY> environment variable):
 `;

@@ -8,11 +8,13 @@ import '../relay/wsmask';
 import { ConfigError, loadConfig, type Loaded } from '../config/load';
 import { parseArgs, type ParsedArgs } from '../config/flags';
 import { help } from './help';
+import { VERSION } from './version';
 import { createLogger, type Logger } from '../log';
 import { setup, teardown } from '../net/setup';
 import { runAll } from './run';
 import { relayOnly } from './relay';
 import { connect, CONNECT_OPTIONS } from './connect';
+import { health } from './health';
 
 function load(args: ParsedArgs, log: Logger): Loaded {
   const loaded = loadConfig({ file: args.configFile, env: process.env, flags: args.flags });
@@ -22,7 +24,7 @@ function load(args: ParsedArgs, log: Logger): Loaded {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const verbs = ['run', 'relay', 'setup', 'teardown', 'connect'];
+  const verbs = ['run', 'relay', 'setup', 'teardown', 'connect', 'health'];
   const verb = argv[0] !== undefined && verbs.includes(argv[0]) ? argv.shift()! : 'run';
   const extra = verb === 'connect' ? CONNECT_OPTIONS : [];
   const log = createLogger('info');
@@ -33,13 +35,18 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(help(extra));
       return 0;
     }
+    if (args.version) {
+      process.stdout.write(`wsnic ${VERSION}\n`);
+      return 0;
+    }
     if (verb !== 'connect' && args.positionals.length > 0) throw new ConfigError(`unexpected argument '${args.positionals[0]}' (see --help)`);
     if (verb === 'connect') return await connect(args, log);
-    const { config } = load(args, log);
+    if (verb === 'health') return await health(loadConfig({ file: args.configFile, env: process.env, flags: args.flags }).config);
+    const { config, notices } = load(args, log);
     if (verb === 'setup') setup(config, log);
     else if (verb === 'teardown') teardown(config, log);
     else if (verb === 'relay') return await relayOnly(config, log);
-    else return await runAll(config, log);
+    else return await runAll(config, log, notices);
     return 0;
   } catch (err) {
     log.error((err as Error).message);

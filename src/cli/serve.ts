@@ -19,6 +19,7 @@ import { problems, queryNetworkd } from '../systemd/networkd';
 import { Notifier } from '../systemd/notify';
 import { leaseFile } from '../config/paths';
 import { bindsClientIp, deriveNetwork } from '../config/derive';
+import { VERSION } from './version';
 
 const STATUS_EVERY_MS = 5000;
 
@@ -99,7 +100,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     for (const { name, fd } of inherited) {
       if (name === 'ws' || (name === 'wss' && tls)) {
         await new Promise<void>((resolve, reject) => attach(name === 'wss').listen({ fd }, resolve).once('error', reject));
-        log.info('listening on an inherited socket', { name, fd });
+        log.info('listening on an inherited socket', { name, fd, version: VERSION });
       } else {
         const why = name === 'wss' ? 'no wss_certificate is configured' : 'unknown socket name';
         log.warning('inherited socket not used, closed', { name, fd, reason: why });
@@ -108,10 +109,10 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     }
   } else {
     await listen(attach(false), c.ws_address, c.ws_port, 'ws://');
-    log.info('listening', { url: `ws://${hostPort(c.ws_address, c.ws_port)}/` });
+    log.info('listening', { url: `ws://${hostPort(c.ws_address, c.ws_port)}/`, version: VERSION });
     if (tls) {
       await listen(attach(true), c.ws_address, c.wss_port, 'wss://');
-      log.info('listening', { url: `wss://${hostPort(c.ws_address, c.wss_port)}/` });
+      log.info('listening', { url: `wss://${hostPort(c.ws_address, c.wss_port)}/`, version: VERSION });
     }
   }
 

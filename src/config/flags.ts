@@ -1,5 +1,5 @@
 /** Command-line flags, derived from the schema: long forms for every key, the seed's short ones. */
-import { schema, longFlag, type Entry } from './schema';
+import { schema, longFlag, containerDefault, type Entry } from './schema';
 import { ConfigError, type RawValue } from './load';
 
 /** A verb's own option, e.g. connect's --tap NAME. */
@@ -16,10 +16,11 @@ export interface ParsedArgs {
   positionals: string[];
   extras: Map<string, string>;
   help: boolean;
+  version: boolean;
 }
 
 export function parseArgs(argv: string[], extraOptions: ExtraOption[] = []): ParsedArgs {
-  const out: ParsedArgs = { flags: [], configFile: undefined, positionals: [], extras: new Map(), help: false };
+  const out: ParsedArgs = { flags: [], configFile: undefined, positionals: [], extras: new Map(), help: false, version: false };
   const byFlag = new Map<string, Entry>();
   for (const e of schema as readonly Entry[]) {
     byFlag.set(longFlag(e.key), e);
@@ -41,6 +42,7 @@ export function parseArgs(argv: string[], extraOptions: ExtraOption[] = []): Par
       return next;
     };
     if (name === '-h' || name === '--help') out.help = true;
+    else if (name === '--version') out.version = true;
     else if (name === '-v' || name === '--verbose') out.flags.push({ key: 'log_level', raw: 'debug', source: `flag ${name}` });
     else if (name === '-q' || name === '--quiet') out.flags.push({ key: 'log_level', raw: 'warning', source: `flag ${name}` });
     else if (name === '-c' || name === '--config') out.configFile = value();
@@ -62,10 +64,11 @@ export function flagHelp(extraOptions: ExtraOption[] = []): string {
     ['-c, --config FILE', 'Configuration file (default /etc/wsnic/wsnic.conf, if present).'],
     ['-v, --verbose', 'Log debug messages.'],
     ['-q, --quiet', 'Log warnings and errors only.'],
+    ['--version', 'Print the version and exit.'],
     ...extraOptions.map((o): [string, string] => [`${o.short ? `${o.short}, ` : ''}${o.long}${o.meta ? ` ${o.meta}` : ''}`, o.doc]),
     ...(schema as readonly Entry[]).map((e): [string, string] => [
       `${e.short ? `-${e.short}, ` : ''}${longFlag(e.key)}${e.kind === 'bool' ? '' : ` ${e.meta ?? 'VALUE'}`}`,
-      `${e.doc}${e.default !== '' ? ` Default: ${e.default}.` : ''}`,
+      `${e.doc}${e.default !== '' ? ` Default: ${e.default}.` : ''}${containerDefault(e)}`,
     ]),
   ];
   const width = Math.max(...rows.map(([f]) => f.length)) + 2;

@@ -24,6 +24,8 @@ export interface Loaded {
   file: string | undefined;
   /** Unknown keys and the like: the caller logs them. */
   warnings: string[];
+  /** Worth a line at start (e.g. wss:// off in a container with no certificate mounted). */
+  notices: string[];
 }
 
 export interface LoadOptions {
@@ -31,8 +33,10 @@ export interface LoadOptions {
   file?: string | undefined;
   env?: NodeJS.ProcessEnv;
   flags?: RawValue[];
-  /** Inside a container ws_address defaults to 0.0.0.0. */
+  /** Inside a container the schema's `container` defaults apply. */
   inContainer?: boolean;
+  /** Whether a file exists (the container's certificate defaults); fs.existsSync by default. */
+  exists?: (path: string) => boolean;
   defaultFile?: string;
 }
 
@@ -81,7 +85,9 @@ export function detectContainer(): boolean {
 
 export function loadConfig(opts: LoadOptions = {}): Loaded {
   const warnings: string[] = [];
+  const notices: string[] = [];
   const values: Record<string, unknown> = {};
+  const given = new Set<string>(); // keys set by the file, the environment or a flag
   const set = (rv: RawValue): void => {
     const e = entry(rv.key);
     if (!e) {
@@ -91,14 +97,18 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
     try {
       const v = parseValue(e, rv.raw);
       values[e.key] = rv.invert ? !v : v;
+      given.add(e.key);
     } catch (err) {
       if (err instanceof ValueError) throw new ConfigError(`${rv.source}: ${e.key} ${err.message}`);
       throw err;
     }
   };
 
-  for (const e of schema as readonly Entry[]) values[e.key] = parseValue(e, e.default);
-  if (opts.inContainer ?? detectContainer()) values.ws_address = '0.0.0.0';
+  const inContainer = opts.inContainer ?? detectContainer();
+  for (const e of schema as readonly Entry[]) {
+    const container = inContainer && e.kind !== 'path' ? e.container : undefined;
+    values[e.key] = parseValue(e, container ?? e.default);
+  }
 
   let file = opts.file;
   if (file !== undefined && !existsSync(file)) throw new ConfigError(`configuration file ${file} not found (given with -c)`);
@@ -115,10 +125,26 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
   }
   envValues(opts.env ?? {}).forEach(set);
   (opts.flags ?? []).forEach(set);
+  if (inContainer) containerCertificate(values, given, opts.exists ?? existsSync, notices);
 
   const config = values as Config;
   crossCheck(config);
-  return { config, file, warnings };
+  return { config, file, warnings, notices };
+}
+
+/**
+ * A container's certificate: the schema's container paths, when mounted there and nothing else
+ * was configured; the key file only beside that certificate (without it, the certificate file
+ * must hold the key too).
+ */
+function containerCertificate(values: Record<string, unknown>, given: Set<string>, exists: (p: string) => boolean, notices: string[]): void {
+  const cert = entry('wss_certificate')!.container!;
+  const key = entry('wss_private_key')!.container!;
+  if (!given.has('wss_certificate') && exists(cert)) {
+    values.wss_certificate = cert;
+    if (!given.has('wss_private_key') && exists(key)) values.wss_private_key = key;
+  }
+  if (values.wss_certificate === '') notices.push(`no certificate at ${cert}: wss:// is off, serving ws:// only`);
 }
 
 /** Checks that need more than one key. */

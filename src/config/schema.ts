@@ -44,16 +44,21 @@ export interface Entry {
   readonly max?: number;
   /** The values a 'choice' key takes. */
   readonly choices?: readonly string[];
+  /**
+   * The default inside a container (Docker, Podman), the predecessor's layout; for a file, only
+   * when it exists there (a mounted certificate turns wss:// on).
+   */
+  readonly container?: string;
 }
 
 export const schema = [
-  { key: 'ws_address', kind: 'address', default: '127.0.0.1', short: 'a', meta: 'ADDR',
-    doc: 'Address the ws:// and wss:// servers listen on; 0.0.0.0 for every interface (the default inside a container).' },
-  { key: 'ws_port', kind: 'port', default: '8086', meta: 'PORT', doc: 'WebSocket server port (ws://).' },
-  { key: 'wss_port', kind: 'port', default: '8087', meta: 'PORT', doc: 'WebSocket Secure server port (wss://), served when wss_certificate is set.' },
-  { key: 'wss_certificate', kind: 'path', default: '', short: 'r', meta: 'FILE', aliases: ['wss_server_cert'],
+  { key: 'ws_address', kind: 'address', default: '127.0.0.1', container: '0.0.0.0', short: 'a', meta: 'ADDR',
+    doc: 'Address the ws:// and wss:// servers listen on; 0.0.0.0 for every interface.' },
+  { key: 'ws_port', kind: 'port', default: '8086', container: '80', meta: 'PORT', doc: 'WebSocket server port (ws://).' },
+  { key: 'wss_port', kind: 'port', default: '8087', container: '443', meta: 'PORT', doc: 'WebSocket Secure server port (wss://), served when wss_certificate is set.' },
+  { key: 'wss_certificate', kind: 'path', default: '', container: '/opt/wsnic/cert/cert.crt', short: 'r', meta: 'FILE', aliases: ['wss_server_cert'],
     doc: 'PEM file with the server certificate (chain), or certificate and private key together; enables wss://.' },
-  { key: 'wss_private_key', kind: 'path', default: '', short: 'k', meta: 'FILE', aliases: ['wss_server_key'],
+  { key: 'wss_private_key', kind: 'path', default: '', container: '/opt/wsnic/cert/cert.key', short: 'k', meta: 'FILE', aliases: ['wss_server_key'],
     doc: 'PEM file with the private key, when wss_certificate holds only the certificate.' },
   { key: 'enable_inet', kind: 'bool', default: '0', short: 'i', env: [{ name: 'WSNIC_ENABLE_HOSTNET' }],
     doc: 'Give clients the outside world through NAT masquerading out of inet_iface.' },
@@ -135,6 +140,12 @@ export function envName(key: string): string {
 /** The long CLI flag of a key: -- and the key with dashes. */
 export function longFlag(key: string): string {
   return `--${key.replace(/_/g, '-')}`;
+}
+
+/** " In a container: X." for keys with a container default (README table, template and --help). */
+export function containerDefault(e: Entry): string {
+  if (e.container === undefined) return '';
+  return ` In a container: ${e.container}${e.kind === 'path' ? ' (when that file exists)' : ''}.`;
 }
 
 export function entry(key: string): Entry | undefined {

@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ipJson, linkExists, run, ToolError } from './exec';
 import { intToIp, ipToInt } from '../config/values';
-import { disableIpv6 } from './tap';
 
 /**
  * A locally administered unicast MAC derived from the bridge name, so the gateway's MAC stays
@@ -34,6 +33,22 @@ interface IpAddr {
  * senders size their frames, so a 1500-MTU guest is unaffected.
  */
 export const PORT_MTU = 65521;
+
+/**
+ * Keeps the host's IPv6 chatter (router solicitations, MLD) off the bridge and its holder. Where
+ * /proc/sys is read-only (a container without --privileged), the link gets no IPv6 address
+ * instead (addrgenmode none, over rtnetlink): set before it goes up, it never sends any.
+ */
+function disableIpv6(name: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return; // IPv6 off kernel-wide
+    if (code !== 'EROFS' && code !== 'EACCES') throw err;
+    run('ip', ['link', 'set', 'dev', name, 'addrgenmode', 'none']);
+  }
+}
 
 export function setupBridge(bridge: string, address: string, prefix: number, mtu: number): void {
   if (!linkExists(bridge)) run('ip', ['link', 'add', 'name', bridge, 'type', 'bridge']);
@@ -124,5 +139,11 @@ export function hostNetworks(clientSubnet: string): string[] {
 }
 
 export function setIpForward(on: boolean): void {
-  writeFileSync('/proc/sys/net/ipv4/ip_forward', on ? '1' : '0');
+  try {
+    writeFileSync('/proc/sys/net/ipv4/ip_forward', on ? '1' : '0');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EROFS' && code !== 'EACCES') throw err;
+    throw new ToolError(`cannot turn IPv4 forwarding ${on ? 'on' : 'off'} for NAT: /proc/sys is read-only (a container): start it with --sysctl net.ipv4.ip_forward=${on ? 1 : 0}`);
+  }
 }

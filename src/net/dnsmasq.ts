@@ -180,13 +180,17 @@ export class DnsmasqSupervisor {
     clearTimeout(this.timer);
     const child = this.child;
     if (!child) return Promise.resolve();
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const kill = setTimeout(() => child.kill('SIGKILL'), 3000);
       child.once('exit', () => {
         clearTimeout(kill);
         resolve();
       });
-      child.kill('SIGTERM');
+      // dnsmasq runs as nobody: signalling it takes CAP_KILL, which a container may not have.
+      if (!child.kill('SIGTERM') && child.exitCode === null) {
+        clearTimeout(kill);
+        reject(new Error(`cannot signal dnsmasq (pid ${child.pid}), which runs as another user: wsnic needs CAP_KILL (docker run: --cap-add=KILL)`));
+      }
     });
   }
 }

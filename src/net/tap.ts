@@ -2,7 +2,7 @@
  * A TAP device held by this process: created from a name pattern, read on Node's event loop
  * by the addon, written one frame per write(). Closing the fd removes the device.
  */
-import { close, writeFileSync } from 'node:fs';
+import { close } from 'node:fs';
 import { osErrorName } from './exec';
 import { native, type TapCreateOptions, type TapPortHandle } from './native';
 
@@ -111,11 +111,3 @@ export class TapNames {
   }
 }
 
-/** Keeps the host's IPv6 chatter (router solicitations, MLD) off client ports. */
-export function disableIpv6(name: string): void {
-  try {
-    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // IPv6 off kernel-wide
-  }
-}

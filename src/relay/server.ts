@@ -314,19 +314,20 @@ export class Relay {
 }
 
 /** TLS options from the configured files; a clear error if they are missing or invalid. */
+/** A PEM file's bytes, or an error naming the key and the file. */
+function readPem(key: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    // `docker run -v HOSTFILE:...` mounts an empty directory when HOSTFILE does not exist.
+    const why = (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory, not a PEM file (was a file mounted that does not exist on the host?)' : (err as Error).message;
+    throw new Error(`${key} ${file}: ${why}`);
+  }
+}
+
 export function readTls(certFile: string, keyFile: string): SecureContextOptions {
-  let cert: Buffer;
-  let key: Buffer;
-  try {
-    cert = readFileSync(certFile);
-  } catch (err) {
-    throw new Error(`wss_certificate ${certFile}: ${(err as Error).message}`);
-  }
-  try {
-    key = keyFile ? readFileSync(keyFile) : cert;
-  } catch (err) {
-    throw new Error(`wss_private_key ${keyFile}: ${(err as Error).message}`);
-  }
+  const cert = readPem('wss_certificate', certFile);
+  const key = keyFile ? readPem('wss_private_key', keyFile) : cert;
   const opts = { cert, key };
   try {
     createSecureContext(opts);

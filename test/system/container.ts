@@ -150,7 +150,10 @@ export class Container {
   /** Runs a command inside (all of the container's namespaces), to completion. */
   exec(cmd: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): ExecResult {
     if (this.initPid === 0) throw new Error(`container ${this.opts.name} is not running`);
-    const r = spawnSync('nsenter', ['-t', String(this.initPid), '-a', ...cmd], {
+    // `env -i`: tap's processinfo adds NODE_OPTIONS (an --import of a host path) to every child's
+    // environment, whatever env spawnSync is given; a node inside would fail on it.
+    const env = Object.entries(ENV).map(([k, v]) => `${k}=${v}`);
+    const r = spawnSync('nsenter', ['-t', String(this.initPid), '-a', 'env', '-i', ...env, ...cmd], {
       input: opts.input, encoding: 'utf8', env: ENV, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 << 20,
     });
     return { code: r.status, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '') };
@@ -218,6 +221,17 @@ export class Container {
       if (existsSync(join(g, 'cgroup.kill'))) writeFileSync(join(g, 'cgroup.kill'), '1');
       else for (const d of subtree(g)) for (const p of readIf(join(d, 'cgroup.procs')).split('\n').filter(Boolean)) tryKill(Number(p));
     }
+  }
+}
+
+/** Polls fn every 250 ms until it returns something truthy (that value), or throws after ms. */
+export async function until<T>(what: string, fn: () => T | undefined | false, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await delay(250);
   }
 }
 

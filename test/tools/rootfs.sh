@@ -7,32 +7,12 @@
 # Progress goes to stderr; the last line of stdout is the tarball's path.
 set -eu
 [ "$(id -u)" -eq 0 ] || { echo "rootfs: must run as root (mmdebstrap's root mode, apt-get)" >&2; exit 1; }
-pkgs="systemd,systemd-sysv,dbus,libpam-systemd,nodejs,dnsmasq-base,nftables,iproute2,procps,busybox"
+# wget: the README's first command for adding the apt repository (test/system/repo.test.ts).
+pkgs="systemd,systemd-sysv,dbus,libpam-systemd,nodejs,dnsmasq-base,nftables,iproute2,procps,busybox,wget"
 cache=/var/tmp/wsnic-rootfs
 
-# Debian's suites from the host's sources, one "deb URI SUITE COMPONENTS" line each. Both the
-# one-line (.list) and deb822 (.sources) formats; only bookworm, -updates and -security.
-mirrors=$(
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		case "$f" in
-		*.sources) awk 'BEGIN { RS = ""; FS = "\n" } {
-				types = uris = suites = comps = ""; on = 1
-				for (i = 1; i <= NF; i++) {
-					if ($i ~ /^#/) continue
-					k = tolower($i); sub(/:.*/, "", k); v = $i; sub(/^[^:]*:[ \t]*/, "", v)
-					if (k == "types") types = v; else if (k == "uris") uris = v
-					else if (k == "suites") suites = v; else if (k == "components") comps = v
-					else if (k == "enabled" && v == "no") on = 0
-				}
-				if (!on || (" " types " ") !~ / deb /) next
-				nu = split(uris, u, " "); ns = split(suites, s, " ")
-				for (a = 1; a <= nu; a++) for (b = 1; b <= ns; b++) print "deb", u[a], s[b], comps
-			}' "$f" ;;
-		*) sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" { $1 = ""; print "deb" $0 }' ;;
-		esac
-	done | awk '$3 ~ /^bookworm(-updates|-security)?$/ && $2 !~ /nodesource/' | sort -u
-)
+# Debian's bookworm suites from the host's sources (never a third-party one such as nodesource).
+mirrors=$("$(dirname "$(readlink -f "$0")")/mirrors.sh")
 [ -n "$mirrors" ] || { echo "rootfs: no bookworm mirror in the host's APT sources" >&2; exit 1; }
 
 self=$(readlink -f "$0")

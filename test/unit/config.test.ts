@@ -31,8 +31,31 @@ t.test('defaults are the seed\'s', async (t) => {
   t.equal(config.tap_prefix, 'wstap');
 });
 
-t.test('inside a container the relay listens on every address', async (t) => {
-  t.equal(loadConfig({ defaultFile: none, inContainer: true }).config.ws_address, '0.0.0.0');
+t.test('inside a container: every address, ws:// on 80 and wss:// on 443, below file, environment and flags', async (t) => {
+  const { config, notices } = loadConfig({ defaultFile: none, inContainer: true, exists: () => false });
+  t.equal(config.ws_address, '0.0.0.0');
+  t.equal(config.ws_port, 80);
+  t.equal(config.wss_port, 443);
+  t.equal(config.wss_certificate, '', 'no certificate mounted: no wss://');
+  t.same(notices, ['no certificate at /opt/wsnic/cert/cert.crt: wss:// is off, serving ws:// only'], 'and one line says so');
+  const file = conf('ct.conf', 'ws_port = 8080\n');
+  const mounted = loadConfig({ file, env: { WSNIC_WSS_PORT: '8443' }, flags: parseArgs(['-a', '10.0.0.1']).flags, inContainer: true, exists: () => false }).config;
+  t.same([mounted.ws_port, mounted.wss_port, mounted.ws_address], [8080, 8443, '10.0.0.1'], 'a mounted wsnic.conf, WSNIC_* and flags win');
+  t.equal(loadConfig({ defaultFile: none, inContainer: false, exists: () => true }).config.wss_certificate, '', 'outside a container: nothing of this');
+});
+
+t.test('inside a container a certificate mounted at /opt/wsnic/cert turns wss:// on', async (t) => {
+  const certOnly = (p: string): boolean => p === '/opt/wsnic/cert/cert.crt';
+  const both = loadConfig({ defaultFile: none, inContainer: true, exists: () => true });
+  t.same([both.config.wss_certificate, both.config.wss_private_key, both.notices], ['/opt/wsnic/cert/cert.crt', '/opt/wsnic/cert/cert.key', []]);
+  const one = loadConfig({ defaultFile: none, inContainer: true, exists: certOnly }).config;
+  t.same([one.wss_certificate, one.wss_private_key], ['/opt/wsnic/cert/cert.crt', ''], 'no cert.key: the certificate file holds the key');
+  const keyOnly = loadConfig({ defaultFile: none, inContainer: true, exists: (p) => p.endsWith('cert.key') });
+  t.same([keyOnly.config.wss_certificate, keyOnly.config.wss_private_key], ['', ''], 'a key without a certificate is no wss://, and no error');
+  const own = loadConfig({ defaultFile: none, env: { WSNIC_WSS_CERTIFICATE: '/etc/wsnic/c.pem' }, inContainer: true, exists: () => true }).config;
+  t.same([own.wss_certificate, own.wss_private_key], ['/etc/wsnic/c.pem', ''], 'a configured certificate does not get the mounted key');
+  const off = loadConfig({ defaultFile: none, env: { WSNIC_WSS_CERTIFICATE: '' }, inContainer: true, exists: () => true });
+  t.equal(off.config.wss_certificate, '', 'WSNIC_WSS_CERTIFICATE= turns wss:// off even with a mounted certificate');
 });
 
 t.test('file < environment < flags, with the seed\'s names', async (t) => {
@@ -98,7 +121,12 @@ t.test('the shipped wsnic.conf is the schema\'s defaults, and loads to them', as
   const fromFile = loadConfig({ file: join(__dirname, '..', '..', 'packaging', 'wsnic.conf'), inContainer: false });
   t.same(fromFile.warnings, []);
   t.same(fromFile.config, loadConfig({ defaultFile: none, inContainer: false }).config);
-  t.equal(schema.length, (shipped.match(/^[a-z0-9_]+ = /gm) ?? []).length, 'every key is in the template');
+  t.same(shipped.match(/^[a-z0-9_]+\s*=/gm), null, 'no key is set: an upgraded host gets new defaults');
+  const lines = shipped.match(/^#[a-z0-9_]+ = .*$/gm) ?? [];
+  t.same(lines.map((l) => l.slice(1).split(' ')[0]), schema.map((e) => e.key), 'every key is in the template, commented out');
+  // Uncommented, each line must still load to the default it shows.
+  const uncommented = loadConfig({ file: conf('uncommented.conf', lines.map((l) => l.slice(1)).join('\n')), inContainer: false });
+  t.same(uncommented.config, fromFile.config, 'the commented values are the defaults');
 });
 
 t.test('the README documents every key as the schema does', async (t) => {
@@ -110,4 +138,13 @@ t.test('the README shows `wsnic --help` as it is', async (t) => {
   const { help } = await import('../../src/cli/help');
   const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
   t.ok(readme.includes(`\`\`\`\n${help([])}\`\`\``), 'README --help block is current (node dist/cli/main.js --help)');
+});
+
+t.test('--version is package.json\'s version, read when the code loads', async (t) => {
+  const { VERSION } = await import('../../src/cli/version');
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  t.equal(VERSION, pkg.version);
+  t.equal(parseArgs(['--version']).version, true);
+  t.equal(parseArgs(['connect', '--version']).version, true, 'any verb');
+  t.equal(parseArgs([]).version, false);
 });
