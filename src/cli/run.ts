@@ -8,14 +8,13 @@ import type { Logger } from '../log';
 import { DnsmasqSupervisor } from '../net/dnsmasq';
 import { setup, teardown } from '../net/setup';
 import { preflight } from '../net/preflight';
-import { detectContainer } from '../config/load';
 import { readTls } from '../relay/server';
 import { dnsmasqConfPath, leaseFile } from '../config/paths';
 import { serve, type Serving } from './serve';
 
 /** `notices`: the configuration's lines worth logging at start, once the preflight passed. */
 export async function runAll(c: Config, log: Logger, notices: string[] = []): Promise<number> {
-  preflight(detectContainer()); // TUN device and CAP_NET_ADMIN, before anything changes
+  preflight(c.container); // TUN device and CAP_NET_ADMIN, before anything changes
   for (const n of notices) log.info(n);
   const net = deriveNetwork(c);
   if (c.wss_certificate) readTls(c.wss_certificate, c.wss_private_key); // fail before changing anything

@@ -33,8 +33,6 @@ export interface LoadOptions {
   file?: string | undefined;
   env?: NodeJS.ProcessEnv;
   flags?: RawValue[];
-  /** Inside a container the schema's `container` defaults apply. */
-  inContainer?: boolean;
   /** Whether a file exists (the container's certificate defaults); fs.existsSync by default. */
   exists?: (path: string) => boolean;
   defaultFile?: string;
@@ -79,10 +77,6 @@ export function envValues(env: NodeJS.ProcessEnv): RawValue[] {
   return out;
 }
 
-export function detectContainer(): boolean {
-  return existsSync('/.dockerenv') || existsSync('/run/.containerenv');
-}
-
 export function loadConfig(opts: LoadOptions = {}): Loaded {
   const warnings: string[] = [];
   const notices: string[] = [];
@@ -104,11 +98,7 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
     }
   };
 
-  const inContainer = opts.inContainer ?? detectContainer();
-  for (const e of schema as readonly Entry[]) {
-    const container = inContainer && e.kind !== 'path' ? e.container : undefined;
-    values[e.key] = parseValue(e, container ?? e.default);
-  }
+  for (const e of schema as readonly Entry[]) values[e.key] = parseValue(e, e.default);
 
   let file = opts.file;
   if (file !== undefined && !existsSync(file)) throw new ConfigError(`configuration file ${file} not found (given with -c)`);
@@ -125,26 +115,11 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
   }
   envValues(opts.env ?? {}).forEach(set);
   (opts.flags ?? []).forEach(set);
-  if (inContainer) containerCertificate(values, given, opts.exists ?? existsSync, notices);
+  if (values.container === true) containerDefaults(values, given, opts.exists ?? existsSync, notices);
 
   const config = values as Config;
   crossCheck(config);
   return { config, file, warnings, notices };
-}
-
-/**
- * A container's certificate: the schema's container paths, when mounted there and nothing else
- * was configured; the key file only beside that certificate (without it, the certificate file
- * must hold the key too).
- */
-function containerCertificate(values: Record<string, unknown>, given: Set<string>, exists: (p: string) => boolean, notices: string[]): void {
-  const cert = entry('wss_certificate')!.container!;
-  const key = entry('wss_private_key')!.container!;
-  if (!given.has('wss_certificate') && exists(cert)) {
-    values.wss_certificate = cert;
-    if (!given.has('wss_private_key') && exists(key)) values.wss_private_key = key;
-  }
-  if (values.wss_certificate === '') notices.push(`no certificate at ${cert}: wss:// is off, serving ws:// only`);
 }
 
 /** Checks that need more than one key. */
@@ -158,4 +133,18 @@ function crossCheck(c: Config): void {
   if (c.wss_private_key !== '' && c.wss_certificate === '') {
     throw new ConfigError(`wss_private_key is set but wss_certificate is not: wss:// needs a certificate`);
   }
+}
+
+/**
+ * The container image's defaults, for every key no source set: the schema's `container` values;
+ * the certificate only when mounted there, and its key file only beside it (without one, the
+ * certificate file must hold the key too).
+ */
+function containerDefaults(values: Record<string, unknown>, given: Set<string>, exists: (p: string) => boolean, notices: string[]): void {
+  for (const e of schema as readonly Entry[]) {
+    if (e.container === undefined || given.has(e.key)) continue;
+    if (e.kind !== 'path') values[e.key] = parseValue(e, e.container);
+    else if (exists(e.container) && (e.key !== 'wss_private_key' || values.wss_certificate === entry('wss_certificate')!.container)) values[e.key] = e.container;
+  }
+  if (values.wss_certificate === '') notices.push(`no certificate at ${entry('wss_certificate')!.container}: wss:// is off, serving ws:// only`);
 }

@@ -45,13 +45,15 @@ export interface Entry {
   /** The values a 'choice' key takes. */
   readonly choices?: readonly string[];
   /**
-   * The default inside a container (Docker, Podman), the predecessor's layout; for a file, only
-   * when it exists there (a mounted certificate turns wss:// on).
+   * The default when `container` is on (the image sets WSNIC_CONTAINER=1): the predecessor's
+   * layout; for a file, only when it exists there (a mounted certificate turns wss:// on).
    */
   readonly container?: string;
 }
 
 export const schema = [
+  { key: 'container', kind: 'bool', default: '0',
+    doc: 'Take the container image\'s defaults (the image sets WSNIC_CONTAINER=1): those marked "In a container" below.' },
   { key: 'ws_address', kind: 'address', default: '127.0.0.1', container: '0.0.0.0', short: 'a', meta: 'ADDR',
     doc: 'Address the ws:// and wss:// servers listen on; 0.0.0.0 for every interface.' },
   { key: 'ws_port', kind: 'port', default: '8086', container: '80', meta: 'PORT', doc: 'WebSocket server port (ws://).' },

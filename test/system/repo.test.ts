@@ -207,4 +207,17 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
     t.match(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']).stdout, /1 packets received/, 'through the new relay');
     t.match(topo.exec(host, 'busybox', ['nslookup', 'relay.wsnic.test', '192.168.86.1']).stdout, /Name:\s+relay\.wsnic\.test\s+Address:\s*192\.168\.86\.1/, 'the admin\'s dnsmasq drop-in still applies');
   });
+
+  await t.test('a source written by hand from the published key, not our wsnic.sources, works the same', async (t) => {
+    // The one-line format and a key file, as a user who never saw wsnic.sources would write it.
+    sh('rm /etc/apt/sources.list.d/wsnic.sources');
+    const get = sh(`wget -qO /etc/apt/keyrings/wsnic.asc ${URL}wsnic-archive-keyring.asc`);
+    t.equal(get.code, 0, get.stderr);
+    sh(`echo "deb [signed-by=/etc/apt/keyrings/wsnic.asc] ${URL} stable main" > /etc/apt/sources.list.d/own.list`);
+    const update = apt('apt update');
+    t.equal(update.code, 0, update.out);
+    t.notMatch(update.out, /^(W|E|Err):/m, 'no warning or error');
+    t.match(sh('apt-cache policy wsnic').stdout, `*** ${NEXT} 500\n        500 ${URL.replace(/\/$/, '')} stable/main amd64 Packages`);
+    t.match(sh('apt-cache madison wsnic').stdout, new RegExp(`wsnic \\|\\s+${BASE.replace(/\./g, '\\.')} \\|`), 'the older version is still there');
+  });
 });

@@ -16,9 +16,11 @@ const conf = (name: string, text: string): string => {
   return p;
 };
 const none = join(dir, 'absent.conf');
+/** What the container image sets. */
+const CT = { WSNIC_CONTAINER: '1' };
 
 t.test('defaults are the seed\'s', async (t) => {
-  const { config } = loadConfig({ defaultFile: none, inContainer: false });
+  const { config } = loadConfig({ defaultFile: none });
   t.equal(config.ws_address, '127.0.0.1');
   t.equal(config.ws_port, 8086);
   t.equal(config.wss_port, 8087);
@@ -31,30 +33,30 @@ t.test('defaults are the seed\'s', async (t) => {
   t.equal(config.tap_prefix, 'wstap');
 });
 
-t.test('inside a container: every address, ws:// on 80 and wss:// on 443, below file, environment and flags', async (t) => {
-  const { config, notices } = loadConfig({ defaultFile: none, inContainer: true, exists: () => false });
+t.test('the image\'s WSNIC_CONTAINER=1: every address, ws:// on 80 and wss:// on 443, below file, environment and flags', async (t) => {
+  const { config, notices } = loadConfig({ defaultFile: none, env: CT, exists: () => false });
   t.equal(config.ws_address, '0.0.0.0');
   t.equal(config.ws_port, 80);
   t.equal(config.wss_port, 443);
   t.equal(config.wss_certificate, '', 'no certificate mounted: no wss://');
   t.same(notices, ['no certificate at /opt/wsnic/cert/cert.crt: wss:// is off, serving ws:// only'], 'and one line says so');
   const file = conf('ct.conf', 'ws_port = 8080\n');
-  const mounted = loadConfig({ file, env: { WSNIC_WSS_PORT: '8443' }, flags: parseArgs(['-a', '10.0.0.1']).flags, inContainer: true, exists: () => false }).config;
+  const mounted = loadConfig({ file, env: { ...CT, WSNIC_WSS_PORT: '8443' }, flags: parseArgs(['-a', '10.0.0.1']).flags, exists: () => false }).config;
   t.same([mounted.ws_port, mounted.wss_port, mounted.ws_address], [8080, 8443, '10.0.0.1'], 'a mounted wsnic.conf, WSNIC_* and flags win');
-  t.equal(loadConfig({ defaultFile: none, inContainer: false, exists: () => true }).config.wss_certificate, '', 'outside a container: nothing of this');
+  t.equal(loadConfig({ defaultFile: none, exists: () => true }).config.wss_certificate, '', 'without WSNIC_CONTAINER: nothing of this');
 });
 
-t.test('inside a container a certificate mounted at /opt/wsnic/cert turns wss:// on', async (t) => {
+t.test('with WSNIC_CONTAINER=1 a certificate mounted at /opt/wsnic/cert turns wss:// on', async (t) => {
   const certOnly = (p: string): boolean => p === '/opt/wsnic/cert/cert.crt';
-  const both = loadConfig({ defaultFile: none, inContainer: true, exists: () => true });
+  const both = loadConfig({ defaultFile: none, env: CT, exists: () => true });
   t.same([both.config.wss_certificate, both.config.wss_private_key, both.notices], ['/opt/wsnic/cert/cert.crt', '/opt/wsnic/cert/cert.key', []]);
-  const one = loadConfig({ defaultFile: none, inContainer: true, exists: certOnly }).config;
+  const one = loadConfig({ defaultFile: none, env: CT, exists: certOnly }).config;
   t.same([one.wss_certificate, one.wss_private_key], ['/opt/wsnic/cert/cert.crt', ''], 'no cert.key: the certificate file holds the key');
-  const keyOnly = loadConfig({ defaultFile: none, inContainer: true, exists: (p) => p.endsWith('cert.key') });
+  const keyOnly = loadConfig({ defaultFile: none, env: CT, exists: (p) => p.endsWith('cert.key') });
   t.same([keyOnly.config.wss_certificate, keyOnly.config.wss_private_key], ['', ''], 'a key without a certificate is no wss://, and no error');
-  const own = loadConfig({ defaultFile: none, env: { WSNIC_WSS_CERTIFICATE: '/etc/wsnic/c.pem' }, inContainer: true, exists: () => true }).config;
+  const own = loadConfig({ defaultFile: none, env: { ...CT, WSNIC_WSS_CERTIFICATE: '/etc/wsnic/c.pem' }, exists: () => true }).config;
   t.same([own.wss_certificate, own.wss_private_key], ['/etc/wsnic/c.pem', ''], 'a configured certificate does not get the mounted key');
-  const off = loadConfig({ defaultFile: none, env: { WSNIC_WSS_CERTIFICATE: '' }, inContainer: true, exists: () => true });
+  const off = loadConfig({ defaultFile: none, env: { ...CT, WSNIC_WSS_CERTIFICATE: '' }, exists: () => true });
   t.equal(off.config.wss_certificate, '', 'WSNIC_WSS_CERTIFICATE= turns wss:// off even with a mounted certificate');
 });
 
@@ -118,14 +120,14 @@ t.test('derived addresses: bridge is the first host, the pool the rest', async (
 t.test('the shipped wsnic.conf is the schema\'s defaults, and loads to them', async (t) => {
   const shipped = readFileSync(join(__dirname, '..', '..', 'packaging', 'wsnic.conf'), 'utf8');
   t.equal(shipped, renderTemplate(), 'packaging/wsnic.conf is generated from the schema (npm run gen)');
-  const fromFile = loadConfig({ file: join(__dirname, '..', '..', 'packaging', 'wsnic.conf'), inContainer: false });
+  const fromFile = loadConfig({ file: join(__dirname, '..', '..', 'packaging', 'wsnic.conf') });
   t.same(fromFile.warnings, []);
-  t.same(fromFile.config, loadConfig({ defaultFile: none, inContainer: false }).config);
+  t.same(fromFile.config, loadConfig({ defaultFile: none }).config);
   t.same(shipped.match(/^[a-z0-9_]+\s*=/gm), null, 'no key is set: an upgraded host gets new defaults');
   const lines = shipped.match(/^#[a-z0-9_]+ = .*$/gm) ?? [];
   t.same(lines.map((l) => l.slice(1).split(' ')[0]), schema.map((e) => e.key), 'every key is in the template, commented out');
   // Uncommented, each line must still load to the default it shows.
-  const uncommented = loadConfig({ file: conf('uncommented.conf', lines.map((l) => l.slice(1)).join('\n')), inContainer: false });
+  const uncommented = loadConfig({ file: conf('uncommented.conf', lines.map((l) => l.slice(1)).join('\n')) });
   t.same(uncommented.config, fromFile.config, 'the commented values are the defaults');
 });
 
