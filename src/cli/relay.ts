@@ -6,7 +6,7 @@
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
 import { bridgeIsUp } from '../net/bridge';
-import { ToolError } from '../net/exec';
+import { ToolError } from '../net/tool';
 import { resolveUplink } from '../net/setup';
 import { serve } from './serve';
 

@@ -5,7 +5,7 @@
 import type { Config } from '../config/schema';
 import { deriveNetwork } from '../config/derive';
 import type { Logger } from '../log';
-import { DnsmasqSupervisor } from '../net/dnsmasq';
+import { DnsmasqSupervisor } from '../net/dnsmasq-supervisor';
 import { setup, teardown } from '../net/setup';
 import { preflight } from '../net/preflight';
 import { readTls } from '../relay/server';

@@ -8,10 +8,10 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Server } from 'node:http';
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
-import { watchLeases } from '../net/leases';
-import { LeasedSet } from '../net/leased';
+import { watchLeases } from '../net/leasefile';
+import { LeasedSet } from '../net/leasedset';
 import { PortAllocator } from '../net/leaves';
-import { startToolHelper, stopToolHelper } from '../net/tools';
+import { startForkServer, stopForkServer } from '../net/forkserver';
 import { Admission } from '../relay/admission';
 import { createServer, listen, readTls, Relay } from '../relay/server';
 import { takeListenFds } from '../systemd/activation';
@@ -59,7 +59,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const notifier = new Notifier(log);
   const inherited = takeListenFds();
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
-  startToolHelper(log); // before the first TAP: see tools.ts
+  startForkServer(log); // before the first TAP: see forkserver.ts
   const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log, c.isolate_clients);
   ports.sweep();
   const capacity = clientCapacity();
@@ -195,7 +195,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
       leased?.stop();
       await relay.close();
       ports.close(); // the clients' TAPs are gone: their leaves can go too
-      stopToolHelper();
+      stopForkServer();
     },
   };
 }

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ipJson, linkExists, run, ToolError } from './exec';
+import { ipJson, linkExists, run, ToolError } from './tool';
 import { intToIp, ipToInt } from '../config/values';
 
 /**

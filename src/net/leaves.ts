@@ -6,7 +6,7 @@
  * by `wsnic teardown`, after a crash).
  */
 import type { Logger } from '../log';
-import { ipJson, linkExists, run, runAsync } from './exec';
+import { ipJson, linkExists, run, runAsync } from './tool';
 import { PORT_MTU } from './bridge';
 
 /**

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { resolveEgress, type EgressRule } from '../config/egress';
 import { entry } from '../config/schema';
 import { parseValue } from '../config/values';
-import { run } from './exec';
+import { run } from './tool';
 import { LEAF_GROUP } from './leaves';
 
 export const TABLE = 'inet wsnic';

@@ -4,7 +4,7 @@
  * the `docker run` flags.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ToolError } from './exec';
+import { ToolError } from './tool';
 
 const CAP_NET_ADMIN = 12;
 

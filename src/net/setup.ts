@@ -9,10 +9,11 @@ import { bindsClientIp, deriveNetwork } from '../config/derive';
 import type { Logger } from '../log';
 import { defaultRouteInterface, hostNetworks, setIpForward, setupBridge, teardownBridge } from './bridge';
 import { resolveEgress } from '../config/egress';
-import { findTool, hasTool, linkExists, ToolError } from './exec';
+import { findTool, hasTool, linkExists, ToolError } from './tool';
 import { existingLeaves, removeLeaf } from './leaves';
 import { applyRuleset, removeRuleset, renderRuleset } from './nftables';
-import { killStaleDnsmasq, renderDnsmasqConf } from './dnsmasq';
+import { renderDnsmasqConf } from './dnsmasq-conf';
+import { killStaleDnsmasq } from './dnsmasq-stale';
 import { dnsmasqConfPath, leaseFile } from '../config/paths';
 
 /** What setup changed that was not ours to begin with, so teardown can put it back. */

@@ -3,8 +3,8 @@
  * by the addon, written one frame per write(). Closing the fd removes the device.
  */
 import { close } from 'node:fs';
-import { osErrorName } from './exec';
-import { native, type TapCreateOptions, type TapPortHandle } from './native';
+import { constants } from 'node:os';
+import { native, type TapCreateOptions, type TapPortHandle } from '../native';
 
 export interface TapHandlers {
   /** Frames read in one wakeup (at most 64). */
@@ -111,3 +111,8 @@ export class TapNames {
   }
 }
 
+/** "EPERM" for 1, and so on. */
+function osErrorName(errno: number): string {
+  const entry = Object.entries(constants.errno).find(([, n]) => n === errno);
+  return entry ? entry[0] : `errno ${errno}`;
+}

@@ -15,7 +15,7 @@ import type { Admission } from './admission';
 import { upgradeRequired } from './page';
 import { MAX_FRAME } from './pump';
 import { RateLimit, type Limits } from './ratelimit';
-import type { LeasedSet } from '../net/leased';
+import type { LeasedSet } from '../net/leasedset';
 import { ipToInt } from '../config/values';
 import { CLOSE, Session } from './session';
 

@@ -6,7 +6,7 @@
  * module when they load: this module must be loaded before `ws`.
  */
 import { dirname, join } from 'node:path';
-import { native } from '../net/native';
+import { native } from '../native';
 
 interface BufferUtil {
   mask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;

@@ -4,7 +4,7 @@
  * `journalctl -u wsnic CLIENT_ADDRESS=1.2.3.4` and `-o json` work. Pure encoder, thin sender.
  */
 import { existsSync, fstatSync } from 'node:fs';
-import { native } from '../net/native';
+import { native } from '../native';
 
 export const JOURNAL_SOCKET = '/run/systemd/journal/socket';
 

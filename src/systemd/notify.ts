@@ -3,7 +3,7 @@
  * NOTIFY_SOCKET (not under systemd) every call is a no-op.
  */
 import type { Logger } from '../log';
-import { native } from '../net/native';
+import { native } from '../native';
 
 export class Notifier {
   private readonly socket: string | undefined;

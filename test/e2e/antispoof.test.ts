@@ -8,7 +8,7 @@ import t from 'tap';
 import { chmodSync } from 'node:fs';
 import { relayNetwork, INTERNET, ROOT, type Topology } from './topology';
 import { bridgeMac } from '../../src/net/bridge';
-import { leasedElements } from './leased';
+import { leasedElements } from './leasedset';
 import { join } from 'node:path';
 
 const TRICKS = join(ROOT, 'test', 'fixtures', 'dhcp_tricks.py');

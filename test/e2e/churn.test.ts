@@ -9,7 +9,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, relayNetwork, WSNIC, type Proc, type Topology } from './topology';
-import { leasedElements, staleLeasedTaps } from './leased';
+import { leasedElements, staleLeasedTaps } from './leasedset';
 
 // The churn is bound by the kernel (TAPs are made and removed under one global lock): ~190
 // cycles/s on a quiet 2-core machine, ~70/s while other suites churn TAPs too. Hence more

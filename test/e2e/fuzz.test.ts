@@ -91,8 +91,8 @@ t.test('a fuzzer\'s broken handshakes and frames leave the relay up, bounded and
   await n.joinAll([], 1);
   t.same(await clientTaps(n), ['wstap0'], 'the good guest has wstap0');
   const pid = await relayPid(n);
-  // The relay's tools (nft, ip) start from a helper that holds no TAP (src/net/tools.ts).
-  const helpers = childrenRunning(pid, 'toolhelper.js');
+  // The relay's tools (nft, ip) start from a helper that holds no TAP (src/net/forkserver.ts).
+  const helpers = childrenRunning(pid, 'forkserver-main.js');
   t.equal(helpers.length, 1, 'the relay has its tool helper');
   const relayTaps = tunFds(pid);
   t.ok(relayTaps >= 1 && helpers.every((h) => tunFds(h) === 0), `the relay holds the TAP (${relayTaps} fd), its tool helper none`);

@@ -1,7 +1,7 @@
 /** The parts behind the bridge's anti-spoofing rules: spotting a DHCPACK, keeping the set. */
 import t from 'tap';
 import { dhcpAck, dhcpRequestChaddr } from '../../src/relay/dhcp';
-import { element, LeasedSet } from '../../src/net/leased';
+import { element, LeasedSet } from '../../src/net/leasedset';
 import { formatLine, type Logger } from '../../src/log';
 
 /** A DHCP reply frame as dnsmasq sends it: Ethernet, IPv4, UDP 67 -> 68, BOOTP, options. */

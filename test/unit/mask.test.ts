@@ -1,6 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { native } from '../../src/net/native';
+import { native } from '../../src/native';
 
 const reference = (src: Buffer, key: Buffer): Buffer => Buffer.from(src.map((b, i) => b ^ key[i & 3]!));
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { deriveNetwork } from '../../src/config/derive';
-import { renderDnsmasqConf } from '../../src/net/dnsmasq';
+import { renderDnsmasqConf } from '../../src/net/dnsmasq-conf';
 import { renderRuleset } from '../../src/net/nftables';
 import { parseEgressRule, resolveEgress } from '../../src/config/egress';
 import { bridgeMac, holderNames } from '../../src/net/bridge';

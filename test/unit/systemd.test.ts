@@ -1,7 +1,7 @@
 import t from 'tap';
 import { takeListenFds } from '../../src/systemd/activation';
 import { encodeEntry, fieldName } from '../../src/systemd/journal';
-import { parseLeases } from '../../src/net/leases';
+import { parseLeases } from '../../src/net/leasefile';
 import { problems } from '../../src/systemd/networkd';
 import { journalFields } from '../../src/log';
 

@@ -41,7 +41,7 @@ export interface Addon {
 let addon: Addon | undefined;
 
 export function native(): Addon {
-  // dist/net/native.js -> native/build/Release/wsnic.node
-  addon ??= require(join(__dirname, '..', '..', 'native', 'build', 'Release', 'wsnic.node')) as Addon;
+  // dist/native.js -> native/build/Release/wsnic.node
+  addon ??= require(join(__dirname, '..', 'native', 'build', 'Release', 'wsnic.node')) as Addon;
   return addon;
 }

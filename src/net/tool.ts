@@ -1,8 +1,11 @@
-/** Runs the system tools wsnic drives (ip, nft, sysctl files), with errors that say what to do. */
+/**
+ * Running the system tools wsnic drives (ip, nft): found on the usual paths, run synchronously
+ * (setup, teardown) or off the event loop through the fork server (while serving), with errors
+ * that say what failed and what to do.
+ */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { constants } from 'node:os';
-import { runTool } from './tools';
+import { runTool } from './forkserver';
 
 /** Debian package of each tool, for "not found" errors. */
 const PACKAGE: Record<string, string> = { ip: 'iproute2', nft: 'nftables', dnsmasq: 'dnsmasq-base' };
@@ -45,7 +48,7 @@ export function run(tool: string, args: string[], input?: string): string {
  * run(), off the event loop: for what the relay does while it serves clients. A tool that
  * changes links waits for the kernel's RTNL lock, held by whoever else configures links on the
  * host: measured, a synchronous `ip` stalled the relay for 3 to 12 s while other relays churned
- * TAPs, and every client's frames with it. It runs from the tool helper (see tools.ts).
+ * TAPs, and every client's frames with it. It runs from the fork server (see forkserver.ts).
  */
 export async function runAsync(tool: string, args: string[], input?: string): Promise<string> {
   const r = await runTool(findTool(tool), args, input);
@@ -66,10 +69,4 @@ export function linkExists(name: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** "EPERM" for 1, and so on. */
-export function osErrorName(errno: number): string {
-  const entry = Object.entries(constants.errno).find(([, n]) => n === errno);
-  return entry ? entry[0] : `errno ${errno}`;
 }

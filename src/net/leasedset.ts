@@ -7,8 +7,7 @@
  * its way, and the OFFER starts the nft update a round trip before the ACK arrives).
  */
 import type { Logger } from '../log';
-import { findTool, run } from './exec';
-import { runTool } from './tools';
+import { run, runAsync } from './tool';
 import { BRIDGE_TABLE, LEASED_SET } from './nftables';
 
 /** How long an OFFER or ACK seen on the wire counts without the lease file agreeing. */
@@ -30,11 +29,7 @@ interface Client {
 export type NftRunner = (script: string) => Promise<string | undefined>;
 
 function nftRunner(): NftRunner {
-  const nft = findTool('nft');
-  return async (script) => {
-    const r = await runTool(nft, ['-f', '-'], script);
-    return r.ok ? undefined : r.stderr.trim() || r.error || 'nft failed';
-  };
+  return (script) => runAsync('nft', ['-f', '-'], script).then(() => undefined, (err: Error) => err.message);
 }
 
 export function element(tap: string, mac: string, ip: string): string {
