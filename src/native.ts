@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 
 export interface TapPortHandle {
-  write(frame: Buffer): boolean;
+  /** One write(); throws what the kernel refused it with. */
+  write(frame: Buffer): void;
   pause(): void;
   resume(): void;
   close(): void;
@@ -29,7 +30,6 @@ export interface Addon {
   TapPort: new (
     fd: number,
     onFrames: (frames: Buffer[]) => void,
-    onWritable: () => void,
     onError: (errno: number) => void,
   ) => TapPortHandle;
   wsMask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;
@@ -42,6 +42,11 @@ let addon: Addon | undefined;
 
 export function native(): Addon {
   // dist/native.js -> native/build/Release/wsnic.node
-  addon ??= require(join(__dirname, '..', 'native', 'build', 'Release', 'wsnic.node')) as Addon;
+  // Copied into a plain object: the addon's own properties are read-only, and a test wraps one
+  // to see that ws's receiver calls it (test/unit/ws-internals.test.ts).
+  if (!addon) {
+    const loaded = require(join(__dirname, '..', 'native', 'build', 'Release', 'wsnic.node')) as Record<string, unknown>;
+    addon = Object.fromEntries(Object.getOwnPropertyNames(loaded).map((k) => [k, loaded[k]])) as unknown as Addon;
+  }
   return addon;
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import { DnsmasqSupervisor } from '../net/dnsmasq-supervisor';
 import { setup, teardown } from '../net/setup';
 import { preflight } from '../net/preflight';
-import { readTls } from '../relay/server';
+import { readTls } from '../relay/http';
 import { dnsmasqConfPath, leaseFile } from '../config/paths';
 import { serve, type Serving } from './serve';
 

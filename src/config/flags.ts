@@ -1,4 +1,4 @@
-/** Command-line flags, derived from the schema: long forms for every key, the seed's short ones. */
+/** Command-line flags, derived from the schema: long forms for every key, the original wsnic's short ones. */
 import { schema, longFlag, containerDefault, type Entry } from './schema';
 import { ConfigError, type RawValue } from './load';
 

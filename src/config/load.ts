@@ -38,7 +38,7 @@ export interface LoadOptions {
   defaultFile?: string;
 }
 
-/** Parses the seed's format: `key = value` lines, no sections, # or ; comments. Pure. */
+/** Parses the original wsnic's format: `key = value` lines, no sections, # or ; comments. Pure. */
 export function parseConfFile(text: string, name: string, warnings: string[]): RawValue[] {
   const out: RawValue[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
@@ -63,7 +63,7 @@ function unquote(v: string): string {
   return v.replace(/\s+[#;].*$/, '').trim();
 }
 
-/** WSNIC_<KEY> for every key, plus the seed's Docker names (WSNIC_ENABLE_HOSTNET, ...). */
+/** WSNIC_<KEY> for every key, plus the original wsnic's Docker names (WSNIC_ENABLE_HOSTNET, ...). */
 export function envValues(env: NodeJS.ProcessEnv): RawValue[] {
   const out: RawValue[] = [];
   for (const e of schema as readonly Entry[]) {

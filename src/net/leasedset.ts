@@ -163,8 +163,4 @@ export class LeasedSet {
     });
   }
 
-  /** Elements as loaded, for tests and the status. */
-  get size(): number {
-    return this.applied.size;
-  }
 }

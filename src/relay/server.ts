@@ -1,18 +1,15 @@
 /**
- * The WebSocket servers (ws:// and wss://) and the set of sessions. On accept: create the
- * TAP, put it on the bridge, bring it up, then relay. Plain HTTP gets 426.
+ * The session registry: every client from its accepted upgrade to its TAP's removal. On
+ * accept: admission, a TAP on a bridge port, then a session; the MACs clients hold; totals;
+ * closing them all. The HTTP servers that bring upgrades here are http.ts's.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import type { Socket } from 'node:net';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log';
 import { PORT_MTU } from '../net/bridge';
 import { Tap, TapNames } from '../net/tap';
 import type { Admission } from './admission';
-import { upgradeRequired } from './page';
 import { MAX_FRAME } from './pump';
 import { RateLimit, type Limits } from './ratelimit';
 import type { LeasedSet } from '../net/leasedset';
@@ -27,8 +24,6 @@ export interface RelayOptions {
   idleTimeout: number; // seconds
   /** Clients reach the gateway but not each other (bridge port isolation). */
   isolateClients: boolean;
-  /** Seconds a connection has to complete its WebSocket handshake. */
-  handshakeTimeout: number;
   admission: Admission;
   /** Per-client rate limits, client->network ("up") and network->client ("down"). */
   rates: { up: Limits; down: Limits };
@@ -41,13 +36,9 @@ export interface RelayOptions {
   log: Logger;
 }
 
-const HANDSHAKE_TIMER = Symbol('wsnic handshake timer');
-type TimedSocket = Socket & { [HANDSHAKE_TIMER]?: NodeJS.Timeout };
-
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 export interface Totals {
-  clients: number;
   bytesIn: number;
   bytesOut: number;
 }
@@ -70,7 +61,6 @@ export class Relay {
     maxPayload: MAX_FRAME, // larger frames close the client with 1009
     clientTracking: false,
   });
-  private readonly servers: http.Server[] = [];
   private readonly keepalive: NodeJS.Timeout;
   private readonly names: TapNames;
   /** Called when a client comes or goes (for sd_notify STATUS). */
@@ -93,41 +83,21 @@ export class Relay {
     this.keepalive.unref();
   }
 
-  /** Serves WebSocket upgrades (and 426 for plain HTTP) on an HTTP or HTTPS server. */
-  attach(server: http.Server, tls: boolean): void {
-    this.servers.push(server);
-    server.on('request', (req, res) => upgradeRequired(req, res, tls));
-    // Slow-loris: our own timer per connection, cleared by the upgrade. (Node checks its
-    // headersTimeout only every connectionsCheckingInterval, 30 s by default.)
-    const arm = (socket: TimedSocket): void => {
-      clearTimeout(socket[HANDSHAKE_TIMER]);
-      socket[HANDSHAKE_TIMER] = setTimeout(() => socket.destroy(), this.opts.handshakeTimeout * 1000);
-      socket.once('close', () => clearTimeout(socket[HANDSHAKE_TIMER]));
-    };
-    server.on('connection', arm);
-    server.on('secureConnection', arm);
-    server.on('upgrade', (req: http.IncomingMessage, socket: TimedSocket, head: Buffer) => {
-      clearTimeout(socket[HANDSHAKE_TIMER]);
-      if (this.closing) {
-        socket.destroy(); // stopping: no new TAP
-        return;
-      }
-      socket.on('error', () => socket.destroy());
-      const at = process.hrtime.bigint();
-      const verdict = this.opts.admission.check(req);
-      if (!verdict.ok) {
-        this.opts.log.warning('client refused', { client_address: verdict.address, status: verdict.status, reason: verdict.reason });
-        const body = `${verdict.reason}\n`;
-        socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Refused'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-        return;
-      }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, tls, at, verdict.address));
-    });
-    server.on('clientError', (err: Error, socket: Socket) => {
-      this.opts.log.debug('bad HTTP request', { client_address: socket.remoteAddress, reason: err.message });
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
-    });
+  /** A WebSocket upgrade request (from http.ts's servers): admitted, it becomes a client. */
+  upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer, tls: boolean): void {
+    if (this.closing) {
+      socket.destroy(); // stopping: no new TAP
+      return;
+    }
+    const at = process.hrtime.bigint();
+    const verdict = this.opts.admission.check(req);
+    if (!verdict.ok) {
+      this.opts.log.warning('client refused', { client_address: verdict.address, status: verdict.status, reason: verdict.reason });
+      const body = `${verdict.reason}\n`;
+      socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Refused'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, tls, at, verdict.address));
   }
 
   /**
@@ -173,7 +143,7 @@ export class Relay {
   private serve(ws: WebSocket, tap: Tap, client: { address: string; port: number; scheme: string }, bridge: string, at: bigint): void {
     const address = client.address;
     const tapMs = Number(process.hrtime.bigint() - at) / 1e6;
-    const limits = { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down) };
+    const leased = this.opts.leased;
     this.sessions.add(
       new Session(ws, tap, { ...client, tapMs }, this.opts.log, (s) => {
         this.sessions.delete(s);
@@ -184,10 +154,9 @@ export class Relay {
         this.pastOut += s.pump.counters.bytesOut;
         this.onClientCountChange?.();
       }, {
-        limits,
-        onFirstMac: (s, mac) => this.bindMac(s, mac),
-        onDhcpAck: this.opts.leased && ((s, ack) => this.opts.leased!.acked(s.tap.name, ack.mac, ack.ip)),
-        ...(this.dhcpServer !== undefined ? { dhcpServer: this.dhcpServer } : {}),
+        rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },
+        onBound: (s, mac) => this.bindMac(s, mac),
+        ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
       }),
     );
     this.onClientCountChange?.();
@@ -288,7 +257,7 @@ export class Relay {
       bytesIn += s.pump.counters.bytesIn;
       bytesOut += s.pump.counters.bytesOut;
     }
-    return { clients: this.sessions.size, bytesIn, bytesOut };
+    return { bytesIn, bytesOut };
   }
 
   /** New lease data: sessions learn their IP. */
@@ -297,63 +266,15 @@ export class Relay {
     this.opts.leased?.leases(byMac);
   }
 
-  /** Closes every client with 1001 (their TAPs go at once) and stops listening. */
+  /** Takes no new client and closes every client with 1001 (their TAPs go at once). */
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.keepalive);
     // TAPs being made: each is closed as it comes (a kernel that hangs does not hold us past 10 s).
     await Promise.race([Promise.all(this.opening), new Promise((r) => setTimeout(r, 10_000).unref())]);
-    const closed = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     const leaving = [...this.sessions];
     for (const s of leaving) s.close(CLOSE.goingAway, 'server shutting down');
     // TAPs go on the thread pool, ~20 ms each; what is left after 10 s goes when we exit.
     await Promise.race([Promise.all(leaving.map((s) => s.gone)), new Promise((r) => setTimeout(r, 10_000).unref())]);
-    // Upgraded sockets end with the close handshake; do not wait on a client that never answers.
-    await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 3000).unref())]);
   }
-}
-
-/** TLS options from the configured files; a clear error if they are missing or invalid. */
-/** A PEM file's bytes, or an error naming the key and the file. */
-function readPem(key: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    // `docker run -v HOSTFILE:...` mounts an empty directory when HOSTFILE does not exist.
-    const why = (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory, not a PEM file (was a file mounted that does not exist on the host?)' : (err as Error).message;
-    throw new Error(`${key} ${file}: ${why}`);
-  }
-}
-
-export function readTls(certFile: string, keyFile: string): SecureContextOptions {
-  const cert = readPem('wss_certificate', certFile);
-  const key = keyFile ? readPem('wss_private_key', keyFile) : cert;
-  const opts = { cert, key };
-  try {
-    createSecureContext(opts);
-  } catch (err) {
-    const where = keyFile ? `wss_certificate ${certFile} with wss_private_key ${keyFile}` : `wss_certificate ${certFile} (no wss_private_key: the file must hold the key too)`;
-    throw new Error(`${where}: not a usable certificate and key: ${(err as Error).message}`);
-  }
-  return opts;
-}
-
-export function createServer(tls: SecureContextOptions | undefined): http.Server {
-  const server = tls ? https.createServer(tls) : http.createServer();
-  // Handshakes are small; slow ones are dropped (the security issue tightens this further).
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 10_000;
-  return server;
-}
-
-/** Listens on host:port, rejecting with a clear message (e.g. the port is in use). */
-export function listen(server: http.Server, host: string, port: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => reject(new Error(`cannot listen for ${what} on ${host}:${port}: ${err.code ?? err.message}`));
-    server.once('error', onError);
-    server.listen({ host, port }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
 }

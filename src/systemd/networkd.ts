@@ -4,6 +4,7 @@
  * without a bus or without networkd the answer is one reason, and nothing else changes.
  */
 import { existsSync } from 'node:fs';
+import type { Logger } from '../log';
 
 export interface LinkState {
   name: string;
@@ -74,4 +75,17 @@ export function problems(report: NetworkdReport, bridge: string): string[] {
     if (['off', 'no-carrier', 'unknown'].includes(l.operational)) out.push(`${l.name} is ${l.operational}`);
   }
   return out;
+}
+
+/** networkd's view of the links, once: logged, and the problems returned (they stay in STATUS). */
+export async function reportNetworkd(names: string[], bridge: string, log: Logger): Promise<string[]> {
+  const report = await queryNetworkd(names);
+  if (!report.available) {
+    log.info('systemd-networkd not consulted', { reason: report.reason });
+    return [];
+  }
+  for (const l of report.links) log.info('networkd link state', { link: l.name, operational: l.operational, administrative: l.administrative });
+  const found = problems(report, bridge);
+  for (const w of found) log.warning(w);
+  return found;
 }

@@ -23,7 +23,7 @@ t.setTimeout(Math.max(240_000, 120_000 + CASES * 3));
 /** Runs a command in a namespace without blocking this process (the relay's log pipe must keep draining). */
 function run(ns: string, cmd: string, args: string[], timeoutMs: number): Promise<{ ok: boolean; stdout: string }> {
   return new Promise((resolve) => {
-    execFile('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs }, (err, stdout) => resolve({ ok: !err, stdout }));
+    execFile('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 }, (err, stdout) => resolve({ ok: !err, stdout }));
   });
 }
 

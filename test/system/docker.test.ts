@@ -15,10 +15,11 @@ import { ROOT, Topology, INTERNET, sh, type Proc } from '../e2e/topology';
 
 const lastLine = (s: string): string => s.trim().split('\n').pop()!;
 
-/** What the host's firewall and modules look like: must be the same after the test. */
+/** The host's firewall, modules and forwarding (new namespaces inherit it): the same after the test. */
 function hostState(): string {
   const nft = sh('nft', ['list', 'ruleset']);
-  return `${nft}\nbr_netfilter loaded: ${existsSync('/sys/module/br_netfilter')}`;
+  const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  return `${nft}\nbr_netfilter loaded: ${existsSync('/sys/module/br_netfilter')}\nip_forward: ${forwarding}`;
 }
 
 /** Extra CA certificates this machine trusts (a TLS-intercepting proxy's), for npm in the build stage. */
@@ -220,6 +221,6 @@ t.test('the Docker image: built from docker/Dockerfile, run with the predecessor
   t.test('the engine leaves the host as it found it', async (t) => {
     await engine!.stop();
     engine = undefined;
-    t.equal(hostState(), before, 'the host\'s nftables ruleset (iptables-nft included) and modules are unchanged');
+    t.equal(hostState(), before, 'the host\'s nftables ruleset (iptables-nft included), modules and ip_forward are unchanged');
   });
 });

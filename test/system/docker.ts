@@ -1,7 +1,8 @@
 /**
  * A private Docker engine (Debian's docker.io) for the image test: its own data root, exec root
  * and API socket, so it never meets a Docker the machine may run, and started with
- * --iptables=false so it never touches a firewall. Two ways to run it:
+ * --iptables=false --ip-forward=false so it never touches a firewall or forwarding. Two ways
+ * to run it:
  * - in the root network namespace with no bridge (--bridge=none), to build: RUN steps use the
  *   host's network (`docker build --network=host`) to reach Debian's mirror and npm, and no NAT
  *   or docker0 is made for them;
@@ -86,6 +87,8 @@ export class Engine {
     writeFileSync(config, '{}\n'); // not /etc/docker/daemon.json: nothing of the machine's own settings
     const args = ['dockerd', '--config-file', config, '--data-root', DATA_ROOT, '--exec-root', this.execRoot,
       '--pidfile', `${this.execRoot}.pid`, '-H', `unix://${this.socket}`, '--iptables=false', '--ip6tables=false', '--ip-masq=false',
+      // Not net.ipv4.ip_forward either: dockerd sets it by default, and new namespaces inherit it.
+      '--ip-forward=false',
       ...(this.netns ? [] : ['--bridge=none'])];
     // nsenter --net, not `ip netns exec`: that remounts /sys, and dockerd needs the host's cgroups there.
     const [cmd, ...rest] = this.netns ? ['nsenter', `--net=/run/netns/${this.netns}`, ...args] : args;

@@ -19,7 +19,7 @@ const none = join(dir, 'absent.conf');
 /** What the container image sets. */
 const CT = { WSNIC_CONTAINER: '1' };
 
-t.test('defaults are the seed\'s', async (t) => {
+t.test('defaults are the original wsnic\'s', async (t) => {
   const { config } = loadConfig({ defaultFile: none });
   t.equal(config.ws_address, '127.0.0.1');
   t.equal(config.ws_port, 8086);
@@ -60,7 +60,7 @@ t.test('with WSNIC_CONTAINER=1 a certificate mounted at /opt/wsnic/cert turns ws
   t.equal(off.config.wss_certificate, '', 'WSNIC_WSS_CERTIFICATE= turns wss:// off even with a mounted certificate');
 });
 
-t.test('file < environment < flags, with the seed\'s names', async (t) => {
+t.test('file < environment < flags, with the original wsnic\'s names', async (t) => {
   const file = conf('a.conf', '# comment\nws_port = 9000\nsubnet=10.1.0.0/16\nwss_server_cert = "/etc/c.pem"\n\nenable_inet = yes # NAT on\n');
   const env = { WSNIC_WS_PORT: '9001', WSNIC_ENABLE_DHCP: '0', WSNIC_DHCP_DOMAIN_NAME_SERVER: '1.1.1.1, 9.9.9.9' };
   const { config, file: read } = loadConfig({ file, env, flags: parseArgs(['--ws-port', '9002', '-t', '600']).flags });
