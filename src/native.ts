@@ -2,8 +2,7 @@
 import { join } from 'node:path';
 
 export interface TapPortHandle {
-  /** One write(); throws what the kernel refused it with. */
-  write(frame: Buffer): void;
+  write(frame: Buffer): boolean;
   pause(): void;
   resume(): void;
   close(): void;
@@ -30,6 +29,7 @@ export interface Addon {
   TapPort: new (
     fd: number,
     onFrames: (frames: Buffer[]) => void,
+    onWritable: () => void,
     onError: (errno: number) => void,
   ) => TapPortHandle;
   wsMask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;

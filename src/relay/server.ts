@@ -143,7 +143,7 @@ export class Relay {
   private serve(ws: WebSocket, tap: Tap, client: { address: string; port: number; scheme: string }, bridge: string, at: bigint): void {
     const address = client.address;
     const tapMs = Number(process.hrtime.bigint() - at) / 1e6;
-    const leased = this.opts.leased;
+    const limits = { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down) };
     this.sessions.add(
       new Session(ws, tap, { ...client, tapMs }, this.opts.log, (s) => {
         this.sessions.delete(s);
@@ -154,9 +154,10 @@ export class Relay {
         this.pastOut += s.pump.counters.bytesOut;
         this.onClientCountChange?.();
       }, {
-        rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },
-        onBound: (s, mac) => this.bindMac(s, mac),
-        ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
+        limits,
+        onFirstMac: (s, mac) => this.bindMac(s, mac),
+        onDhcpAck: this.opts.leased && ((s, ack) => this.opts.leased!.acked(s.tap.name, ack.mac, ack.ip)),
+        ...(this.dhcpServer !== undefined ? { dhcpServer: this.dhcpServer } : {}),
       }),
     );
     this.onClientCountChange?.();

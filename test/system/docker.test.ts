@@ -199,11 +199,17 @@ t.test('the Docker image: built from docker/Dockerfile, run with the predecessor
     t.equal(await run.exited, 0);
   });
 
-  t.test('a missing flag stops the container at once, with one line naming it', async (t) => {
+  t.test('a missing flag or a bad certificate stops the container at once, with one line naming it', async (t) => {
+    const junk = topo.file('junk.crt', 'not a certificate\n');
     const cases: [string[], RegExp][] = [
       [[], /^error: this container has no CAP_NET_ADMIN and \/dev\/net\/tun: start it with --cap-add=NET_ADMIN --device \/dev\/net\/tun:\/dev\/net\/tun$/],
       [['--cap-add=NET_ADMIN'], /^error: this container has no \/dev\/net\/tun: start it with --device \/dev\/net\/tun:\/dev\/net\/tun$/],
       [['--device', '/dev/net/tun:/dev/net/tun'], /^error: this container has no CAP_NET_ADMIN: start it with --cap-add=NET_ADMIN$/],
+      // A certificate that is not one, and one whose host file is missing (Docker mounts a directory).
+      [['--cap-add=NET_ADMIN', '--device', '/dev/net/tun:/dev/net/tun', '-v', `${junk}:/opt/wsnic/cert/cert.crt`],
+        /^error: wss_certificate \/opt\/wsnic\/cert\/cert\.crt \(no wss_private_key: the file must hold the key too\): not a usable certificate and key/],
+      [['--cap-add=NET_ADMIN', '--device', '/dev/net/tun:/dev/net/tun', '-v', `${junk}.absent:/opt/wsnic/cert/cert.crt`],
+        /^error: wss_certificate \/opt\/wsnic\/cert\/cert\.crt: is a directory, not a PEM file/],
       // /proc/sys is read-only in a container: forwarding for NAT must come with the container.
       [['--cap-add=NET_ADMIN', '--device', '/dev/net/tun:/dev/net/tun', '-e', 'WSNIC_ENABLE_HOSTNET=1', '--sysctl', 'net.ipv4.ip_forward=0'],
         /^error: cannot turn IPv4 forwarding on for NAT: \/proc\/sys is read-only \(a container\): start it with --sysctl net\.ipv4\.ip_forward=1$/],
