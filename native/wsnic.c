@@ -7,11 +7,12 @@
  *                               IPv6 address generation off and port isolation over rtnetlink,
  *                               MTU, bridge port and up by ioctl -> Promise<{ fd, name }>
  *   tapOpen(pattern, options)   the same on the calling thread -> { fd, name }
- *   new TapPort(fd, onFrames, onWritable, onError)
+ *   new TapPort(fd, onFrames, onError)
  *                               a uv_poll on Node's own loop: reads until EAGAIN (at most
  *                               BATCH frames a wakeup) and hands them over in one call;
- *     .write(buf)               one write() per frame: true, or false when it would block
- *                               (onWritable fires once the fd can take more)
+ *     .write(buf)               one write() per frame, or an exception with the errno: the tun
+ *                               driver never makes a write wait (its socket's sndbuf is
+ *                               INT_MAX), it takes the frame or refuses it
  *     .pause() / .resume()      stop / start reading (the kernel queue then drops, as Ethernet may)
  *     .close()                  stop polling; the fd stays open for the caller to close
  *   wsMask(...), wsUnmask(...)  WebSocket masking for ws, in place of its per-byte JS loop
@@ -318,10 +319,10 @@ typedef struct {
     napi_env env;
     uv_poll_t poll;
     int fd;
-    int events;        /* UV_READABLE and/or UV_WRITABLE currently asked for */
+    int events;        /* UV_READABLE while reading, 0 while paused */
     int closing;
     napi_ref self;     /* keeps the JS object alive while polling */
-    napi_ref on_frames, on_writable, on_error;
+    napi_ref on_frames, on_error;
     napi_async_context async; /* calls into JS go through it, so that nextTicks and promises run after */
 } TapPort;
 
@@ -363,11 +364,6 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
         napi_create_int32(env, -status, &argv[0]);
         call_js(p, p->on_error, 1, argv);
         goto out;
-    }
-    if (events & UV_WRITABLE) {
-        p->events &= ~UV_WRITABLE;
-        port_start(p);
-        call_js(p, p->on_writable, 0, NULL);
     }
     if ((events & UV_READABLE) && !p->closing && (p->events & UV_READABLE)) {
         napi_value frames, buf;
@@ -413,7 +409,6 @@ static void on_closed(uv_handle_t *handle) {
     TapPort *p = handle->data;
     napi_env env = p->env;
     napi_delete_reference(env, p->on_frames);
-    napi_delete_reference(env, p->on_writable);
     napi_delete_reference(env, p->on_error);
     napi_delete_reference(env, p->self);
     napi_async_destroy(env, p->async);
@@ -432,14 +427,14 @@ static TapPort *unwrap(napi_env env, napi_callback_info info, size_t *argc, napi
 }
 
 static napi_value port_ctor(napi_env env, napi_callback_info info) {
-    size_t argc = 4;
-    napi_value argv[4], self;
+    size_t argc = 3;
+    napi_value argv[3], self;
     int32_t fd;
     TapPort *p;
     int rc;
     CHECK(napi_get_cb_info(env, info, &argc, argv, &self, NULL));
-    if (argc < 4) {
-        napi_throw_type_error(env, NULL, "TapPort(fd, onFrames, onWritable, onError)");
+    if (argc < 3) {
+        napi_throw_type_error(env, NULL, "TapPort(fd, onFrames, onError)");
         return NULL;
     }
     CHECK(napi_get_value_int32(env, argv[0], &fd));
@@ -462,8 +457,7 @@ static napi_value port_ctor(napi_env env, napi_callback_info info) {
     }
     p->poll.data = p;
     napi_create_reference(env, argv[1], 1, &p->on_frames);
-    napi_create_reference(env, argv[2], 1, &p->on_writable);
-    napi_create_reference(env, argv[3], 1, &p->on_error);
+    napi_create_reference(env, argv[2], 1, &p->on_error);
     CHECK(napi_wrap(env, self, p, NULL, NULL, NULL));
     napi_create_reference(env, self, 1, &p->self);
     {
@@ -476,9 +470,14 @@ static napi_value port_ctor(napi_env env, napi_callback_info info) {
     return self;
 }
 
+/*
+ * No would-block path: tun_get_user() can return EAGAIN only when the fd's socket has more than
+ * sk_sndbuf bytes in flight, and sk_sndbuf is INT_MAX (wsnic never sets TUNSETSNDBUF). Were it
+ * ever returned, it is thrown like any refusal and the caller drops the frame.
+ */
 static napi_value port_write(napi_env env, napi_callback_info info) {
     size_t argc = 1, len;
-    napi_value argv[1], result;
+    napi_value argv[1];
     void *data;
     ssize_t n;
     TapPort *p = unwrap(env, info, &argc, argv);
@@ -488,18 +487,8 @@ static napi_value port_write(napi_env env, napi_callback_info info) {
         return NULL;
     }
     do n = write(p->fd, data, len); while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-        p->events |= UV_WRITABLE;
-        port_start(p);
-        napi_get_boolean(env, false, &result);
-        return result;
-    }
-    if (n < 0) {
-        throw_errno(env, errno, "TAP write failed");
-        return NULL;
-    }
-    napi_get_boolean(env, true, &result);
-    return result;
+    if (n < 0) throw_errno(env, errno, "TAP write failed");
+    return NULL;
 }
 
 static napi_value port_pause(napi_env env, napi_callback_info info) {

@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 
 export interface TapPortHandle {
-  write(frame: Buffer): boolean;
+  /** One write(); throws what the kernel refused it with. */
+  write(frame: Buffer): void;
   pause(): void;
   resume(): void;
   close(): void;
@@ -29,7 +30,6 @@ export interface Addon {
   TapPort: new (
     fd: number,
     onFrames: (frames: Buffer[]) => void,
-    onWritable: () => void,
     onError: (errno: number) => void,
   ) => TapPortHandle;
   wsMask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;

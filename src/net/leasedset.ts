@@ -11,7 +11,7 @@ import { run, runAsync } from './tool';
 import { BRIDGE_TABLE, LEASED_SET } from './nftables';
 
 /** How long an OFFER or ACK seen on the wire counts without the lease file agreeing. */
-const ACK_GRACE_MS = 10_000;
+export const ACK_GRACE_MS = 10_000;
 /**
  * The whole set is rewritten this often: loading the ruleset again (`wsnic setup`, a restart of
  * wsnic-bridge) empties it behind our back, and a diff alone would never notice.
@@ -32,6 +32,27 @@ function nftRunner(): NftRunner {
   return (script) => runAsync('nft', ['-f', '-'], script).then(() => undefined, (err: Error) => err.message);
 }
 
+/** Time and timers, none of which keeps the process alive; a test passes a clock it moves by hand. */
+export interface Clock {
+  now(): number;
+  /** Calls fn once, after ms; returns a function that cancels it. */
+  after(ms: number, fn: () => void): () => void;
+  /** Calls fn every ms; returns a function that stops it. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  after(ms, fn) {
+    const timer = setTimeout(fn, ms).unref();
+    return () => clearTimeout(timer);
+  },
+  every(ms, fn) {
+    const timer = setInterval(fn, ms).unref();
+    return () => clearInterval(timer);
+  },
+};
+
 export function element(tap: string, mac: string, ip: string): string {
   return `${JSON.stringify(tap)} . ${mac} . ${ip}`;
 }
@@ -46,26 +67,27 @@ export class LeasedSet {
   private resync = false;
   private disabled = false;
   private failures = 0;
-  private retry: NodeJS.Timeout | undefined;
-  private readonly rewrite: NodeJS.Timeout;
+  /** Cancels the pending retry; set while one is pending. */
+  private retry: (() => void) | undefined;
+  private readonly stopRewrite: () => void;
   private readonly target = `${BRIDGE_TABLE} ${LEASED_SET}`;
 
   constructor(
     private readonly log: Logger,
     private readonly nft: NftRunner = nftRunner(),
     private readonly timing = { rewriteMs: REWRITE_MS, retryMs: 1000 },
+    private readonly clock: Clock = realClock,
   ) {
-    this.rewrite = setInterval(() => {
+    this.stopRewrite = clock.every(timing.rewriteMs, () => {
       this.resync = true;
       this.sync();
-    }, timing.rewriteMs);
-    this.rewrite.unref();
+    });
   }
 
   /** Stops the timers (the set stays as it is). */
   stop(): void {
-    clearInterval(this.rewrite);
-    clearTimeout(this.retry);
+    this.stopRewrite();
+    this.retry?.();
     this.disabled = true;
   }
 
@@ -93,9 +115,9 @@ export class LeasedSet {
   acked(tap: string, mac: string, ip: string): void {
     const c = this.clients.get(tap);
     if (c === undefined || c.mac !== mac) return;
-    c.acked = { ip, until: Date.now() + ACK_GRACE_MS };
+    c.acked = { ip, until: this.clock.now() + ACK_GRACE_MS };
     // Once the grace ends the lease file decides (a later release or expiry removes it).
-    setTimeout(() => this.sync(), ACK_GRACE_MS + 100).unref();
+    this.clock.after(ACK_GRACE_MS + 100, () => this.sync());
     this.sync();
   }
 
@@ -112,7 +134,7 @@ export class LeasedSet {
 
   /** What the set should hold: a fresh OFFER/ACK first, then the lease file. */
   private desired(): Map<string, string> {
-    const now = Date.now();
+    const now = this.clock.now();
     const want = new Map<string, string>();
     for (const [tap, c] of this.clients) {
       const ip = c.acked && c.acked.until > now ? c.acked.ip : this.fileLeases.get(c.mac);
@@ -149,11 +171,10 @@ export class LeasedSet {
         this.applied = new Map();
         this.resync = true;
         this.again = true;
-        this.retry = setTimeout(() => {
+        this.retry = this.clock.after(Math.min(RETRY_MAX_MS, this.timing.retryMs * 2 ** (this.failures - 1)), () => {
           this.retry = undefined;
           this.sync();
-        }, Math.min(RETRY_MAX_MS, this.timing.retryMs * 2 ** (this.failures - 1)));
-        this.retry.unref();
+        });
         return;
       }
       if (this.again) {

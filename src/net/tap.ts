@@ -9,8 +9,6 @@ import { native, type TapCreateOptions, type TapPortHandle } from '../native';
 export interface TapHandlers {
   /** Frames read in one wakeup (at most 64). */
   onFrames(frames: Buffer[]): void;
-  /** The TAP can take writes again after write() returned false. */
-  onWritable(): void;
   onError(err: Error): void;
 }
 
@@ -54,14 +52,17 @@ export class Tap {
     this.port = new (native().TapPort)(
       this.fd,
       (frames) => this.handlers?.onFrames(frames),
-      () => this.handlers?.onWritable(),
       (errno) => this.handlers?.onError(new Error(`TAP ${this.name}: read failed (${osErrorName(errno)})`)),
     );
   }
 
-  /** One frame, one write(): true if written, false if the TAP would block (onWritable follows). */
-  write(frame: Buffer): boolean {
-    return this.port ? this.port.write(frame) : false;
+  /**
+   * One frame, one write(). The tun driver never makes a write wait: it takes the frame (and
+   * drops it further on if a queue is full) or refuses it with an error, thrown here (e.g.
+   * EINVAL for a frame larger than the MTU). Before start() nothing is written.
+   */
+  write(frame: Buffer): void {
+    this.port?.write(frame);
   }
 
   pause(): void {

@@ -1,24 +1,21 @@
 /**
- * The frame pump: one WebSocket and one TAP, both ways, with bounded memory.
+ * The frame pump: one WebSocket and one TAP, both ways, with bounded memory. It moves frames;
+ * which frames may move is the guard's call (guard.ts), asked once per frame.
  *
- *   WebSocket message -> tap.write(): one frame per write(), from the client's first source MAC
- *     only (others are dropped and counted), within the client's rate limit (the excess is
- *     dropped and counted, see ratelimit.ts). If the TAP would block, the frame
- *     waits (one frame only) and the socket is paused until the TAP is writable again.
- *   TAP frames -> ws.send(): one binary message per frame, within the client's rate limit
- *     (the excess is dropped and counted). Past HIGH_WATER bytes buffered
- *     towards a slow client the TAP stops being read (the kernel queue then drops, as Ethernet
- *     may); reading resumes below LOW_WATER.
+ *   WebSocket message -> guard.judgeUp -> tap.write(): one frame per write(). A frame the kernel
+ *     refuses is dropped and counted. The TAP never makes a write wait: the tun driver takes or
+ *     drops each frame at once (see test/e2e/tapwrite.test.ts). A client over its upload limit
+ *     is not read for REST_MS.
+ *   TAP frames -> guard.judgeDown -> ws.send(): one binary message per frame. Past HIGH_WATER
+ *     bytes buffered towards a slow client the TAP stops being read (the kernel queue then
+ *     drops, as Ethernet may); reading resumes below LOW_WATER.
  */
 import type WebSocket from 'ws';
 import type { Tap } from '../net/tap';
-import type { RateLimit } from './ratelimit';
-import { dhcpAck, dhcpRequestChaddr, type Ack } from './dhcp';
+import { UNGUARDED, Verdict, type Judge } from './guard';
 
 /** Largest frame: 65,535 MTU (v86 virtio) + 14-byte Ethernet header. */
 export const MAX_FRAME = 65549;
-/** Smallest frame: an Ethernet header. */
-export const MIN_FRAME = 14;
 export const HIGH_WATER = 1024 * 1024;
 export const LOW_WATER = 256 * 1024;
 /**
@@ -28,6 +25,7 @@ export const LOW_WATER = 256 * 1024;
  */
 export const REST_MS = 20;
 
+/** The frames and bytes moved; what the guard dropped is in its own counters. */
 export interface PumpCounters {
   framesIn: number; // client -> TAP
   bytesIn: number;
@@ -37,27 +35,9 @@ export interface PumpCounters {
   stalls: number;
   /** Frames the TAP refused (e.g. larger than the kernel takes). */
   dropped: number;
-  /** Frames dropped for a source MAC other than the client's first. */
-  spoofed: number;
-  /** Frames from the client dropped over its rate limit ("up"). */
-  limitedIn: number;
-  /** Frames to the client dropped over its rate limit ("down"). */
-  limitedOut: number;
-}
-
-/** Rate limits of one client, each way; undefined: none. */
-export interface PumpLimits {
-  up?: RateLimit | undefined;
-  down?: RateLimit | undefined;
 }
 
 export interface PumpEvents {
-  /** The first source MAC seen from the client; the session may stop the pump here. */
-  onFirstMac?(mac: string): void;
-  /** The first frame dropped over a rate limit, each way (to log it once, not per frame). */
-  onLimited?(direction: 'up' | 'down'): void;
-  /** A DHCPACK on its way to the client (for the bridge's table of leased addresses). */
-  onDhcpAck?(ack: Ack): void;
   /** A frame the client sent that is not Ethernet: the session closes the client. */
   onBadFrame(reason: string): void;
   /** Any message from the client (for keepalive). */
@@ -67,39 +47,24 @@ export interface PumpEvents {
   onTapError(err: Error): void;
 }
 
-export function formatMac(frame: Buffer, offset: number): string {
-  return [...frame.subarray(offset, offset + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-}
-
 export class Pump {
-  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0, spoofed: 0, limitedIn: 0, limitedOut: 0 };
-  private pending: Buffer | undefined;
+  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0 };
   private resting = false;
   private tapPaused = false;
-  private firstMac: string | undefined;
-  /** The first source MAC's bytes: the only source MAC this client may send from. */
-  private boundMac: Buffer | undefined;
   private stopped = false;
 
-  /**
-   * bindMac: only the first source MAC passes (the relay's side, facing a client). The client's
-   * side (`wsnic connect`) gets frames from every host on the bridge and binds nothing.
-   */
+  /** guard: judges each frame; the client side (`wsnic connect`) has none to speak of. */
   constructor(
     private readonly ws: WebSocket,
     private readonly tap: Tap,
     private readonly events: PumpEvents,
-    private readonly bindMac = false,
-    private readonly limits: PumpLimits = {},
-    /** The DHCP server's address (the gateway, as a number): OFFERs and ACKs from it are told. */
-    private readonly dhcpServer?: number,
+    private readonly guard: Judge = UNGUARDED,
   ) {}
 
   start(): void {
     this.ws.on('message', (data: Buffer, isBinary: boolean) => this.fromClient(data, isBinary));
     this.tap.start({
       onFrames: (frames) => this.toClient(frames),
-      onWritable: () => this.tapWritable(),
       onError: (err) => this.events.onTapError(err),
     });
   }
@@ -107,11 +72,6 @@ export class Pump {
   /** Stops moving frames; the owner closes the TAP and the socket. */
   stop(): void {
     this.stopped = true;
-    this.pending = undefined;
-  }
-
-  get mac(): string | undefined {
-    return this.firstMac;
   }
 
   private fromClient(data: Buffer, isBinary: boolean): void {
@@ -121,49 +81,21 @@ export class Pump {
       this.events.onText?.(data);
       return;
     }
-    if (data.length < MIN_FRAME) {
-      this.events.onBadFrame(`frame of ${data.length} bytes is shorter than an Ethernet header`);
-      return;
-    }
-    if (this.boundMac === undefined) {
-      this.boundMac = Buffer.from(data.subarray(6, 12));
-      this.firstMac = formatMac(data, 6);
-      this.events.onFirstMac?.(this.firstMac);
-      if (this.stopped) return; // refused (a duplicate MAC): the frame must not reach the bridge
-    } else if (this.bindMac && data.compare(this.boundMac, 0, 6, 6, 12) !== 0) {
-      this.counters.spoofed++; // one MAC per client: a guest does not change MAC mid-connection
-      return;
-    }
-    if (this.bindMac && data[23] === 17) {
-      // DHCP for another MAC would make dnsmasq offer (or release) that client's address.
-      const chaddr = dhcpRequestChaddr(data);
-      if (chaddr !== undefined && chaddr.compare(this.boundMac) !== 0) {
-        this.counters.spoofed++;
-        return;
-      }
-    }
-    if (this.limits.up && !this.limits.up.allow(data.length)) {
-      if (this.counters.limitedIn++ === 0) this.events.onLimited?.('up');
-      this.rest();
-      return;
-    }
-    if (this.pending !== undefined) {
-      // ws still hands over what it parsed before pause(): kept, it would pass the waiting frame.
-      this.counters.dropped++;
+    const verdict = this.guard.judgeUp(data);
+    // Stopped while judged: the client was refused as it bound (a duplicate MAC), and its
+    // first frame must not reach the bridge.
+    if (this.stopped) return;
+    if (verdict !== Verdict.pass) {
+      if (verdict === Verdict.runt) this.events.onBadFrame(`frame of ${data.length} bytes is shorter than an Ethernet header`);
+      else if (verdict === Verdict.limited) this.rest();
       return;
     }
     this.counters.framesIn++;
     this.counters.bytesIn += data.length;
-    let written: boolean;
     try {
-      written = this.tap.write(data);
+      this.tap.write(data);
     } catch {
       this.counters.dropped++; // the kernel refused this frame; Ethernet drops, so do we
-      return;
-    }
-    if (!written) {
-      this.pending = data;
-      this.ws.pause();
     }
   }
 
@@ -174,45 +106,24 @@ export class Pump {
     this.ws.pause();
     setTimeout(() => {
       this.resting = false;
-      if (!this.stopped && this.pending === undefined) this.ws.resume();
+      if (!this.stopped) this.ws.resume();
     }, REST_MS);
-  }
-
-  private tapWritable(): void {
-    if (this.stopped || this.pending === undefined) return;
-    let written = true;
-    try {
-      written = this.tap.write(this.pending);
-    } catch {
-      this.counters.dropped++;
-    }
-    if (written) {
-      this.pending = undefined;
-      if (!this.resting) this.ws.resume();
-    }
   }
 
   private toClient(frames: Buffer[]): void {
     if (this.stopped || this.ws.readyState !== 1) return;
     // One batch, one writev: ws corks the socket around each frame; corked around the whole
     // batch too, the socket flushes once. Only the last frame sent needs the callback, so each
-    // frame is held until the next one passes the rate limit (or the batch ends).
+    // frame is held until the next one passes the guard (or the batch ends).
     const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     socket?.cork();
-    const limit = this.limits.down;
-    const now = limit?.now(); // one clock read for the batch
+    const guard = this.guard;
+    const now = guard.now(); // one clock read for the batch
     let held: Buffer | undefined;
     for (const frame of frames) {
-      if (limit && !limit.allow(frame.length, now)) {
-        if (this.counters.limitedOut++ === 0) this.events.onLimited?.('down');
-        continue;
-      }
+      if (guard.judgeDown(frame, now) !== Verdict.pass) continue;
       this.counters.framesOut++;
       this.counters.bytesOut += frame.length;
-      if (frame[23] === 17 && this.dhcpServer !== undefined && this.events.onDhcpAck) { // UDP over IPv4 (or chance)
-        const ack = dhcpAck(frame, this.dhcpServer);
-        if (ack) this.events.onDhcpAck(ack);
-      }
       if (held) this.ws.send(held, { binary: true });
       held = frame;
     }

@@ -41,13 +41,6 @@ export class TokenBucket {
   charge(cost: number): void {
     this.tokens -= cost;
   }
-
-  /** has() and charge() in one. */
-  take(cost: number, now: number): boolean {
-    if (!this.has(cost, now)) return false;
-    this.charge(cost);
-    return true;
-  }
 }
 
 export interface Limits {

@@ -143,7 +143,7 @@ export class Relay {
   private serve(ws: WebSocket, tap: Tap, client: { address: string; port: number; scheme: string }, bridge: string, at: bigint): void {
     const address = client.address;
     const tapMs = Number(process.hrtime.bigint() - at) / 1e6;
-    const limits = { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down) };
+    const leased = this.opts.leased;
     this.sessions.add(
       new Session(ws, tap, { ...client, tapMs }, this.opts.log, (s) => {
         this.sessions.delete(s);
@@ -154,10 +154,9 @@ export class Relay {
         this.pastOut += s.pump.counters.bytesOut;
         this.onClientCountChange?.();
       }, {
-        limits,
-        onFirstMac: (s, mac) => this.bindMac(s, mac),
-        onDhcpAck: this.opts.leased && ((s, ack) => this.opts.leased!.acked(s.tap.name, ack.mac, ack.ip)),
-        ...(this.dhcpServer !== undefined ? { dhcpServer: this.dhcpServer } : {}),
+        rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },
+        onBound: (s, mac) => this.bindMac(s, mac),
+        ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
       }),
     );
     this.onClientCountChange?.();
@@ -185,7 +184,7 @@ export class Relay {
   }
 
   private unbindMac(s: Session): void {
-    const mac = s.pump.mac;
+    const mac = s.guard.mac;
     const holders = mac === undefined ? undefined : this.macs.get(mac);
     if (holders === undefined || !holders.includes(s)) return;
     if (holders.length === 1) this.macs.delete(mac!);

@@ -1,12 +1,12 @@
 /**
- * One client: its WebSocket, its TAP on the bridge, the pump between them, keepalive and the
- * one log line at each end of its life.
+ * One client: its WebSocket, its TAP on the bridge, the pump between them and the guard that
+ * judges its frames, keepalive and the one log line at each end of its life.
  */
 import type WebSocket from 'ws';
 import type { Logger } from '../log';
 import type { Tap } from '../net/tap';
-import { Pump, type PumpLimits } from './pump';
-import type { Ack } from './dhcp';
+import { Pump } from './pump';
+import { Guard, type GuardRules } from './guard';
 
 export interface ClientInfo {
   address: string;
@@ -19,9 +19,7 @@ export interface ClientInfo {
 
 /** WebSocket close codes wsnic sends. */
 export const CLOSE = {
-  normal: 1000,
   goingAway: 1001,
-  unsupported: 1003,
   invalid: 1007,
   policy: 1008,
   tooBig: 1009,
@@ -35,8 +33,18 @@ function protocolErrorCode(code: string | undefined): number {
   return 1002; // protocol error
 }
 
+/** What the relay asks of a session: the guard's rules, and a word when the guard tells. */
+export interface SessionHooks {
+  rules: GuardRules;
+  /** The client's MAC is bound (the relay looks for duplicates, and may close the client). */
+  onBound?(s: Session, mac: string): void;
+  /** An OFFER or ACK from the DHCP server on its way to this client. */
+  onDhcpAck?(s: Session, mac: string, ip: string): void;
+}
+
 export class Session {
   readonly pump: Pump;
+  readonly guard: Guard;
   private lastSeen = Date.now();
   private pinged = false;
   private closed = false;
@@ -50,21 +58,23 @@ export class Session {
     readonly client: ClientInfo,
     private readonly log: Logger,
     private readonly onClosed: (s: Session) => void,
-    /** The relay's side: rate limits, and a look at the MAC (duplicates) as it binds. */
-    hooks: { limits?: PumpLimits; onFirstMac?: (s: Session, mac: string) => void; onDhcpAck?: (s: Session, ack: Ack) => void; dhcpServer?: number } = {},
+    hooks: SessionHooks,
   ) {
-    this.pump = new Pump(ws, tap, {
-      onFirstMac: (mac) => {
+    const onDhcpAck = hooks.onDhcpAck;
+    this.guard = new Guard(hooks.rules, {
+      bound: (mac) => {
         log.info('client MAC', { ...this.fields(), mac });
-        hooks.onFirstMac?.(this, mac);
+        hooks.onBound?.(this, mac);
       },
-      onLimited: (direction) => log.info('client over its rate limit, excess dropped', { ...this.fields(), mac: this.pump.mac, direction }),
-      onDhcpAck: hooks.onDhcpAck && ((ack) => hooks.onDhcpAck!(this, ack)),
+      limited: (direction) => log.info('client over its rate limit, excess dropped', { ...this.fields(), mac: this.guard.mac, direction }),
+      ...(onDhcpAck ? { dhcpAck: (mac: string, ip: string) => onDhcpAck(this, mac, ip) } : {}),
+    });
+    this.pump = new Pump(ws, tap, {
       onBadFrame: (why) => this.close(CLOSE.invalid, why),
       onActivity: () => this.seen(),
       onText: (text) => log.debug('text message ignored', { ...this.fields(), bytes: text.length }),
       onTapError: (err) => this.close(CLOSE.internal, err.message),
-    }, true, hooks.limits, hooks.dhcpServer);
+    }, this.guard);
     ws.on('pong', () => this.seen());
     ws.on('error', (err: Error & { code?: string }) => {
       // A protocol error: ws has already sent the close frame with the status it names.
@@ -85,7 +95,7 @@ export class Session {
 
   /** Learns the client's address from the lease table (logged once, then in every line). */
   leased(byMac: Map<string, string>): void {
-    const mac = this.pump.mac;
+    const mac = this.guard.mac;
     const ip = mac === undefined ? undefined : byMac.get(mac);
     if (ip === undefined || ip === this.ip || this.closed) return;
     this.ip = ip;
@@ -112,7 +122,7 @@ export class Session {
     if (this.closed) return;
     this.reason = reason;
     this.finish(code, reason);
-    this.ws.resume(); // paused (over its limit, or the TAP full): the close handshake needs the answer read
+    this.ws.resume(); // resting over its upload limit: the close handshake needs the answer read
     this.ws.close(code, reason.slice(0, 120));
     // A client that does not answer the close handshake is cut off.
     setTimeout(() => this.ws.terminate(), 2000).unref();
@@ -132,9 +142,10 @@ export class Session {
   /** The one line at the end of a client's life, once its TAP is gone. */
   private logEnd(code: number, why: string): void {
     const c = this.pump.counters;
+    const g = this.guard.counters;
     this.log.info('client disconnected', {
       ...this.fields(),
-      mac: this.pump.mac,
+      mac: this.guard.mac,
       code,
       reason: this.reason === 'client closed' && why ? why : this.reason,
       seconds: Math.round((Date.now() - this.started) / 1000),
@@ -143,9 +154,9 @@ export class Session {
       bytes_in: c.bytesIn,
       bytes_out: c.bytesOut,
       dropped: c.dropped,
-      spoofed: c.spoofed,
-      limited_in: c.limitedIn,
-      limited_out: c.limitedOut,
+      spoofed: g.spoofed,
+      limited_in: g.limitedIn,
+      limited_out: g.limitedOut,
       stalls: c.stalls,
     });
   }

@@ -65,6 +65,7 @@ t.test('admission controls refuse before a TAP exists', async (t) => {
   t.test('limits: per address (429), in all (503); freed when clients leave', async (t) => {
     // Guest 1 already holds one; two held from guest 2 reach the per-address limit of 2.
     const hold = (ms: number) => n.topo.spawn(n.guests[1]!, 'env', [`HOLD_MS=${ms}`, process.execPath, PROBE, 'handshake', `${n.url(2)}?token=secret-one`]);
+    const left = n.server.mark();
     const a = hold(4000);
     const b = hold(4000);
     await a.waitFor(/"status":101/);
@@ -74,7 +75,11 @@ t.test('admission controls refuse before a TAP exists', async (t) => {
     t.match(handshake(n, 2, '/?token=secret-one', ['X-Forwarded-For=203.0.113.9']), { status: 503 }, 'the fourth in all');
     await a.exited;
     await b.exited;
-    await new Promise((r) => setTimeout(r, 500));
+    // A client counts until its TAP is gone, which is when the relay logs its departure.
+    for (const held of [a, b]) {
+      const port = /"port":(\d+)/.exec(held.output())![1]!;
+      await n.server.waitFor(new RegExp(`client disconnected client_address=198\\.19\\.2\\.2 client_port=${port} `), 5000, left);
+    }
     t.equal(handshake(n, 2, '/?token=secret-one').status, 101, 'counted down when they left');
     const proxied = n.server.mark();
     t.equal(handshake(n, 2, '/?token=secret-one', ['X-Forwarded-For=203.0.113.9']).status, 101);

@@ -151,10 +151,11 @@ t.test('a fuzzer\'s broken handshakes and frames leave the relay up, bounded and
   t.ok(Math.max(...half.map((s) => s.mb)) < mid * 1.5 + 20, `RSS in the second half stays near the middle's ${mid} MB`);
 
   // Every fuzz client's session and TAP go (close handshake at most 2 s, then the TAP on the
-  // thread pool, one at a time under RTNL): wait for the queue to drain, up to 30 s.
+  // thread pool, one at a time under RTNL): wait for the queue to drain, up to 60 s (seen: 30 s
+  // was not enough with three suites changing links side by side, each holding RTNL in turn).
   const count = (re: RegExp): number => n.server.output().match(re)?.length ?? 0;
   let taps = await clientTaps(n);
-  for (let i = 0; i < 60 && (taps.length > 1 || count(/^info: client connected /gm) - count(/^info: client disconnected /gm) > 1); i++) {
+  for (let i = 0; i < 120 && (taps.length > 1 || count(/^info: client connected /gm) - count(/^info: client disconnected /gm) > 1); i++) {
     await new Promise((r) => setTimeout(r, 500));
     taps = await clientTaps(n);
   }
@@ -165,5 +166,5 @@ t.test('a fuzzer\'s broken handshakes and frames leave the relay up, bounded and
   const gone = count(/^info: client disconnected /gm);
   t.equal(connected - gone, 1, `every session ended but the good guest's (${connected} connected, ${gone} disconnected)`);
   t.notMatch(log, /internal error|uncaught|unhandled|TypeError|RangeError|ReferenceError|^error:/m, 'the relay logged no error');
-  t.equal(rssMb(pid) > 0, true, 'the relay is still running after the run');
+  t.same([n.server.child.exitCode, n.server.child.signalCode], [null, null], 'the relay is still running after the run');
 });

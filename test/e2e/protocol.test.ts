@@ -19,6 +19,16 @@ function tapRxBytes(n: RelayNetwork, tap: string): number {
   return (JSON.parse(r.stdout) as { stats64: { rx: { bytes: number } } }[])[0]!.stats64.rx.bytes;
 }
 
+/**
+ * Polls the TAP's rx bytes (the kernel's count of what the relay wrote to it) until they reach
+ * `bytes`, or 5 s pass; returns the last value.
+ */
+async function tapRxReaches(n: RelayNetwork, tap: string, bytes: number): Promise<number> {
+  let rx = tapRxBytes(n, tap);
+  for (const end = Date.now() + 5000; rx < bytes && Date.now() < end; rx = tapRxBytes(n, tap)) await new Promise((r) => setTimeout(r, 20));
+  return rx;
+}
+
 t.test('protocol edges against a live relay', async (t) => {
   const n = await relayNetwork(t.teardown.bind(t), { ping_interval: 1, idle_timeout: 3 }, 2);
   // The good guest: a lease, then it must keep working through every bad client below.
@@ -48,25 +58,34 @@ t.test('protocol edges against a live relay', async (t) => {
 
   t.test('a 65,549-byte frame passes; 65,550 bytes close that client with 1009 and remove its TAP', async (t) => {
     const mark = n.server.mark();
-    const events = probe(n, 2, ['frames', n.url(2), '65549', 'wait', '65550']);
+    const [start, large] = [join(n.topo.dir, 'gate-1009-start'), join(n.topo.dir, 'gate-1009-large')];
+    const run = n.topo.spawn(n.guests[1]!, process.execPath, [PROBE, 'frames', n.url(2), `gate:${start}`, '65549', `gate:${large}`, '65550']);
+    const tap = /tap=(\S+)/.exec(await n.server.waitFor(/client connected /, 5000, mark))![1]!;
+    const before = tapRxBytes(n, tap);
+    n.topo.file('gate-1009-start', '');
+    await run.waitFor(/"step":"65549"/);
+    t.equal(await tapRxReaches(n, tap, before + 65_549) - before, 65_549, 'the 65,549-byte frame went to the TAP (its kernel counters)');
+    n.topo.file('gate-1009-large', '');
     const line = await n.server.waitFor(/client disconnected .*code=1009/, 5000, mark);
     t.match(line, /reason="frame too large/);
-    const tap = /tap=(\S+)/.exec(line)![1]!;
+    t.match(line, new RegExp(`tap=${tap} .*frames_in=1 `), 'the relay passed on one frame, not the second');
     t.notMatch(n.topo.exec(n.srv, 'ip', ['-o', 'link']).stdout, new RegExp(`${tap}:`), 'its TAP is gone');
-    t.match(line, /frames_in=1 /, 'the 65,549-byte frame went to the TAP');
+    await run.exited;
+    const events = run.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     t.same(events.find((e) => e.event === 'close'), { event: 'close', code: 1009, reason: '' }, 'the client saw 1009');
     goodStillWorks(t);
   });
 
   t.test('frames reach the TAP whole: one write per frame', async (t) => {
     const mark = n.server.mark();
-    const probeRun = n.topo.spawn(n.guests[1]!, process.execPath, [PROBE, 'frames', n.url(2), 'wait', 'wait', '60', '1514', '9000', 'wait', 'wait']);
+    const gate = join(n.topo.dir, 'gate-whole');
+    const probeRun = n.topo.spawn(n.guests[1]!, process.execPath, [PROBE, 'frames', n.url(2), `gate:${gate}`, '60', '1514', '9000', 'wait', 'wait']);
     const line = await n.server.waitFor(/client connected /, 5000, mark);
     const tap = /tap=(\S+)/.exec(line)![1]!;
     const before = tapRxBytes(n, tap);
+    n.topo.file('gate-whole', '');
     await probeRun.waitFor(/"step":"9000"/);
-    await new Promise((r) => setTimeout(r, 200));
-    t.equal(tapRxBytes(n, tap) - before, 60 + 1514 + 9000, 'the kernel got exactly those frames');
+    t.equal(await tapRxReaches(n, tap, before + 60 + 1514 + 9000) - before, 60 + 1514 + 9000, 'the kernel got exactly those frames');
     await probeRun.exited;
   });
 
@@ -89,13 +108,15 @@ t.test('protocol edges against a live relay', async (t) => {
 
   t.test('one MAC per client: frames from another source MAC are dropped and counted', async (t) => {
     const mark = n.server.mark();
-    const run = n.topo.spawn(n.guests[1]!, process.execPath, [PROBE, 'frames', n.url(2), 'wait', 'wait', '100', 'mac2:200', '300', 'wait', 'wait']);
+    const gate = join(n.topo.dir, 'gate-mac');
+    const run = n.topo.spawn(n.guests[1]!, process.execPath, [PROBE, 'frames', n.url(2), `gate:${gate}`, '100', 'mac2:200', '300', 'wait', 'wait']);
     const line = await n.server.waitFor(/client connected /, 5000, mark);
     const tap = /tap=(\S+)/.exec(line)![1]!;
     const before = tapRxBytes(n, tap);
+    n.topo.file('gate-mac', '');
     await run.waitFor(/"step":"300"/);
-    await new Promise((r) => setTimeout(r, 200));
-    t.equal(tapRxBytes(n, tap) - before, 100 + 300, 'only the first MAC\'s frames reached the TAP');
+    // In order on one connection: had the 200-byte frame passed, the count would go past 400.
+    t.equal(await tapRxReaches(n, tap, before + 100 + 300) - before, 100 + 300, 'only the first MAC\'s frames reached the TAP');
     const end = await n.server.waitFor(/client disconnected .*mac=02:aa:bb:cc:dd:ee/, 10_000, mark);
     t.match(end, /spoofed=1 /);
     goodStillWorks(t);

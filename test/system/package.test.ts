@@ -11,7 +11,6 @@ import { ROOT, Topology } from '../e2e/topology';
 
 const PROBE = join(ROOT, 'test', 'fixtures', 'probe.js');
 const lastLine = (s: string): string => s.trim().split('\n').pop()!;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 t.test('wsnic as a Debian package under a booted systemd', async (t) => {
   const deb = lastLine(execFileSync(join(ROOT, 'packaging', 'build-deb.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
@@ -58,7 +57,8 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
 
   t.test('socket activation: inactive until the first client, then a TAP, a lease, STATUS and journal fields', async (t) => {
     t.equal(sh('systemctl enable --now wsnic.socket').code, 0);
-    await sleep(500);
+    // Nothing queued to start: a relay started by the socket's start would be a job by now.
+    await until('systemd\'s job queue empty', () => sh('systemctl list-jobs --no-legend').stdout.trim() === '');
     t.equal(sh('systemctl is-active wsnic.service').stdout.trim(), 'inactive', 'no client, no relay');
     const c1 = topo.connect(host, 'ws://198.19.9.2:8086/', ['--tap', 'wsn0']);
     await c1.waitFor(/connected url=/, 30_000).catch((err: Error) => {
@@ -76,7 +76,7 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
       const s = sh('systemctl show -p StatusText --value wsnic.service').stdout.trim();
       return /^1 client, /.test(s) && s;
     });
-    t.pass(`STATUS: ${status}`);
+    t.match(status, /^1 client, /, `STATUS: ${status}`);
     const leased = await until('a journal entry with the client\'s IP', () => journal().find((e) => e.IP === lease.ip));
     t.equal(leased.CLIENT_ADDRESS, '198.19.9.1');
     t.match(leased.TAP, /^wstap\d+$/);
@@ -92,7 +92,8 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     t.test('systemctl reload keeps clients', async (t) => {
       const before = journal().length;
       t.equal(sh('systemctl reload wsnic.service').code, 0);
-      await sleep(1000);
+      // systemctl returns once the signal is sent; the relay logs when it has reloaded.
+      await until('the relay\'s reload line', () => journal().slice(before).some((e) => /reloaded|nothing to reload/.test(e.MESSAGE ?? '')));
       const after = journal().slice(before);
       t.notOk(after.some((e) => /client disconnected/.test(e.MESSAGE ?? '')), 'nobody was dropped');
       t.match(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']).stdout, /1 packets received/);

@@ -1,5 +1,8 @@
 import t from 'tap';
 import type { IncomingMessage } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Admission, originPattern } from '../../src/relay/admission';
 
 const req = (remote: string, headers: Record<string, string> = {}, url = '/'): IncomingMessage =>
@@ -42,6 +45,14 @@ t.test('the open-file capacity applies with max_clients off', async (t) => {
 });
 
 t.test('a client-chosen path cannot break the token lookup', async (t) => {
-  const a = new Admission(base);
-  for (const url of ['//', '/?', '/?token', '/%%%?token=%zz', 'http://[']) t.doesNotThrow(() => a.check(req('192.0.2.1', {}, url)), url);
+  const dir = mkdtempSync(join(tmpdir(), 'wsnic-unit-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const tokensFile = join(dir, 'tokens');
+  writeFileSync(tokensFile, 'secret-one\n');
+  const a = new Admission({ ...base, tokensFile });
+  // Odd paths neither throw nor pass: a refusal with the reason, as for any request.
+  const odd: [string, string][] = [['//', 'no token'], ['/?', 'no token'], ['/?token', 'no token'], ['/%%%?token=%zz', 'wrong token'], ['http://[', 'no token']];
+  for (const [url, reason] of odd) t.match(a.check(req('192.0.2.1', {}, url)), { ok: false, status: 401, reason }, url);
+  // And the token is still found after an odd path.
+  for (const url of ['//?token=secret-one', '/%%%?token=secret-one', 'http://[?token=secret-one']) t.match(a.check(req('192.0.2.1', {}, url)), { ok: true }, url);
 });

@@ -1,7 +1,7 @@
 /** The parts behind the bridge's anti-spoofing rules: spotting a DHCPACK, keeping the set. */
 import t from 'tap';
 import { dhcpAck, dhcpRequestChaddr } from '../../src/relay/dhcp';
-import { element, LeasedSet } from '../../src/net/leasedset';
+import { ACK_GRACE_MS, element, LeasedSet, type Clock, type NftRunner } from '../../src/net/leasedset';
 import { formatLine, type Logger } from '../../src/log';
 
 /** A DHCP reply frame as dnsmasq sends it: Ethernet, IPv4, UDP 67 -> 68, BOOTP, options. */
@@ -62,55 +62,143 @@ t.test('the client hardware address of a DHCP request, and nothing from other fr
 /** How many elements an nft script adds to the set. */
 const elements = (script: string | undefined): number => (script ?? '').split('"wstap').length - 1;
 
+/** A clock the test moves by hand: advance() runs the timers that fall due, in order. */
+function manualClock(): Clock & { advance(ms: number): void } {
+  let now = 1_000_000;
+  let seq = 0;
+  const timers = new Map<number, { at: number; every?: number; fn: () => void }>();
+  const add = (ms: number, fn: () => void, every?: number): (() => void) => {
+    const id = seq++;
+    timers.set(id, { at: now + ms, fn, ...(every === undefined ? {} : { every }) });
+    return () => timers.delete(id);
+  };
+  return {
+    now: () => now,
+    after: (ms, fn) => add(ms, fn),
+    every: (ms, fn) => add(ms, fn, ms),
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const due = [...timers].filter(([, x]) => x.at <= end).sort(([a, x], [b, y]) => x.at - y.at || a - b)[0];
+        if (due === undefined) break;
+        const [id, timer] = due;
+        now = timer.at;
+        if (timer.every === undefined) timers.delete(id);
+        else timer.at += timer.every;
+        timer.fn();
+      }
+      now = end;
+    },
+  };
+}
+
+/** An nft that runs until the test finishes it: each run's script, and how it ends. */
+function heldNft(): { nft: NftRunner; runs: string[]; finish(err?: string): Promise<void> } {
+  const runs: string[] = [];
+  const pending: ((err: string | undefined) => void)[] = [];
+  return {
+    nft: (script) => {
+      runs.push(script);
+      return new Promise((resolve) => pending.push(resolve));
+    },
+    runs,
+    async finish(err) {
+      const end = pending.shift();
+      if (end === undefined) throw new Error('no nft run to finish');
+      end(err);
+      await new Promise(setImmediate); // the set's reaction to the result
+    },
+  };
+}
+
+const add = (tap: string, mac: string, ip: string): string => `add element bridge wsnic leased { ${element(tap, mac, ip)} }\n`;
+const NFT_ERROR = 'Error: Could not process rule';
+
 t.test('the set follows clients and leases, one nft at a time, and rewrites itself after a failure', async (t) => {
-  const scripts: string[] = [];
-  let failures = 0;
   const lines: string[] = [];
-  const set = new LeasedSet(quietLog(lines), async (s) => {
-    scripts.push(s);
-    await new Promise((r) => setTimeout(r, 5));
-    return failures-- > 0 ? 'Error: Could not process rule' : undefined;
-  }, { rewriteMs: 60_000, retryMs: 20 });
+  const clock = manualClock();
+  const { nft, runs, finish } = heldNft();
+  const set = new LeasedSet(quietLog(lines), nft, { rewriteMs: 60_000, retryMs: 20 }, clock);
   t.teardown(() => set.stop());
-  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 40));
   set.bind('wstap0', '52:54:00:00:00:01');
-  await settle();
-  t.same(scripts, [], 'no lease yet: nothing to allow');
+  t.same(runs, [], 'no lease yet: nothing to allow');
   set.leases(new Map([['52:54:00:00:00:01', '192.168.86.10']]));
+  t.same(runs, [add('wstap0', '52:54:00:00:00:01', '192.168.86.10')], 'the lease file names it: allowed');
   set.bind('wstap1', '52:54:00:00:00:02');
   set.acked('wstap1', '52:54:00:00:00:02', '192.168.86.11');
   set.acked('wstap1', '52:54:00:00:00:99', '192.168.86.99'); // an ACK for some other MAC
-  await settle();
-  t.equal(scripts.join(''), `add element bridge wsnic leased { ${element('wstap0', '52:54:00:00:00:01', '192.168.86.10')} }\nadd element bridge wsnic leased { ${element('wstap1', '52:54:00:00:00:02', '192.168.86.11')} }\n`, 'changes while nft runs go in one more run');
-  scripts.length = 0;
+  t.equal(runs.length, 1, 'no second nft while the first runs');
+  await finish();
+  t.same(runs.slice(1), [add('wstap1', '52:54:00:00:00:02', '192.168.86.11')], 'changes while nft ran go in one more run');
+  await finish();
+  t.equal(runs.length, 2, 'and nothing after it');
+
+  runs.length = 0;
   set.unbind('wstap0');
-  await settle();
-  t.same(scripts, [`delete element bridge wsnic leased { ${element('wstap0', '52:54:00:00:00:01', '192.168.86.10')} }\n`]);
-  scripts.length = 0;
-  failures = 1;
+  t.same(runs, [`delete element bridge wsnic leased { ${element('wstap0', '52:54:00:00:00:01', '192.168.86.10')} }\n`]);
+  await finish();
+
+  runs.length = 0;
   set.bind('wstap2', '52:54:00:00:00:01');
-  await settle();
-  t.match(scripts.at(-1), /^flush set bridge wsnic leased\nadd element/, 'after a failure: flushed and rewritten');
-  t.equal(elements(scripts.at(-1)), 2, 'the rewrite holds both clients');
-  failures = 3;
-  scripts.length = 0;
+  t.same(runs, [add('wstap2', '52:54:00:00:00:01', '192.168.86.10')]);
+  await finish(NFT_ERROR);
+  clock.advance(19);
+  t.equal(runs.length, 1, 'no retry before retryMs');
+  clock.advance(1);
+  t.equal(runs.length, 2, 'a retry after retryMs');
+  t.match(runs.at(-1), /^flush set bridge wsnic leased\nadd element/, 'after a failure: flushed and rewritten');
+  t.equal(elements(runs.at(-1)), 2, 'the rewrite holds both clients');
+  await finish();
+
+  runs.length = 0;
   set.unbind('wstap2');
-  await new Promise((r) => setTimeout(r, 300)); // retries after 20, 40, 80 ms
-  t.equal(scripts.length, 4, 'failed runs are retried with a growing pause, not given up');
-  t.match(scripts.at(-1), /^flush set bridge wsnic leased\n/);
-  t.equal(elements(scripts.at(-1)), 1, 'the rewrite holds the one client left');
+  await finish(NFT_ERROR);
+  const at: number[] = [];
+  for (let waited = 0; runs.length < 4 && waited < 1000; waited++) {
+    clock.advance(1);
+    if (runs.length > at.length + 1) {
+      at.push(waited + 1);
+      await finish(runs.length < 4 ? NFT_ERROR : undefined);
+    }
+  }
+  t.same(at, [20, 40 + 20, 80 + 40 + 20], 'failed runs are retried after 20, 40, 80 ms: a growing pause, not given up');
+  t.match(runs.at(-1), /^flush set bridge wsnic leased\n/);
+  t.equal(elements(runs.at(-1)), 1, 'the rewrite holds the one client left');
   t.match(lines.join('\n'), /client address set updated again after_failures=3/);
+  t.equal(lines.filter((l) => l.includes('client address set update failed, retrying')).length, 2, 'one warning per run of failures, not per retry');
+});
+
+t.test('an OFFER or ACK counts for its grace period; then the lease file decides', async (t) => {
+  const clock = manualClock();
+  const { nft, runs, finish } = heldNft();
+  const set = new LeasedSet(quietLog([]), nft, { rewriteMs: 600_000, retryMs: 20 }, clock);
+  t.teardown(() => set.stop());
+  set.bind('wstap0', '52:54:00:00:00:01');
+  set.acked('wstap0', '52:54:00:00:00:01', '192.168.86.10');
+  t.same(runs, [add('wstap0', '52:54:00:00:00:01', '192.168.86.10')], 'allowed from the ACK, before the lease file says so');
+  await finish();
+  clock.advance(ACK_GRACE_MS);
+  t.equal(runs.length, 1, 'still allowed during the grace');
+  clock.advance(100);
+  t.same(runs.slice(1), [`delete element bridge wsnic leased { ${element('wstap0', '52:54:00:00:00:01', '192.168.86.10')} }\n`], 'the lease file never agreed: removed once the grace is over');
+  await finish();
 });
 
 t.test('the whole set is rewritten now and then (a reloaded ruleset empties it behind our back)', async (t) => {
-  const scripts: string[] = [];
-  const set = new LeasedSet(quietLog([]), async (s) => {
-    scripts.push(s);
-    return undefined;
-  }, { rewriteMs: 30, retryMs: 20 });
+  const clock = manualClock();
+  const { nft, runs, finish } = heldNft();
+  const set = new LeasedSet(quietLog([]), nft, { rewriteMs: 30, retryMs: 20 }, clock);
   t.teardown(() => set.stop());
   set.bind('wstap0', '52:54:00:00:00:01');
   set.leases(new Map([['52:54:00:00:00:01', '192.168.86.10']]));
-  await new Promise((r) => setTimeout(r, 100));
-  t.ok(scripts.filter((s) => s.startsWith('flush set bridge wsnic leased\nadd element')).length >= 2, 'flushed and filled again, each time');
+  await finish();
+  const rewrite = `flush set bridge wsnic leased\n${add('wstap0', '52:54:00:00:00:01', '192.168.86.10')}`;
+  clock.advance(29);
+  t.equal(runs.length, 1, 'nothing before rewriteMs');
+  clock.advance(1);
+  t.same(runs.slice(1), [rewrite], 'flushed and filled again');
+  await finish();
+  clock.advance(30);
+  t.same(runs.slice(1), [rewrite, rewrite], 'and again, each time');
+  await finish();
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { native } from '../../src/native';
 
 const reference = (src: Buffer, key: Buffer): Buffer => Buffer.from(src.map((b, i) => b ^ key[i & 3]!));
@@ -22,7 +23,28 @@ t.test('the addon masks and unmasks exactly as RFC 6455 says, at every length an
   t.throws(() => addon.wsMask(Buffer.alloc(10), Buffer.alloc(4), Buffer.alloc(5), 0, 10), RangeError, 'refuses to write past the output');
 });
 
-t.test('ws takes the native masking once wsmask is loaded', async (t) => {
+t.test('ws masks through the addon once wsmask is loaded, from 48 bytes; shorter ones in JS', async (t) => {
   const { installNativeMasking } = await import('../../src/relay/wsmask');
-  t.equal(installNativeMasking(), true);
+  t.equal(installNativeMasking(), true, 'installed');
+  // The module the sender and receiver of ws take mask() from (the path wsmask.ts patches).
+  const util = require(join(dirname(require.resolve('ws')), 'lib', 'buffer-util.js')) as { mask: (s: Buffer, k: Buffer, o: Buffer, off: number, len: number) => void };
+  const addon = native();
+  const original = addon.wsMask;
+  let calls = 0;
+  addon.wsMask = (...args) => {
+    calls++;
+    original(...args);
+  };
+  t.teardown(() => {
+    addon.wsMask = original;
+  });
+  const key = randomBytes(4);
+  for (const [len, native] of [[47, 0], [48, 1], [1500, 1]] as const) {
+    const src = randomBytes(len);
+    const out = Buffer.alloc(len + 2);
+    const before = calls;
+    util.mask(src, key, out, 2, len);
+    t.same(out.subarray(2), reference(src, key), `${len} bytes masked right`);
+    t.equal(calls - before, native, native ? `${len} bytes: by the addon` : `${len} bytes: in JS`);
+  }
 });

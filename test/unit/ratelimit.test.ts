@@ -3,7 +3,15 @@ import { EventEmitter } from 'node:events';
 import type WebSocket from 'ws';
 import type { Tap } from '../../src/net/tap';
 import { Pump } from '../../src/relay/pump';
+import { Guard } from '../../src/relay/guard';
 import { RateLimit, TokenBucket } from '../../src/relay/ratelimit';
+
+/** has(), then charge() if it said yes: how RateLimit spends a bucket. */
+function take(bucket: TokenBucket, cost: number, now: number): boolean {
+  if (!bucket.has(cost, now)) return false;
+  bucket.charge(cost);
+  return true;
+}
 
 /** A clock the test moves by hand (milliseconds). */
 function manualClock(): { now: () => number; advance(ms: number): void } {
@@ -52,20 +60,20 @@ t.test('a byte limit with a 2 s burst; a refused frame costs neither bucket', as
 t.test('a frame larger than the whole bucket passes only from a full bucket, leaving it in debt', async (t) => {
   const clock = manualClock();
   const bucket = new TokenBucket(1000, 1, clock.now());
-  t.ok(bucket.take(65_549, clock.now()), 'a 64 KiB frame under a 1 kB/s limit is not refused forever');
+  t.ok(take(bucket, 65_549, clock.now()), 'a 64 KiB frame under a 1 kB/s limit is not refused forever');
   clock.advance(1000);
-  t.notOk(bucket.take(1, clock.now()), '1 s later the debt is not paid yet');
+  t.notOk(take(bucket, 1, clock.now()), '1 s later the debt is not paid yet');
   clock.advance(64_549);
-  t.ok(bucket.take(1000, clock.now()), 'paid off at the rate');
+  t.ok(take(bucket, 1000, clock.now()), 'paid off at the rate');
 });
 
 t.test('a clock that stands still or steps back adds nothing', async (t) => {
   const bucket = new TokenBucket(10, 1, 5000);
-  for (let i = 0; i < 10; i++) bucket.take(1, 5000);
-  t.notOk(bucket.take(1, 5000));
-  t.notOk(bucket.take(1, 4000), 'stepping back does not refill');
-  t.notOk(bucket.take(1, 5050), 'and the bucket did not move its clock back either');
-  t.ok(bucket.take(1, 5100));
+  for (let i = 0; i < 10; i++) take(bucket, 1, 5000);
+  t.notOk(take(bucket, 1, 5000));
+  t.notOk(take(bucket, 1, 4000), 'stepping back does not refill');
+  t.notOk(take(bucket, 1, 5050), 'and the bucket did not move its clock back either');
+  t.ok(take(bucket, 1, 5100));
 });
 
 t.test('the pump drops down frames over the limit, counts them once logged, and keeps its send callback', async (t) => {
@@ -79,14 +87,14 @@ t.test('the pump drops down frames over the limit, counts them once logged, and 
   let onFrames: (frames: Buffer[]) => void = () => undefined;
   const tap = { start: (h: { onFrames: typeof onFrames }) => (onFrames = h.onFrames), write: () => true } as unknown as Tap;
   const limited: string[] = [];
-  const pump = new Pump(ws, tap, { onBadFrame: () => undefined, onTapError: () => undefined, onLimited: (d) => limited.push(d) }, true, {
-    down: RateLimit.create({ bytes: 0, frames: 3, burst: 1 }, clock.now),
-  });
+  const guard = new Guard({ down: RateLimit.create({ bytes: 0, frames: 3, burst: 1 }, clock.now) }, { bound: () => undefined, limited: (d) => limited.push(d) });
+  const pump = new Pump(ws, tap, { onBadFrame: () => undefined, onTapError: () => undefined }, guard);
   pump.start();
   onFrames([Buffer.alloc(100), Buffer.alloc(101), Buffer.alloc(102), Buffer.alloc(103), Buffer.alloc(104)]);
   t.same(sent, [{ length: 100, cb: false }, { length: 101, cb: false }, { length: 102, cb: true }], 'the last frame sent, not the last read, carries the callback');
-  t.match(pump.counters, { framesOut: 3, bytesOut: 303, limitedOut: 2 });
+  t.match(pump.counters, { framesOut: 3, bytesOut: 303 });
+  t.equal(guard.counters.limitedOut, 2);
   onFrames([Buffer.alloc(60)]);
-  t.equal(pump.counters.limitedOut, 3);
+  t.equal(guard.counters.limitedOut, 3);
   t.same(limited, ['down'], 'logged once, not per frame');
 });
