@@ -12,7 +12,7 @@
  * build cache: layers whose inputs did not change are not built again.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export const DOCKER = '/usr/bin/docker'; // Debian's client: the one that matches its engine
@@ -48,10 +48,28 @@ async function lock(ms: number): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const holder = Number(readFileSync(LOCK, 'utf8').trim());
-    if (!holder || !alive(holder)) rmSync(LOCK, { force: true });
+    if (!holder || !alive(holder)) {
+      stopOrphans(); // a killed test's engine outlives it
+      rmSync(LOCK, { force: true });
+    }
     else if (Date.now() > end) throw new Error(`the Docker data root ${DATA_ROOT} is still in use by process ${holder}`);
     else await delay(1000);
   }
+}
+
+/** Engines on this data root whose test is gone (it was killed): SIGTERM, then SIGKILL after 20 s. */
+function stopOrphans(): void {
+  const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      return /(^|\/)dockerd$/.test(argv[0] ?? '') && argv.includes(DATA_ROOT);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+  for (const pid of pids) process.kill(pid, 'SIGTERM');
+  for (let waited = 0; waited < 20_000 && pids.some(alive); waited += 100) spawnSync('sleep', ['0.1']);
+  for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
 }
 
 function unlock(): void {
