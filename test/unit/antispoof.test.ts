@@ -3,29 +3,14 @@ import t from 'tap';
 import { dhcpAck, dhcpRequestChaddr } from '../../src/relay/dhcp';
 import { ACK_GRACE_MS, element, LeasedSet, type Clock, type NftRunner } from '../../src/net/leasedset';
 import { formatLine, type Logger } from '../../src/log';
+import { dhcpFrame } from './frames';
 
 /** A DHCP reply frame as dnsmasq sends it: Ethernet, IPv4, UDP 67 -> 68, BOOTP, options. */
 function dhcpReply(type: number, yiaddr: number[], chaddr: number[], opts: { sport?: number; dport?: number; op?: number; pad?: boolean; src?: number[] } = {}): Buffer {
-  const options = Buffer.from([...(opts.pad ? [0, 0] : []), 54, 4, 192, 168, 86, 1, 53, 1, type, 255]);
-  const bootp = Buffer.alloc(236 + 4 + options.length);
-  bootp[0] = opts.op ?? 2;
-  bootp[1] = 1;
-  bootp[2] = 6;
-  Buffer.from(yiaddr).copy(bootp, 16);
-  Buffer.from(chaddr).copy(bootp, 28);
-  bootp.writeUInt32BE(0x63825363, 236);
-  options.copy(bootp, 240);
-  const udp = Buffer.alloc(8);
-  udp.writeUInt16BE(opts.sport ?? 67, 0);
-  udp.writeUInt16BE(opts.dport ?? 68, 2);
-  udp.writeUInt16BE(8 + bootp.length, 4);
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip[9] = 17;
-  ip.writeUInt16BE(20 + 8 + bootp.length, 2);
-  Buffer.from(opts.src ?? [192, 168, 86, 1]).copy(ip, 12);
-  const eth = Buffer.from('ffffffffffff0200000000010800', 'hex');
-  return Buffer.concat([eth, ip, udp, bootp]);
+  return dhcpFrame({
+    src: '02:00:00:00:00:01', op: opts.op ?? 2, chaddr, yiaddr, from: opts.src ?? [192, 168, 86, 1], sport: opts.sport ?? 67, dport: opts.dport ?? 68,
+    options: [...(opts.pad ? [0, 0] : []), 54, 4, 192, 168, 86, 1, 53, 1, type, 255],
+  });
 }
 
 const MAC = [0x52, 0x54, 0, 0x12, 0x34, 0x56];

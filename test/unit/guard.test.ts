@@ -2,6 +2,7 @@
 import t from 'tap';
 import { Guard, UNGUARDED, Verdict, type GuardEvents, type GuardRules } from '../../src/relay/guard';
 import { RateLimit } from '../../src/relay/ratelimit';
+import { dhcpFrame } from './frames';
 
 const MAC = '02:aa:bb:cc:dd:01';
 const OTHER = '02:aa:bb:cc:dd:02';
@@ -19,25 +20,10 @@ function frame(src: string, size = 60): Buffer {
 
 /** A DHCP message in a frame from `src`: a request (68 -> 67) or a reply (67 -> 68) for `chaddr`. */
 function dhcp(src: string, chaddr: string, o: { reply?: boolean; from?: number[]; yiaddr?: number[] } = {}): Buffer {
-  const options = Buffer.from([53, 1, o.reply ? 5 : 1, 255]); // ACK or DISCOVER
-  const bootp = Buffer.alloc(240 + options.length);
-  bootp[0] = o.reply ? 2 : 1;
-  bootp[1] = 1;
-  bootp[2] = 6;
-  Buffer.from(o.yiaddr ?? [0, 0, 0, 0]).copy(bootp, 16);
-  bootp.write(hex(chaddr), 28, 'hex');
-  bootp.writeUInt32BE(0x63825363, 236);
-  options.copy(bootp, 240);
-  const udp = Buffer.alloc(8);
-  udp.writeUInt16BE(o.reply ? 67 : 68, 0);
-  udp.writeUInt16BE(o.reply ? 68 : 67, 2);
-  udp.writeUInt16BE(8 + bootp.length, 4);
-  const ip = Buffer.alloc(20);
-  ip[0] = 0x45;
-  ip[9] = 17;
-  ip.writeUInt16BE(20 + 8 + bootp.length, 2);
-  Buffer.from(o.from ?? [0, 0, 0, 0]).copy(ip, 12);
-  return Buffer.concat([Buffer.from(`ffffffffffff${hex(src)}0800`, 'hex'), ip, udp, bootp]);
+  return dhcpFrame({
+    src, op: o.reply ? 2 : 1, chaddr, yiaddr: o.yiaddr ?? [0, 0, 0, 0], from: o.from ?? [0, 0, 0, 0],
+    sport: o.reply ? 67 : 68, dport: o.reply ? 68 : 67, options: [53, 1, o.reply ? 5 : 1, 255], // ACK or DISCOVER
+  });
 }
 
 /** A guard with these rules, and what its events said. */
