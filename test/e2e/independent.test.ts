@@ -1,5 +1,5 @@
 /**
- * Done-when check of the relay issue: a WebSocket client nobody on the project wrote
+ * A WebSocket client nobody on the project wrote
  * (python3-websockets bridging a TAP) against `wsnic run` started as the README says (npm start),
  * gets a lease, pings the gateway and another guest, and reaches the outside through NAT.
  */
