@@ -14,6 +14,10 @@ if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs debhelper dpkg-dev fakeroot lintian apt-utils gnupg mmdebstrap systemd-container util-linux"
 	# the container image test (test/system/docker.test.ts): Debian's own Docker engine
 	pkgs="$pkgs docker.io"
+	# a client's traffic on its TAP (test/e2e/status.test.ts)
+	pkgs="$pkgs tcpdump"
+	# a Prometheus server scraping the relay's /metrics (test/e2e/metrics.test.ts)
+	pkgs="$pkgs prometheus"
 	# real clients: Chromium (driven by playwright-core), v86 guest parts, iperf3 for npm run bench
 	pkgs="$pkgs chromium seabios iperf3"
 fi

@@ -10,6 +10,8 @@ Usage:
   wsnic teardown [options]     remove what setup created
   wsnic connect URL [options]  join a wsnic network from this host: a TAP relayed to ws(s)://HOST:PORT/
   wsnic health [options]       exit 0 if the relay answers on its ws:// port (the container's HEALTHCHECK)
+  wsnic status [CLIENT] [--json]  the relay and every client (or one: an id, IP, MAC or TAP), like wg show
+  wsnic disconnect CLIENT [--reason TEXT]  close that client (1008), logged with who asked
 
 Options (each is also a wsnic.conf key and a WSNIC_<KEY> environment variable):
 `;

@@ -15,6 +15,7 @@ import { runAll } from './run';
 import { relayOnly } from './relay';
 import { connect, CONNECT_OPTIONS } from './connect';
 import { health } from './health';
+import { disconnect, status, STATUS_OPTIONS } from './status';
 
 function load(args: ParsedArgs, log: Logger): Loaded {
   const loaded = loadConfig({ file: args.configFile, env: process.env, flags: args.flags });
@@ -24,9 +25,9 @@ function load(args: ParsedArgs, log: Logger): Loaded {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const verbs = ['run', 'relay', 'setup', 'teardown', 'connect', 'health'];
+  const verbs = ['run', 'relay', 'setup', 'teardown', 'connect', 'health', 'status', 'disconnect'];
   const verb = argv[0] !== undefined && verbs.includes(argv[0]) ? argv.shift()! : 'run';
-  const extra = verb === 'connect' ? CONNECT_OPTIONS : [];
+  const extra = verb === 'connect' ? CONNECT_OPTIONS : verb === 'status' || verb === 'disconnect' ? STATUS_OPTIONS : [];
   const log = createLogger('info');
   let args: ParsedArgs;
   try {
@@ -39,9 +40,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`wsnic ${VERSION}\n`);
       return 0;
     }
-    if (verb !== 'connect' && args.positionals.length > 0) throw new ConfigError(`unexpected argument '${args.positionals[0]}' (see --help)`);
+    if (!['connect', 'status', 'disconnect'].includes(verb) && args.positionals.length > 0) throw new ConfigError(`unexpected argument '${args.positionals[0]}' (see --help)`);
     if (verb === 'connect') return await connect(args, log);
     if (verb === 'health') return await health(loadConfig({ file: args.configFile, env: process.env, flags: args.flags }).config);
+    if (verb === 'status' || verb === 'disconnect') {
+      const quiet = loadConfig({ file: args.configFile, env: process.env, flags: args.flags }).config;
+      return await (verb === 'status' ? status(quiet, args) : disconnect(quiet, args));
+    }
     const { config, notices } = load(args, log);
     if (verb === 'setup') setup(config, log);
     else if (verb === 'teardown') teardown(config, log);

@@ -6,19 +6,21 @@
  */
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
-import { watchLeases } from '../net/leasefile';
+import { countLeases, watchLeases } from '../net/leasefile';
 import { LeasedSet } from '../net/leasedset';
 import { PortAllocator } from '../net/leaves';
 import { startForkServer, stopForkServer } from '../net/forkserver';
 import { Admission } from '../relay/admission';
 import { clientCapacity, closeServers, openServers, readTls, warnIfOpen } from '../relay/http';
+import { ControlServer } from '../relay/control';
+import { MetricsServer, createRegistry } from '../relay/metrics';
 import { reload } from '../relay/reload';
 import { Relay } from '../relay/server';
 import { takeListenFds } from '../systemd/activation';
 import { reportNetworkd } from '../systemd/networkd';
 import { Notifier } from '../systemd/notify';
 import { StatusReporter } from '../systemd/status';
-import { leaseFile } from '../config/paths';
+import { controlSocketPath, leaseFile } from '../config/paths';
 import { bindsClientIp, deriveNetwork } from '../config/derive';
 import { VERSION } from './version';
 
@@ -30,9 +32,14 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
-export async function serve(c: Config, log: Logger, opts: { uplink?: string | undefined } = {}): Promise<Serving> {
+/** uplink: NAT's, if on; dnsmasq: its state, when this process runs it (`wsnic run`). */
+export async function serve(c: Config, log: Logger, opts: { uplink?: string | undefined; dnsmasq?: () => string } = {}): Promise<Serving> {
+  const started = Date.now();
   const notifier = new Notifier(log);
   const inherited = takeListenFds();
+  // A `metrics` socket systemd passed is the metrics endpoint's, not a WebSocket server's.
+  const metricsSocket = inherited.find((s) => s.name === 'metrics');
+  if (metricsSocket) inherited.splice(inherited.indexOf(metricsSocket), 1);
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
   startForkServer(log); // before the first TAP: see forkserver.ts
   const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log, c.isolate_clients);
@@ -61,6 +68,35 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   warnIfOpen(listening.servers, c.allowed_origins, log);
   const stopLeases = c.disable_dhcp ? () => undefined : watchLeases(leaseFile(c), (byMac) => relay.leases(byMac));
 
+  const where = (s: (typeof listening.servers)[number]): string => {
+    const a = s.address();
+    return typeof a === 'object' && a ? `${s === listening.tls ? 'wss' : 'ws'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/` : String(a);
+  };
+  const control = await ControlServer.start(controlSocketPath(c), relay, () => ({
+    version: VERSION,
+    uptime_seconds: Math.round((Date.now() - started) / 1000),
+    listening: listening.servers.map(where).join(' '),
+    bridge: `${c.bridge} ${deriveNetwork(c).bridgeAddress}`,
+    subnet: c.subnet,
+    nat: opts.uplink ? `on, out of ${opts.uplink}` : 'off',
+    dnsmasq: c.disable_dhcp ? 'off (disable_dhcp)' : opts.dnsmasq?.() ?? 'wsnic-dnsmasq.service',
+    leases: c.disable_dhcp ? 0 : countLeases(leaseFile(c)),
+    clients: relay.sessions.size,
+    most_clients: relay.stats.mostClients,
+    refused: Object.fromEntries(relay.stats.refused),
+  }), log).catch((err: Error) => {
+    log.warning('no control socket: wsnic status will not reach this relay', { path: controlSocketPath(c), reason: err.message });
+    return undefined;
+  });
+
+  // Prometheus metrics, when metrics_address is set or systemd passed a `metrics` socket.
+  const metrics = c.metrics_address === '' && !metricsSocket ? undefined : await MetricsServer.start(createRegistry({
+    relay,
+    leafBridges: () => ports.leafCount,
+    ...(c.disable_dhcp ? {} : { leases: () => countLeases(leaseFile(c)) }),
+    ...(opts.dnsmasq ? { dnsmasqUp: () => opts.dnsmasq!().startsWith('running') } : {}),
+  }), { address: c.metrics_address, fd: metricsSocket?.fd }, log);
+
   const problems = await reportNetworkd([c.bridge, ...(opts.uplink ? [opts.uplink] : [])], c.bridge, log);
   const status = new StatusReporter(notifier, () => ({ clients: relay.sessions.size, ...relay.totals() }), problems);
   status.start();
@@ -86,6 +122,8 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     async stop() {
       notifier.stopping();
       status.stop();
+      control?.stop();
+      metrics?.stop();
       stopLeases();
       leased?.stop();
       const closed = closeServers(listening.servers); // no new connection from here on

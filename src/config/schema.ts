@@ -4,7 +4,7 @@
  * (or are checked against it by a test).
  */
 
-export type Kind = 'bool' | 'int' | 'port' | 'string' | 'address' | 'path' | 'cidr' | 'ifname' | 'prefix' | 'ipv4list' | 'domain' | 'level' | 'choice' | 'list' | 'netlist' | 'egress';
+export type Kind = 'bool' | 'int' | 'port' | 'string' | 'address' | 'listen' | 'path' | 'cidr' | 'ifname' | 'prefix' | 'ipv4list' | 'domain' | 'level' | 'choice' | 'list' | 'netlist' | 'egress';
 
 interface KindValue {
   bool: boolean;
@@ -12,6 +12,8 @@ interface KindValue {
   port: number;
   string: string;
   address: string;
+  /** HOST:PORT ([V6]:PORT), an absolute Unix socket path, or '' (off). */
+  listen: string;
   path: string;
   cidr: string;
   ifname: string;
@@ -126,6 +128,10 @@ export const schema = [
     doc: 'Seconds of traffic at the full rate a client may send or get at once before the rate_* limits bite.' },
   { key: 'duplicate_mac', kind: 'choice', default: 'allow', meta: 'allow|refuse', choices: ['allow', 'refuse'],
     doc: 'A client whose MAC another client already uses is logged (v86 state images share one MAC); refuse also closes it (1008).' },
+  { key: 'control_socket', kind: 'path', default: '', meta: 'PATH',
+    doc: 'Unix socket (mode 0660, group wsnic) where the relay answers `wsnic status` and `wsnic disconnect`; empty: control.sock in runtime_dir with -relay added (/run/wsnic-relay/control.sock).' },
+  { key: 'metrics_address', kind: 'listen', default: '', meta: 'HOST:PORT',
+    doc: 'Where to serve Prometheus metrics at /metrics (e.g. 127.0.0.1:9586, or a Unix socket path), or a socket systemd passes named metrics; empty: off.' },
   { key: 'log_level', kind: 'level', default: 'info', meta: 'LEVEL',
     doc: 'debug, info, warning or error (-v is debug, -q is warning).' },
 ] as const satisfies readonly Entry[];

@@ -15,6 +15,18 @@ function items(v: string): string[] {
   return v === '' ? [] : v.split(/[\s,;]+/).filter((s) => s !== '');
 }
 
+/** Where a server listens: HOST:PORT ([V6]:PORT) or an absolute Unix socket path. Pure. */
+export function parseListen(v: string): { host: string; port: number } | { path: string } {
+  if (v.startsWith('/')) return { path: v };
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v);
+  const host = m?.[1] ?? m?.[2] ?? '';
+  const port = Number(m?.[3]);
+  if (!m || (m[1] !== undefined ? !isIPv6(host) : !isIPv4(host)) || port < 1 || port > 65535) {
+    throw new ValueError(`'${v}' is not ADDRESS:PORT or an absolute socket path (e.g. 127.0.0.1:9586, [::1]:9586, /run/wsnic/metrics.sock)`);
+  }
+  return { host, port };
+}
+
 export function parseValue(e: Entry, raw: string): unknown {
   const v = raw.trim();
   switch (e.kind) {
@@ -35,6 +47,9 @@ export function parseValue(e: Entry, raw: string): unknown {
     }
     case 'address':
       if (!isIPv4(v) && !isIPv6(v)) throw new ValueError(`'${v}' is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0, ::)`);
+      return v;
+    case 'listen':
+      if (v !== '') parseListen(v);
       return v;
     case 'cidr':
       parseCidr(v);

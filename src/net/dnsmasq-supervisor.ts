@@ -63,6 +63,12 @@ export class DnsmasqSupervisor {
     });
   }
 
+  /** "running (pid N)", or why not, for `wsnic status`. */
+  state(): string {
+    if (this.child?.pid !== undefined) return `running (pid ${this.child.pid}${this.restarts > 0 ? `, ${this.restarts} restarts` : ''})`;
+    return this.stopping ? 'stopped' : 'restarting';
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }

@@ -27,3 +27,12 @@ export function watchLeases(file: string, onChange: (byMac: Map<string, string>)
   read();
   return () => unwatchFile(file, read);
 }
+
+/** How many leases the file holds now (0 when it cannot be read). */
+export function countLeases(file: string): number {
+  try {
+    return parseLeases(readFileSync(file, 'utf8')).size;
+  } catch {
+    return 0;
+  }
+}

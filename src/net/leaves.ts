@@ -50,6 +50,11 @@ export class PortAllocator {
    *  different bridges cannot reach each other through it (they still reach the gateway). */
   constructor(private readonly bridge: string, private readonly limit: number, private readonly log: Logger, private readonly isolate = false) {}
 
+  /** Leaf bridges this relay has made (or is making) and not removed. */
+  get leafCount(): number {
+    return this.leaves.size;
+  }
+
   /** Removes leaves an earlier relay left (their TAPs died with it). Before serving. */
   sweep(): void {
     for (const leaf of existingLeaves(this.bridge)) {

@@ -14,7 +14,7 @@ import { MAX_FRAME } from './pump';
 import { RateLimit, type Limits } from './ratelimit';
 import type { LeasedSet } from '../net/leasedset';
 import { ipToInt } from '../config/values';
-import { CLOSE, Session } from './session';
+import { CLOSE, Session, type ClientInfo } from './session';
 
 export interface RelayOptions {
   /** Which bridge a new client's TAP joins (the main one, or a leaf past its port limit). */
@@ -41,6 +41,29 @@ const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidd
 export interface Totals {
   bytesIn: number;
   bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+  /** Frames dropped by reason, as in Session.status(). */
+  drops: { spoofed: number; limitedIn: number; limitedOut: number; refused: number; stalls: number };
+}
+
+function noTotals(): Totals {
+  return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, drops: { spoofed: 0, limitedIn: 0, limitedOut: 0, refused: 0, stalls: 0 } };
+}
+
+/** Adds a session's counters to t. */
+function addTotals(t: Totals, s: Session): void {
+  const c = s.pump.counters;
+  const g = s.guard.counters;
+  t.bytesIn += c.bytesIn;
+  t.bytesOut += c.bytesOut;
+  t.framesIn += c.framesIn;
+  t.framesOut += c.framesOut;
+  t.drops.spoofed += g.spoofed;
+  t.drops.limitedIn += g.limitedIn;
+  t.drops.limitedOut += g.limitedOut;
+  t.drops.refused += c.dropped;
+  t.drops.stalls += c.stalls;
 }
 
 export class Relay {
@@ -52,9 +75,8 @@ export class Relay {
   private readonly macs = new Map<string, Session[]>();
   /** The gateway's address as a number, for the pumps' DHCP check. */
   private readonly dhcpServer: number | undefined;
-  /** Bytes of clients that have left, so totals keep growing. */
-  private pastIn = 0;
-  private pastOut = 0;
+  /** Counts of clients that have left, so totals keep growing. */
+  private readonly past = noTotals();
   private readonly wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false, // frames are small and latency matters
@@ -63,8 +85,19 @@ export class Relay {
   });
   private readonly keepalive: NodeJS.Timeout;
   private readonly names: TapNames;
+  /** The last client id given (ids start at 1). */
+  private lastId = 0;
+  /** Since start: most clients at once, and handshakes refused by reason. */
+  readonly stats = { started: Date.now(), mostClients: 0, refused: new Map<string, number>() };
   /** Called when a client comes or goes (for sd_notify STATUS). */
   onClientCountChange: (() => void) | undefined;
+  /** Called with each client's TAP setup time in milliseconds (for metrics). */
+  onTapReady: ((ms: number) => void) | undefined;
+
+  /** Clients admitted since start (handshakes that passed admission). */
+  get accepted(): number {
+    return this.lastId;
+  }
 
   constructor(private readonly opts: RelayOptions) {
     this.names = new TapNames(opts.tapPrefix);
@@ -93,6 +126,7 @@ export class Relay {
     const verdict = this.opts.admission.check(req);
     if (!verdict.ok) {
       this.opts.log.warning('client refused', { client_address: verdict.address, status: verdict.status, reason: verdict.reason });
+      this.countRefused(`${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Refused'}`);
       const body = `${verdict.reason}\n`;
       socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Refused'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
@@ -106,7 +140,7 @@ export class Relay {
    * socket) and counts under the limits.
    */
   private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean, at: bigint, address: string): void {
-    const client = { address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws' };
+    const client = { id: ++this.lastId, address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws', origin: req.headers.origin ?? '' };
     this.opts.admission.admit(address);
     ws.pause();
     ws.on('error', () => {}); // (read nothing yet; the session listens once it exists)
@@ -140,18 +174,17 @@ export class Relay {
   }
 
   /** The client's session, from a ready TAP. */
-  private serve(ws: WebSocket, tap: Tap, client: { address: string; port: number; scheme: string }, bridge: string, at: bigint): void {
+  private serve(ws: WebSocket, tap: Tap, client: Omit<ClientInfo, 'bridge'>, bridge: string, at: bigint): void {
     const address = client.address;
     const tapMs = Number(process.hrtime.bigint() - at) / 1e6;
     const leased = this.opts.leased;
     this.sessions.add(
-      new Session(ws, tap, { ...client, tapMs }, this.opts.log, (s) => {
+      new Session(ws, tap, { ...client, bridge, tapMs }, this.opts.log, (s) => {
         this.sessions.delete(s);
         this.unbindMac(s);
         this.opts.leased?.unbind(tap.name);
         this.releaseWhenGone(s.gone, tap.name, address, bridge);
-        this.pastIn += s.pump.counters.bytesIn;
-        this.pastOut += s.pump.counters.bytesOut;
+        addTotals(this.past, s);
         this.onClientCountChange?.();
       }, {
         rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },
@@ -159,6 +192,8 @@ export class Relay {
         ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
       }),
     );
+    this.stats.mostClients = Math.max(this.stats.mostClients, this.sessions.size);
+    this.onTapReady?.(tapMs);
     this.onClientCountChange?.();
   }
 
@@ -240,7 +275,12 @@ export class Relay {
     }
   }
 
+  private countRefused(reason: string): void {
+    this.stats.refused.set(reason, (this.stats.refused.get(reason) ?? 0) + 1);
+  }
+
   private refuse(ws: WebSocket, client: { address: string; port: number }, reason: string): void {
+    this.countRefused('1011 no TAP');
     this.opts.log.error('client refused', { client_address: client.address, client_port: client.port, reason });
     // No session listens on this socket: without a listener, a protocol error the client sends
     // before the close completes would be an uncaught exception and stop the relay.
@@ -250,14 +290,18 @@ export class Relay {
     setTimeout(() => ws.terminate(), 2000).unref(); // a client that does not answer is cut off
   }
 
+  /** Since start: what live clients and those that left moved and dropped. */
   totals(): Totals {
-    let bytesIn = this.pastIn;
-    let bytesOut = this.pastOut;
-    for (const s of this.sessions) {
-      bytesIn += s.pump.counters.bytesIn;
-      bytesOut += s.pump.counters.bytesOut;
-    }
-    return { bytesIn, bytesOut };
+    const t = { ...this.past, drops: { ...this.past.drops } };
+    for (const s of this.sessions) addTotals(t, s);
+    return t;
+  }
+
+  /** The client with this id, TAP, MAC or leased IP (several may share a MAC or an IP). */
+  find(match: string): Session[] {
+    const id = /^\d+$/.test(match) ? Number(match) : undefined;
+    const m = match.toLowerCase();
+    return [...this.sessions].filter((s) => s.client.id === id || s.tap.name === match || s.guard.mac === m || s.ip === match);
   }
 
   /** New lease data: sessions learn their IP. */

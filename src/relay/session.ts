@@ -9,12 +9,41 @@ import { Pump } from './pump';
 import { Guard, type GuardRules } from './guard';
 
 export interface ClientInfo {
+  /** A number the relay gives each client, for `wsnic status` and `wsnic disconnect`. */
+  id: number;
   address: string;
   port: number;
   /** "ws" or "wss". */
   scheme: string;
+  /** The handshake's Origin header ('' without one). */
+  origin: string;
+  /** The bridge its TAP is a port of (wsbr0, or a leaf past bridge_port_limit). */
+  bridge: string;
   /** Milliseconds from the upgrade request to the TAP being up on the bridge. */
   tapMs?: number;
+}
+
+/** One client as `wsnic status` shows it. */
+export interface ClientStatus {
+  id: number;
+  address: string;
+  port: number;
+  scheme: string;
+  origin: string;
+  tap: string;
+  bridge: string;
+  mac: string | undefined;
+  ip: string | undefined;
+  /** Unix milliseconds. */
+  since: number;
+  /** Unix milliseconds of the last message or PONG from the client. */
+  lastSeen: number;
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+  /** Frames dropped, by reason: spoofed (another MAC), limitedIn/limitedOut (rate limits), refused (by the TAP), stalls (times its TAP was not read: backpressure). */
+  drops: { spoofed: number; limitedIn: number; limitedOut: number; refused: number; stalls: number };
 }
 
 /** WebSocket close codes wsnic sends. */
@@ -88,6 +117,18 @@ export class Session {
 
   /** The address dnsmasq leased to this client's MAC, once known. */
   ip: string | undefined;
+
+  /** What `wsnic status` shows of this client. */
+  status(): ClientStatus {
+    const c = this.pump.counters;
+    const g = this.guard.counters;
+    return {
+      id: this.client.id, address: this.client.address, port: this.client.port, scheme: this.client.scheme, origin: this.client.origin,
+      tap: this.tap.name, bridge: this.client.bridge, mac: this.guard.mac, ip: this.ip, since: this.started, lastSeen: this.lastSeen,
+      framesIn: c.framesIn, bytesIn: c.bytesIn, framesOut: c.framesOut, bytesOut: c.bytesOut,
+      drops: { spoofed: g.spoofed, limitedIn: g.limitedIn, limitedOut: g.limitedOut, refused: c.dropped, stalls: c.stalls },
+    };
+  }
 
   fields(): Record<string, string | number | undefined> {
     return { client_address: this.client.address, client_port: this.client.port, tap: this.tap.name, scheme: this.client.scheme, ip: this.ip };

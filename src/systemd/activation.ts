@@ -1,6 +1,6 @@
 /**
  * Socket activation without libsystemd: the listening sockets systemd passed us (fds 3..),
- * named by LISTEN_FDNAMES (`ws`, `wss`). Only when LISTEN_PID is ours; the variables are
+ * named by LISTEN_FDNAMES (`ws`, `wss`, `metrics`). Only when LISTEN_PID is ours; the variables are
  * removed so that children (dnsmasq) do not take them for theirs.
  */
 export interface Inherited {

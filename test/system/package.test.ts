@@ -72,6 +72,12 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     t.match(topo.exec(host, 'busybox', ['ping', '-c', '2', '-W', '2', '192.168.86.1']).stdout, /2 packets received/);
     // The sandboxed relay (user wsnic, CAP_NET_ADMIN only) keeps the bridge's set of leases.
     t.match(sh('nft list set bridge wsnic leased').stdout, new RegExp(`"wstap0" \\. [0-9a-f:]+ \\. ${lease.ip.replace(/\./g, '\\.')}`), 'the lease is in the set');
+    // The control socket of the sandboxed relay: root sees the client, its TAP and its lease.
+    const ctl = sh('wsnic status --json');
+    t.equal(ctl.code, 0, `wsnic status: ${ctl.stderr}`);
+    const listed = ctl.stdout.trim().split('\n').map((l) => JSON.parse(l) as { client?: { tap: string; ip?: string } }).filter((l) => l.client);
+    t.same(listed.map((l) => [l.client!.tap, l.client!.ip]), [['wstap0', lease.ip]], 'wsnic status lists the client with its TAP and lease');
+    t.equal(sh('stat -c %a:%U:%G /run/wsnic-relay/control.sock').stdout.trim(), '660:wsnic:wsnic', 'the socket: root and the wsnic group');
     const status = await until('StatusText counting the client', () => {
       const s = sh('systemctl show -p StatusText --value wsnic.service').stdout.trim();
       return /^1 client, /.test(s) && s;

@@ -1,0 +1,117 @@
+/**
+ * `wsnic status [CLIENT] [--json]` and `wsnic disconnect CLIENT [--reason TEXT]`: requests on the
+ * relay's control socket (relay/control.ts), printed like `wg show` (or as the JSON lines the
+ * relay sends). CLIENT is an id, a leased IP, a MAC or a TAP name.
+ */
+import { createConnection } from 'node:net';
+import { userInfo } from 'node:os';
+import type { ExtraOption, ParsedArgs } from '../config/flags';
+import { ConfigError } from '../config/load';
+import type { Config } from '../config/schema';
+import { controlSocketPath } from '../config/paths';
+import type { ClientStatus } from '../relay/session';
+
+export const STATUS_OPTIONS: ExtraOption[] = [
+  { long: '--json', doc: 'status: JSON lines ({"relay":...}, {"client":...} each, {"end":...}) instead of text.' },
+  { long: '--reason', meta: 'TEXT', doc: 'disconnect: the close reason the client is sent (and the log says).' },
+];
+
+/** Sends one request and hands each answer line to `onLine`; rejects with what went wrong. */
+export function request(path: string, req: object, onLine: (line: Record<string, unknown>) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path);
+    let buf = '';
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`${JSON.stringify(req)}\n`));
+    socket.on('data', (chunk: string) => {
+      buf += chunk;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
+        buf = buf.slice(nl + 1);
+        if (typeof line.error === 'string') {
+          socket.destroy();
+          reject(new Error(line.error));
+          return;
+        }
+        onLine(line);
+      }
+    });
+    socket.on('end', () => resolve());
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EACCES' ? 'permission denied (root or the wsnic group only)'
+        : err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'no relay is running there' : err.message;
+      reject(new Error(`control socket ${path}: ${why}`));
+    });
+  });
+}
+
+function bytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+function ago(ms: number, now: number): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.round(s / 60)} min ago`;
+  return `${(s / 3600).toFixed(1)} h ago`;
+}
+
+/** The relay's block, `wg show` style. Pure. */
+export function formatRelay(r: Record<string, unknown>): string {
+  const lines = ['relay:'];
+  for (const [k, v] of Object.entries(r)) {
+    const text = typeof v === 'object' && v !== null ? Object.entries(v).map(([a, b]) => `${a} ${String(b)}`).join(', ') || 'none' : String(v);
+    lines.push(`  ${k.replace(/_/g, ' ')}: ${text}`);
+  }
+  return lines.join('\n');
+}
+
+/** One client's block. Pure. */
+export function formatClient(c: ClientStatus, now: number): string {
+  const d = c.drops;
+  return [
+    `client ${c.id}:`,
+    `  remote: ${c.address.includes(':') ? `[${c.address}]` : c.address}:${c.port} (${c.scheme})${c.origin ? `, origin ${c.origin}` : ''}`,
+    `  tap: ${c.tap} on ${c.bridge}`,
+    `  mac: ${c.mac ?? '(no frame yet)'}`,
+    `  ip: ${c.ip ?? '(no lease)'}`,
+    `  connected: ${new Date(c.since).toISOString()} (${ago(c.since, now)}), last heard ${ago(c.lastSeen, now)}`,
+    `  transfer: ${c.framesIn} frames (${bytes(c.bytesIn)}) received, ${c.framesOut} frames (${bytes(c.bytesOut)}) sent`,
+    `  dropped: spoofed ${d.spoofed}, rate limit in ${d.limitedIn}, rate limit out ${d.limitedOut}, refused by TAP ${d.refused}, backpressure stalls ${d.stalls}`,
+  ].join('\n');
+}
+
+export async function status(c: Config, args: ParsedArgs): Promise<number> {
+  if (args.positionals.length > 1) throw new ConfigError(`status takes at most one client (an id, IP, MAC or TAP), not '${args.positionals[1]}'`);
+  const match = args.positionals[0];
+  const json = args.extras.has('--json');
+  const out: string[] = [];
+  const now = Date.now();
+  await request(controlSocketPath(c), match === undefined ? { cmd: 'status' } : { cmd: 'status', match }, (line) => {
+    if (json) process.stdout.write(`${JSON.stringify(line)}\n`);
+    else if (line.relay) out.push(formatRelay(line.relay as Record<string, unknown>));
+    else if (line.client) out.push(formatClient(line.client as ClientStatus, now));
+  });
+  if (!json) process.stdout.write(`${out.join('\n\n')}\n`);
+  return 0;
+}
+
+export async function disconnect(c: Config, args: ParsedArgs): Promise<number> {
+  const match = args.positionals[0];
+  if (match === undefined || args.positionals.length > 1) throw new ConfigError('disconnect takes one client: an id, IP, MAC or TAP');
+  const me = userInfo();
+  const reason = args.extras.get('--reason');
+  let ids: number[] = [];
+  await request(controlSocketPath(c), { cmd: 'disconnect', match, by: `${me.username} (uid ${me.uid})`, ...(reason !== undefined ? { reason } : {}) }, (line) => {
+    ids = (line.disconnected as number[] | undefined) ?? ids;
+  });
+  if (ids.length === 0) {
+    process.stderr.write(`no client matches ${match}\n`);
+    return 1;
+  }
+  process.stdout.write(`disconnected: ${ids.map((i) => `client ${i}`).join(', ')}\n`);
+  return 0;
+}

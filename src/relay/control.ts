@@ -1,0 +1,161 @@
+/**
+ * The control socket: a local Unix socket (mode 0660, group wsnic) for `wsnic status` and
+ * `wsnic disconnect`, never TCP. One JSON request per connection, at most MAX_REQUEST bytes:
+ *   {"cmd":"status"}                      the relay, then every client
+ *   {"cmd":"status","match":"ID|IP|MAC|TAP"}
+ *   {"cmd":"disconnect","match":"...","reason":"...","by":"root (uid 0)"}
+ * The answer is JSON lines: {"relay":{...}}, {"client":{...}} each, {"end":{...}}; or
+ * {"error":"..."}. Clients are written a batch at a time, yielding to the event loop in between
+ * and waiting for the socket to drain, so 10,000 of them do not stall anyone's frames.
+ */
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Logger } from '../log';
+import type { Relay } from './server';
+import { CLOSE, type ClientStatus } from './session';
+
+export const MAX_REQUEST = 4096;
+const BATCH = 200;
+
+/** What the relay says of itself (besides its clients), from serve's wiring. */
+export type RelayStatus = Record<string, unknown>;
+
+export type Request =
+  | { cmd: 'status'; match?: string }
+  | { cmd: 'disconnect'; match: string; reason?: string; by?: string };
+
+/** A request line checked field by field; throws an Error saying what is wrong. Pure. */
+export function parseRequest(line: string): Request {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    throw new Error('not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+  const r = v as Record<string, unknown>;
+  const str = (k: string, max: number): string | undefined => {
+    if (r[k] === undefined) return undefined;
+    if (typeof r[k] !== 'string' || (r[k] as string).length > max) throw new Error(`${k} must be a string of at most ${max} characters`);
+    return r[k] as string;
+  };
+  const match = str('match', 64);
+  if (r.cmd === 'status') return match === undefined ? { cmd: 'status' } : { cmd: 'status', match };
+  if (r.cmd === 'disconnect') {
+    if (match === undefined || match === '') throw new Error('disconnect needs match (an id, IP, MAC or TAP)');
+    const reason = str('reason', 120);
+    const by = str('by', 64);
+    return { cmd: 'disconnect', match, ...(reason !== undefined ? { reason } : {}), ...(by !== undefined ? { by } : {}) };
+  }
+  throw new Error(`unknown cmd ${JSON.stringify(r.cmd)} (status, disconnect)`);
+}
+
+/** The gid of group `name` from /etc/group, if there is one. */
+function groupId(name: string): number | undefined {
+  try {
+    const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+    const gid = Number(line?.split(':')[2]);
+    return Number.isInteger(gid) ? gid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether something answers on the socket path (another relay): then it is not ours to remove. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+export class ControlServer {
+  private readonly server: Server;
+
+  private constructor(private readonly path: string, private readonly relay: Relay, private readonly describe: () => RelayStatus, private readonly log: Logger) {
+    this.server = createServer((socket) => this.serve(socket));
+  }
+
+  /** Listens on `path` (its directory made 0750 if missing; a stale socket replaced, a live one left). */
+  static async start(path: string, relay: Relay, describe: () => RelayStatus, log: Logger): Promise<ControlServer> {
+    const dir = dirname(path);
+    const made = !existsSync(dir);
+    if (made) mkdirSync(dir, { recursive: true, mode: 0o750 });
+    if (await answers(path)) throw new Error(`control socket ${path} is in use by another relay`);
+    rmSync(path, { force: true });
+    const c = new ControlServer(path, relay, describe, log);
+    await new Promise<void>((resolve, reject) => c.server.once('error', reject).listen(path, () => resolve()));
+    chmodSync(path, 0o660);
+    const gid = groupId('wsnic');
+    if (gid !== undefined && process.getuid?.() === 0) {
+      chownSync(path, 0, gid); // root and the wsnic group
+      if (made) chownSync(dir, 0, gid); // a directory of someone else's stays as it is
+    }
+    log.info('control socket', { path });
+    return c;
+  }
+
+  stop(): void {
+    this.server.close();
+    rmSync(this.path, { force: true });
+  }
+
+  private serve(socket: Socket): void {
+    let buf = '';
+    socket.setEncoding('utf8');
+    socket.on('error', () => socket.destroy());
+    const fail = (message: string): void => {
+      socket.end(`${JSON.stringify({ error: message })}\n`);
+    };
+    socket.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (buf.length > MAX_REQUEST && (nl < 0 || nl > MAX_REQUEST)) {
+        buf = '';
+        socket.removeAllListeners('data');
+        fail(`request over ${MAX_REQUEST} bytes`);
+        return;
+      }
+      if (nl < 0) return;
+      socket.removeAllListeners('data');
+      let req: Request;
+      try {
+        req = parseRequest(buf.slice(0, nl));
+      } catch (err) {
+        fail((err as Error).message);
+        return;
+      }
+      void this.answer(req, socket).catch((err: Error) => fail(err.message));
+    });
+  }
+
+  private async answer(req: Request, socket: Socket): Promise<void> {
+    if (req.cmd === 'disconnect') {
+      const found = this.relay.find(req.match);
+      const reason = req.reason ?? 'disconnected by the operator';
+      for (const s of found) {
+        this.log.warning('client disconnected by the operator', { ...s.fields(), mac: s.guard.mac, by: req.by ?? 'unknown', reason });
+        s.close(CLOSE.policy, reason);
+      }
+      socket.end(`${JSON.stringify({ disconnected: found.map((s) => s.client.id) })}\n`);
+      return;
+    }
+    const sessions = req.match === undefined ? [...this.relay.sessions] : this.relay.find(req.match);
+    if (req.match !== undefined && sessions.length === 0) throw new Error(`no client matches ${req.match}`);
+    const write = (line: unknown): boolean => socket.write(`${JSON.stringify(line)}\n`);
+    write({ relay: this.describe() });
+    for (let i = 0; i < sessions.length; i += BATCH) {
+      let room = true;
+      for (const s of sessions.slice(i, i + BATCH)) room = write({ client: s.status() satisfies ClientStatus }) && room;
+      if (!room) await new Promise((r) => socket.once('drain', r));
+      else await new Promise((r) => setImmediate(r)); // frames of other clients in between
+      if (socket.destroyed) return;
+    }
+    socket.end(`${JSON.stringify({ end: { clients: sessions.length } })}\n`);
+  }
+}

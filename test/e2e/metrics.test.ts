@@ -1,0 +1,87 @@
+/**
+ * Prometheus metrics against a live relay: a real Prometheus (Debian's, started by this test in
+ * the relay's namespace, its data in the test's directory) scrapes metrics_address every second;
+ * the test asks Prometheus, not the endpoint, and sees clients come and go and a refusal counted.
+ */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { relayNetwork, ROOT } from './topology';
+
+const PROBE = join(ROOT, 'test', 'fixtures', 'probe.js');
+const METRICS = '127.0.0.1:9586';
+const PROMETHEUS = '127.0.0.1:9090';
+
+const skip = spawnSync('prometheus', ['--version']).status === 0 ? false : 'no prometheus: install Debian\'s (packaging/install-deps.sh --test) to run the metrics test';
+if (skip) console.error(`# SKIPPING the metrics test: ${skip}`);
+
+t.test('Prometheus scraping the relay sees clients come and go, a refusal, traffic and TAP setup times', { skip }, async (t) => {
+  const n = await relayNetwork(t.teardown.bind(t), { metrics_address: METRICS, max_clients_per_ip: 1 }, 2);
+  const { topo, srv } = n;
+  await n.server.waitFor(/metrics url=http:\/\/127\.0\.0\.1:9586\/metrics/);
+
+  const config = topo.file('prometheus.yml', [
+    'global:',
+    '  scrape_interval: 1s',
+    '  evaluation_interval: 1s',
+    'scrape_configs:',
+    '  - job_name: wsnic',
+    '    static_configs:',
+    `      - targets: ['${METRICS}']`,
+    '',
+  ].join('\n'));
+  const prometheus = topo.spawn(srv, 'prometheus', [
+    `--config.file=${config}`, `--storage.tsdb.path=${join(topo.dir, 'prometheus')}`, `--web.listen-address=${PROMETHEUS}`,
+  ]);
+  await prometheus.waitFor(/Server is ready to receive web requests/, 60_000);
+
+  /** The value of an instant query with one result (undefined: no result yet). */
+  const query = (q: string): number | undefined => {
+    const r = topo.httpGet(srv, `http://${PROMETHEUS}/api/v1/query?query=${encodeURIComponent(q)}`);
+    if (r.code !== 0) return undefined;
+    const body = JSON.parse(r.stdout) as { data?: { result?: { value: [number, string] }[] } };
+    const v = body.data?.result?.[0]?.value[1];
+    return v === undefined ? undefined : Number(v);
+  };
+  /** Polls the query until it answers `ok` (Prometheus scrapes every second). */
+  const until = async (q: string, ok: (v: number | undefined) => boolean, what: string, ms = 30_000): Promise<number | undefined> => {
+    const deadline = Date.now() + ms;
+    let v = query(q);
+    while (!ok(v)) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${q} is ${v} after ${ms} ms\n${prometheus.output().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 250));
+      v = query(q);
+    }
+    return v;
+  };
+
+  await until('up{job="wsnic"}', (v) => v === 1, 'the relay is scraped');
+  t.equal(await until('sum(wsnic_clients)', (v) => v === 0, 'no clients yet'), 0, 'no clients at first');
+
+  const ips = await n.joinAll();
+  t.equal(await until('sum(wsnic_clients)', (v) => v === 2, 'two clients'), 2, 'two guests joined: 2 clients');
+  t.equal(query('wsnic_clients{scheme="ws"}'), 2, 'both over ws://');
+  t.equal(query('wsnic_connections_accepted_total'), 2);
+  t.equal(await until('wsnic_tap_setup_seconds_count', (v) => v === 2, 'TAP setup times'), 2, 'a TAP setup time for each');
+  t.ok((query('wsnic_tap_setup_seconds_sum') ?? 0) > 0);
+  t.equal(await until('wsnic_dhcp_leases', (v) => v === 2, 'two leases'), 2, `the lease file holds their leases (${ips.join(', ')})`);
+  t.equal(query('wsnic_dnsmasq_up'), 1, 'dnsmasq up (wsnic run supervises it)');
+  await until('wsnic_frames_total{direction="in"}', (v) => (v ?? 0) > 0, 'frames in');
+  t.pass('their DHCP frames counted');
+  t.ok((query('wsnic_bytes_total{direction="out"}') ?? 0) > 0, 'bytes to clients counted');
+  t.equal(query('wsnic_dropped_frames_total{reason="spoofed"}'), 0);
+  t.ok((query('nodejs_eventloop_lag_seconds') ?? -1) >= 0, 'event-loop lag exported');
+
+  // max_clients_per_ip = 1: a second handshake from guest 1's address is refused.
+  const probe = topo.exec(n.guests[0]!, process.execPath, [PROBE, 'handshake', n.url(1)]);
+  t.match(probe.stdout, /"status":429/, 'a second handshake from the same address gets 429');
+  t.equal(await until('wsnic_refused_total{reason="429 Too Many Requests"}', (v) => v === 1, 'the refusal'), 1, 'the refusal is counted by reason');
+
+  // Guest 1 leaves: its `wsnic connect` is killed.
+  const mark = n.server.mark();
+  for (const pid of spawnSync('ip', ['netns', 'pids', n.guests[0]!], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGTERM');
+  await n.server.waitFor(/client disconnected client_address=198\.19\.1\.2 /, 20_000, mark);
+  t.equal(await until('sum(wsnic_clients)', (v) => v === 1, 'one client left'), 1, 'one left: 1 client');
+  t.equal(query('wsnic_connections_accepted_total'), 2, 'no new client meanwhile');
+  t.ok((query('wsnic_frames_total{direction="in"}') ?? 0) > 0, 'the departed client\'s frames still counted');
+});

@@ -1,0 +1,49 @@
+import t from 'tap';
+import { parseRequest } from '../../src/relay/control';
+import { formatClient, formatRelay } from '../../src/cli/status';
+import { controlSocketPath } from '../../src/config/paths';
+import { loadConfig } from '../../src/config/load';
+
+t.test('control requests are checked field by field', async (t) => {
+  t.same(parseRequest('{"cmd":"status"}'), { cmd: 'status' });
+  t.same(parseRequest('{"cmd":"status","match":"wstap3"}'), { cmd: 'status', match: 'wstap3' });
+  t.same(parseRequest('{"cmd":"disconnect","match":"52:54:00:12:34:56","reason":"abuse","by":"root (uid 0)"}'),
+    { cmd: 'disconnect', match: '52:54:00:12:34:56', reason: 'abuse', by: 'root (uid 0)' });
+  t.throws(() => parseRequest('status'), /not JSON/);
+  t.throws(() => parseRequest('[1]'), /not a JSON object/);
+  t.throws(() => parseRequest('{"cmd":"shutdown"}'), /unknown cmd "shutdown"/);
+  t.throws(() => parseRequest('{"cmd":"disconnect"}'), /disconnect needs match/);
+  t.throws(() => parseRequest('{"cmd":"disconnect","match":""}'), /disconnect needs match/);
+  t.throws(() => parseRequest('{"cmd":"status","match":7}'), /match must be a string/);
+  t.throws(() => parseRequest(`{"cmd":"disconnect","match":"1","reason":"${'x'.repeat(121)}"}`), /reason must be a string of at most 120/);
+});
+
+t.test('the control socket sits beside runtime_dir unless set', async (t) => {
+  const none = '/nonexistent/wsnic.conf';
+  t.equal(controlSocketPath(loadConfig({ defaultFile: none }).config), '/run/wsnic-relay/control.sock');
+  t.equal(controlSocketPath(loadConfig({ defaultFile: none, env: { WSNIC_RUNTIME_DIR: '/tmp/x/run' } }).config), '/tmp/x/run-relay/control.sock');
+  t.equal(controlSocketPath(loadConfig({ defaultFile: none, env: { WSNIC_CONTROL_SOCKET: '/tmp/c.sock' } }).config), '/tmp/c.sock');
+});
+
+t.test('status text: the relay, then a block per client', async (t) => {
+  t.equal(formatRelay({ version: '0.1.0', clients: 2, refused: { '403 Forbidden': 3 } }), 'relay:\n  version: 0.1.0\n  clients: 2\n  refused: 403 Forbidden 3');
+  t.equal(formatRelay({ refused: {} }), 'relay:\n  refused: none');
+  const now = Date.UTC(2026, 11, 5, 8, 0, 0);
+  const text = formatClient({
+    id: 7, address: '203.0.113.7', port: 51234, scheme: 'wss', origin: 'https://copy.sh', tap: 'wstap0', bridge: 'wsbr0',
+    mac: '52:54:00:12:34:56', ip: '192.168.86.23', since: now - 720_000, lastSeen: now, framesIn: 18233, bytesIn: 2_410_000,
+    framesOut: 20112, bytesOut: 9_870_000, drops: { spoofed: 1, limitedIn: 2, limitedOut: 3, refused: 4, stalls: 5 },
+  }, now);
+  t.equal(text, [
+    'client 7:',
+    '  remote: 203.0.113.7:51234 (wss), origin https://copy.sh',
+    '  tap: wstap0 on wsbr0',
+    '  mac: 52:54:00:12:34:56',
+    '  ip: 192.168.86.23',
+    '  connected: 2026-12-05T07:48:00.000Z (12 min ago), last heard 0 s ago',
+    '  transfer: 18233 frames (2.41 MB) received, 20112 frames (9.87 MB) sent',
+    '  dropped: spoofed 1, rate limit in 2, rate limit out 3, refused by TAP 4, backpressure stalls 5',
+  ].join('\n'));
+  t.match(formatClient({ id: 1, address: '::1', port: 1, scheme: 'ws', origin: '', tap: 't', bridge: 'b', mac: undefined, ip: undefined, since: now, lastSeen: now,
+    framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, drops: { spoofed: 0, limitedIn: 0, limitedOut: 0, refused: 0, stalls: 0 } }, now), /remote: \[::1\]:1 \(ws\)\n.*\n {2}mac: \(no frame yet\)\n {2}ip: \(no lease\)/);
+});
