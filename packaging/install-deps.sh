@@ -33,6 +33,21 @@ if [ -n "$missing" ]; then
 	echo "install-deps: installing$missing" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
+	# The tests start their own Docker engine and Prometheus: the packages' services must not
+	# start (a system dockerd turns the host's ip_forward on, which new namespaces inherit, and
+	# changes its firewall). Debian's way: a policy-rc.d that says no, for this install only.
+	policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	[ -n "$policy" ] && rm -f "$policy"
+	# Under systemd they would still start at the next boot: not enabled, if installed here.
+	if [ -d /run/systemd/system ]; then
+		case " $missing " in *" docker.io "*) systemctl disable -q docker.service docker.socket containerd.service 2>/dev/null || true ;; esac
+		case " $missing " in *" prometheus "*) systemctl disable -q prometheus.service 2>/dev/null || true ;; esac
+	fi
 fi
 command -v node >/dev/null || { echo "install-deps: installing nodejs npm" >&2; apt-get install -y -qq nodejs npm >/dev/null; }
