@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
-import { countLeases, watchLeases } from '../net/leasefile';
+import { countLeases, leaseHostnames, watchLeases } from '../net/leasefile';
 import { LeasedSet } from '../net/leasedset';
 import { PortAllocator } from '../net/leaves';
 import { startForkServer, stopForkServer } from '../net/forkserver';
@@ -84,7 +84,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     clients: relay.sessions.size,
     most_clients: relay.stats.mostClients,
     refused: Object.fromEntries(relay.stats.refused),
-  }), log).catch((err: Error) => {
+  }), () => (c.disable_dhcp ? new Map() : leaseHostnames(leaseFile(c))), log).catch((err: Error) => {
     log.warning('no control socket: wsnic status will not reach this relay', { path: controlSocketPath(c), reason: err.message });
     return undefined;
   });

@@ -77,7 +77,7 @@ export function formatClient(c: ClientStatus, now: number): string {
     `  remote: ${c.address.includes(':') ? `[${c.address}]` : c.address}:${c.port} (${c.scheme})${c.origin ? `, origin ${c.origin}` : ''}`,
     `  tap: ${c.tap} on ${c.bridge}`,
     `  mac: ${c.mac ?? '(no frame yet)'}`,
-    `  ip: ${c.ip ?? '(no lease)'}`,
+    `  ip: ${c.ip ?? '(no lease)'}${c.hostname ? ` (${c.hostname})` : ''}`,
     `  connected: ${new Date(c.since).toISOString()} (${ago(c.since, now)}), last heard ${ago(c.lastSeen, now)}`,
     `  transfer: ${c.framesIn} frames (${bytes(c.bytesIn)}) received, ${c.framesOut} frames (${bytes(c.bytesOut)}) sent`,
     `  dropped: spoofed ${d.spoofed}, rate limit in ${d.limitedIn}, rate limit out ${d.limitedOut}, refused by TAP ${d.refused}, backpressure stalls ${d.stalls}`,

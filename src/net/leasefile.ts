@@ -36,3 +36,17 @@ export function countLeases(file: string): number {
     return 0;
   }
 }
+
+/** The hostname each MAC's client gave dnsmasq ("*" in the file: none), for `wsnic status`. */
+export function leaseHostnames(file: string): Map<string, string> {
+  const byMac = new Map<string, string>();
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const [, mac, , hostname] = line.trim().split(/\s+/);
+      if (mac && hostname && hostname !== '*') byMac.set(mac.toLowerCase(), hostname);
+    }
+  } catch {
+    /* no file: no names */
+  }
+  return byMac;
+}

@@ -77,24 +77,41 @@ function answers(path: string): Promise<boolean> {
 export class ControlServer {
   private readonly server: Server;
 
-  private constructor(private readonly path: string, private readonly relay: Relay, private readonly describe: () => RelayStatus, private readonly log: Logger) {
+  private constructor(
+    private readonly path: string,
+    private readonly relay: Relay,
+    private readonly describe: () => RelayStatus,
+    /** Each MAC's hostname from the lease file, read once per request. */
+    private readonly hostnames: () => Map<string, string>,
+    private readonly log: Logger,
+  ) {
     this.server = createServer((socket) => this.serve(socket));
   }
 
   /** Listens on `path` (its directory made 0750 if missing; a stale socket replaced, a live one left). */
-  static async start(path: string, relay: Relay, describe: () => RelayStatus, log: Logger): Promise<ControlServer> {
+  static async start(path: string, relay: Relay, describe: () => RelayStatus, hostnames: () => Map<string, string>, log: Logger): Promise<ControlServer> {
     const dir = dirname(path);
     const made = !existsSync(dir);
     if (made) mkdirSync(dir, { recursive: true, mode: 0o750 });
     if (await answers(path)) throw new Error(`control socket ${path} is in use by another relay`);
     rmSync(path, { force: true });
-    const c = new ControlServer(path, relay, describe, log);
+    const c = new ControlServer(path, relay, describe, hostnames, log);
     await new Promise<void>((resolve, reject) => c.server.once('error', reject).listen(path, () => resolve()));
-    chmodSync(path, 0o660);
+    try {
+      chmodSync(path, 0o660);
+    } catch (err) {
+      c.stop(); // not left listening: a listening server would keep the process from exiting
+      throw err;
+    }
     const gid = groupId('wsnic');
     if (gid !== undefined && process.getuid?.() === 0) {
-      chownSync(path, 0, gid); // root and the wsnic group
-      if (made) chownSync(dir, 0, gid); // a directory of someone else's stays as it is
+      try {
+        chownSync(path, 0, gid); // root and the wsnic group
+        if (made) chownSync(dir, 0, gid); // a directory of someone else's stays as it is
+      } catch (err) {
+        // (a container without CAP_CHOWN): root's alone, which is stricter, not looser.
+        log.warning('control socket left to root alone', { path, reason: (err as Error).message });
+      }
     }
     log.info('control socket', { path });
     return c;
@@ -149,9 +166,14 @@ export class ControlServer {
     if (req.match !== undefined && sessions.length === 0) throw new Error(`no client matches ${req.match}`);
     const write = (line: unknown): boolean => socket.write(`${JSON.stringify(line)}\n`);
     write({ relay: this.describe() });
+    const names = this.hostnames();
     for (let i = 0; i < sessions.length; i += BATCH) {
       let room = true;
-      for (const s of sessions.slice(i, i + BATCH)) room = write({ client: s.status() satisfies ClientStatus }) && room;
+      for (const s of sessions.slice(i, i + BATCH)) {
+        const status: ClientStatus = s.status();
+        const hostname = status.mac === undefined ? undefined : names.get(status.mac);
+        room = write({ client: hostname === undefined ? status : { ...status, hostname } }) && room;
+      }
       if (!room) await new Promise((r) => socket.once('drain', r));
       else await new Promise((r) => setImmediate(r)); // frames of other clients in between
       if (socket.destroyed) return;

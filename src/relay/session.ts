@@ -34,6 +34,8 @@ export interface ClientStatus {
   bridge: string;
   mac: string | undefined;
   ip: string | undefined;
+  /** The hostname the client gave dnsmasq, if any (added by the control socket, from the lease file). */
+  hostname?: string;
   /** Unix milliseconds. */
   since: number;
   /** Unix milliseconds of the last message or PONG from the client. */

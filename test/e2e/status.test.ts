@@ -28,6 +28,8 @@ t.test('wsnic status shows every client as the kernel counted it; disconnect thr
   const n = await relayNetwork(t.teardown.bind(t), { control_socket: control }, 2);
   const { topo, srv } = n;
   const ips = await n.joinAll();
+  // Guest 1 asks for its lease again with a hostname, which wsnic status shows beside the address.
+  t.equal(topo.dhcp(n.guests[0]!, 'wsn0', 'guest-one').ip, ips[0]);
   await n.server.waitFor(/control socket path=/);
 
   const cli = (args: string[], as?: number): { code: number | null; stdout: string; stderr: string } => {
@@ -89,7 +91,7 @@ t.test('wsnic status shows every client as the kernel counted it; disconnect thr
     t.equal(all.code, 0, all.stderr);
     t.match(all.stdout, /^relay:\n {2}version: \d+\.\d+\.\d+/);
     t.equal(all.stdout.match(/^client \d+:$/gm)?.length, 2);
-    t.match(all.stdout, new RegExp(`ip: ${ips[0]!.replace(/\./g, '\\.')}`));
+    t.match(all.stdout, new RegExp(`ip: ${ips[0]!.replace(/\./g, '\\.')} \\(guest-one\\)`), 'with the hostname it gave dnsmasq');
     const one = cli(['status', ips[1]!, '--control-socket', control]);
     t.equal(one.stdout.match(/^client \d+:$/gm)?.length, 1);
     t.match(one.stdout, new RegExp(`ip: ${ips[1]!.replace(/\./g, '\\.')}`));

@@ -41,11 +41,11 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
   t.test('systemd-analyze verify is silent on the installed units', async (t) => {
     // Documentation=man:wsnic(1) is checked by running man: not inside (the rootfs has no man-db),
     // outside, where man finds the installed page through MANPATH.
-    const v = sh('systemd-analyze verify --man=no /lib/systemd/system/wsnic.service /lib/systemd/system/wsnic.socket /lib/systemd/system/wsnic-tls.socket /lib/systemd/system/wsnic-bridge.service /lib/systemd/system/wsnic-dnsmasq.service');
+    const v = sh('systemd-analyze verify --man=no /lib/systemd/system/wsnic.service /lib/systemd/system/wsnic.socket /lib/systemd/system/wsnic-tls.socket /lib/systemd/system/wsnic-metrics.socket /lib/systemd/system/wsnic-bridge.service /lib/systemd/system/wsnic-dnsmasq.service');
     t.equal(v.code, 0);
     t.equal(v.stderr.trim(), '', 'no warnings');
     // And from outside, with --root= the installed tree (the container's root directory).
-    const units = ['wsnic.service', 'wsnic.socket', 'wsnic-tls.socket', 'wsnic-bridge.service', 'wsnic-dnsmasq.service'];
+    const units = ['wsnic.service', 'wsnic.socket', 'wsnic-tls.socket', 'wsnic-metrics.socket', 'wsnic-bridge.service', 'wsnic-dnsmasq.service'];
     const outside = spawnSync('systemd-analyze', ['verify', `--root=${ct.root}`, ...units.map((u) => `${ct.root}/lib/systemd/system/${u}`)],
       { encoding: 'utf8', env: { ...process.env, MANPATH: `${ct.root}/usr/share/man` } });
     t.equal(outside.status, 0, outside.stderr);
@@ -141,8 +141,9 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     // As the README says: the key readable by the wsnic group only.
     sh('chgrp wsnic /etc/wsnic/key.pem && chmod 640 /etc/wsnic/key.pem');
     sh('printf "wss_certificate = /etc/wsnic/cert.pem\\nwss_private_key = /etc/wsnic/key.pem\\n" >> /etc/wsnic/wsnic.conf');
-    // A socket unit will not start while its service runs: stop the relay, start both.
-    const enable = sh('systemctl enable wsnic-tls.socket && systemctl stop wsnic.service && systemctl start wsnic-tls.socket wsnic.service');
+    // A socket unit will not start while its service runs: stop the relay, and wsnic.socket (a
+    // client reconnecting in between would start the relay again), then start them all.
+    const enable = sh('systemctl enable wsnic-tls.socket && systemctl stop wsnic.socket wsnic.service && systemctl start wsnic.socket wsnic-tls.socket wsnic.service');
     t.equal(enable.code, 0, `${enable.stderr}${sh('journalctl --no-pager -n 20 -u "wsnic*"').stdout}`);
     const c2 = topo.connect(host, 'wss://198.19.9.2:8087/', ['--tap', 'wsn1', '--ca', cert]);
     await c2.waitFor(/connected url=wss:/, 30_000);
@@ -156,8 +157,22 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     c2.child.kill('SIGTERM');
   });
 
+  t.test('Prometheus metrics through wsnic-metrics.socket, as the unit file says to enable it', async (t) => {
+    t.equal(sh('systemctl is-enabled wsnic-metrics.socket').stdout.trim(), 'disabled', 'off by default');
+    const enable = sh('systemctl enable wsnic-metrics.socket && systemctl stop wsnic.socket wsnic && systemctl start wsnic.socket wsnic-metrics.socket wsnic');
+    t.equal(enable.code, 0, enable.stderr);
+    await until('the relay on the metrics socket', () => journal().some((e) => /metrics on an inherited socket name=metrics/.test(e.MESSAGE ?? '')));
+    const scrape = await until('a scrape', () => {
+      const r = sh('wget -qO- http://127.0.0.1:9586/metrics');
+      return r.code === 0 && r.stdout;
+    });
+    t.match(scrape, /^wsnic_clients\{scheme="ws"\} \d+$/m);
+    t.match(scrape, /^nodejs_eventloop_lag_seconds /m);
+    t.equal(sh('wget -qO- http://198.19.9.2:9586/metrics').code === 0, false, 'loopback only');
+  });
+
   t.test('stopping everything leaves no bridge, rules or TAP; remove and purge leave nothing', async (t) => {
-    t.equal(sh('systemctl stop wsnic.socket wsnic-tls.socket wsnic.service wsnic-dnsmasq.service wsnic-bridge.service').code, 0);
+    t.equal(sh('systemctl stop wsnic.socket wsnic-tls.socket wsnic-metrics.socket wsnic.service wsnic-dnsmasq.service wsnic-bridge.service').code, 0);
     t.notMatch(sh('ip -o link').stdout, /wsbr0|wstap/);
     t.not(sh('nft list table inet wsnic').code, 0, 'no nftables table');
     // Running again, then apt remove: the units stop and take the bridge with them.
