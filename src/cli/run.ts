@@ -39,8 +39,7 @@ export async function runAll(c: Config, log: Logger, notices: string[] = []): Pr
       await dnsmasq.start();
       log.info('dnsmasq started', { pid: dnsmasq.pid, pool: `${net.poolStart}-${net.poolEnd}`, lease_file: leaseFile(c) });
     }
-    const supervised = dnsmasq;
-    serving = await serve(c, log, { uplink, ...(supervised ? { dnsmasq: () => supervised.state() } : {}) });
+    serving = await serve(c, log, { uplink, ...(dnsmasq ? { dnsmasq } : {}) });
   } catch (err) {
     await undo().catch((e: Error) => log.error('cleanup failed', { reason: e.message }));
     throw err;

@@ -11,7 +11,7 @@ import { LeasedSet } from '../net/leasedset';
 import { PortAllocator } from '../net/leaves';
 import { startForkServer, stopForkServer } from '../net/forkserver';
 import { Admission } from '../relay/admission';
-import { clientCapacity, closeServers, openServers, readTls, warnIfOpen } from '../relay/http';
+import { clientCapacity, closeServers, hostPort, openServers, readTls, warnIfOpen } from '../relay/http';
 import { ControlServer } from '../relay/control';
 import { MetricsServer, createRegistry } from '../relay/metrics';
 import { reload } from '../relay/reload';
@@ -32,9 +32,17 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
-/** uplink: NAT's, if on; dnsmasq: its state, when this process runs it (`wsnic run`). */
-export async function serve(c: Config, log: Logger, opts: { uplink?: string | undefined; dnsmasq?: () => string } = {}): Promise<Serving> {
+/** What serve reports of a dnsmasq this process runs (`wsnic run`). */
+export interface DnsmasqView {
+  /** "running (pid N)", or why not. */
+  state(): string;
+  running(): boolean;
+}
+
+/** uplink: NAT's, if on; dnsmasq: when this process runs it (`wsnic run`). */
+export async function serve(c: Config, log: Logger, opts: { uplink?: string | undefined; dnsmasq?: DnsmasqView } = {}): Promise<Serving> {
   const started = Date.now();
+  const net = deriveNetwork(c);
   const notifier = new Notifier(log);
   const inherited = takeListenFds();
   // A `metrics` socket systemd passed is the metrics endpoint's, not a WebSocket server's.
@@ -54,7 +62,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   leased?.reset();
   const relay = new Relay({
     ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, isolateClients: c.isolate_clients,
-    admission, log, leased, gateway: deriveNetwork(c).bridgeAddress, duplicateMac: c.duplicate_mac === 'refuse' ? 'refuse' : 'allow',
+    admission, log, leased, gateway: net.bridgeAddress, duplicateMac: c.duplicate_mac === 'refuse' ? 'refuse' : 'allow',
     rates: {
       up: { bytes: c.rate_up_bytes, frames: c.rate_up_frames, burst: c.rate_burst },
       down: { bytes: c.rate_down_bytes, frames: c.rate_down_frames, burst: c.rate_burst },
@@ -70,16 +78,16 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
 
   const where = (s: (typeof listening.servers)[number]): string => {
     const a = s.address();
-    return typeof a === 'object' && a ? `${s === listening.tls ? 'wss' : 'ws'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/` : String(a);
+    return typeof a === 'object' && a ? `${s === listening.tls ? 'wss' : 'ws'}://${hostPort(a.address, a.port)}/` : String(a);
   };
   const control = await ControlServer.start(controlSocketPath(c), relay, () => ({
     version: VERSION,
     uptime_seconds: Math.round((Date.now() - started) / 1000),
     listening: listening.servers.map(where).join(' '),
-    bridge: `${c.bridge} ${deriveNetwork(c).bridgeAddress}`,
+    bridge: `${c.bridge} ${net.bridgeAddress}`,
     subnet: c.subnet,
     nat: opts.uplink ? `on, out of ${opts.uplink}` : 'off',
-    dnsmasq: c.disable_dhcp ? 'off (disable_dhcp)' : opts.dnsmasq?.() ?? 'wsnic-dnsmasq.service',
+    dnsmasq: c.disable_dhcp ? 'off (disable_dhcp)' : opts.dnsmasq?.state() ?? 'wsnic-dnsmasq.service',
     leases: c.disable_dhcp ? 0 : countLeases(leaseFile(c)),
     clients: relay.sessions.size,
     most_clients: relay.stats.mostClients,
@@ -94,7 +102,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     relay,
     leafBridges: () => ports.leafCount,
     ...(c.disable_dhcp ? {} : { leases: () => countLeases(leaseFile(c)) }),
-    ...(opts.dnsmasq ? { dnsmasqUp: () => opts.dnsmasq!().startsWith('running') } : {}),
+    ...(opts.dnsmasq ? { dnsmasqUp: opts.dnsmasq.running } : {}),
   }), { address: c.metrics_address, fd: metricsSocket?.fd }, log);
 
   const problems = await reportNetworkd([c.bridge, ...(opts.uplink ? [opts.uplink] : [])], c.bridge, log);

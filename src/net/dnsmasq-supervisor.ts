@@ -63,11 +63,15 @@ export class DnsmasqSupervisor {
     });
   }
 
+  /** Whether dnsmasq runs now (not between a death and its restart). */
+  readonly running = (): boolean => this.child?.pid !== undefined;
+
   /** "running (pid N)", or why not, for `wsnic status`. */
-  state(): string {
-    if (this.child?.pid !== undefined) return `running (pid ${this.child.pid}${this.restarts > 0 ? `, ${this.restarts} restarts` : ''})`;
+  readonly state = (): string => {
+    const pid = this.child?.pid;
+    if (pid !== undefined) return `running (pid ${pid}${this.restarts > 0 ? `, ${this.restarts} restarts` : ''})`;
     return this.stopping ? 'stopped' : 'restarting';
-  }
+  };
 
   get pid(): number | undefined {
     return this.child?.pid;

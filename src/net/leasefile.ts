@@ -5,13 +5,27 @@
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { isIPv4 } from 'node:net';
 
-export function parseLeases(text: string): Map<string, string> {
-  const byMac = new Map<string, string>();
+interface Lease {
+  mac: string;
+  ip: string;
+  /** undefined: the client gave none ("*" in the file). */
+  hostname: string | undefined;
+}
+
+/** The file's valid lines, MACs in lower case. Pure. */
+function leaseLines(text: string): Lease[] {
+  const out: Lease[] = [];
   for (const line of text.split('\n')) {
-    const [, mac, ip] = line.trim().split(/\s+/);
-    if (mac && ip && isIPv4(ip) && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) byMac.set(mac.toLowerCase(), ip);
+    const [, mac, ip, hostname] = line.trim().split(/\s+/);
+    if (mac && ip && isIPv4(ip) && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) {
+      out.push({ mac: mac.toLowerCase(), ip, hostname: hostname && hostname !== '*' ? hostname : undefined });
+    }
   }
-  return byMac;
+  return out;
+}
+
+export function parseLeases(text: string): Map<string, string> {
+  return new Map(leaseLines(text).map((l) => [l.mac, l.ip]));
 }
 
 /** Calls onChange with the current leases whenever the file changes (stat polled every 2 s). */
@@ -37,16 +51,13 @@ export function countLeases(file: string): number {
   }
 }
 
-/** The hostname each MAC's client gave dnsmasq ("*" in the file: none), for `wsnic status`. */
+/** The hostname each MAC's client gave dnsmasq, for `wsnic status`. */
 export function leaseHostnames(file: string): Map<string, string> {
-  const byMac = new Map<string, string>();
+  let text: string;
   try {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const [, mac, , hostname] = line.trim().split(/\s+/);
-      if (mac && hostname && hostname !== '*') byMac.set(mac.toLowerCase(), hostname);
-    }
+    text = readFileSync(file, 'utf8');
   } catch {
-    /* no file: no names */
+    return new Map(); // no file: no names
   }
-  return byMac;
+  return new Map(leaseLines(text).flatMap((l) => (l.hostname === undefined ? [] : [[l.mac, l.hostname] as [string, string]])));
 }

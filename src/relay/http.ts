@@ -104,7 +104,8 @@ export function listen(server: http.Server, host: string, port: number, what: st
   });
 }
 
-function hostPort(host: string, port: number): string {
+/** host:port, an IPv6 host in brackets. */
+export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
