@@ -2,8 +2,9 @@
   "targets": [
     {
       "target_name": "wsnic",
-      "sources": ["wsnic.c"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
+      "sources": ["wsnic.c", "wsframe.c", "guard.c", "session.c", "plane.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-pthread"],
+      "ldflags": ["-pthread"]
     }
   ]
 }

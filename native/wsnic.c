@@ -43,6 +43,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+/* plane.c: the native data path's functions. */
+napi_status plane_register(napi_env env, napi_value exports);
+
 #define FRAME_MAX 65560 /* 65,535 MTU + 14 header + VLAN tag, with room to spare */
 #define BATCH 64        /* frames handed to JS per wakeup, so one busy TAP cannot starve others */
 
@@ -760,6 +763,7 @@ static napi_value init(napi_env env, napi_value exports) {
     CHECK(napi_define_class(env, "TapPort", NAPI_AUTO_LENGTH, port_ctor, NULL, 4, methods, &cls));
     CHECK(napi_set_named_property(env, exports, "TapPort", cls));
     CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
+    CHECK(plane_register(env, exports));
     return exports;
 }
 

@@ -34,7 +34,7 @@ done
 mkdir -p "$src/app/native/build/Release" "$stage/gyp/native"
 "$root/node_modules/.bin/tsc" -p "$root/tsconfig.json" --outDir "$src/app/dist" >&2
 cp "$root/package.json" "$root/.npmrc" "$stage/gyp/" # .npmrc: nodedir, the installed headers
-cp "$root/native/binding.gyp" "$root/native/wsnic.c" "$stage/gyp/native/"
+cp "$root/native/binding.gyp" "$root"/native/*.c "$root"/native/*.h "$stage/gyp/native/"
 (cd "$stage/gyp" && npm run --silent build:native >&2)
 cp "$stage/gyp/native/build/Release/wsnic.node" "$src/app/native/build/Release/"
 

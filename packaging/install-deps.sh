@@ -16,6 +16,9 @@ if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs docker.io"
 	# a client's traffic on its TAP (test/e2e/status.test.ts)
 	pkgs="$pkgs tcpdump"
+	# the frame codec's fuzz harness and the sanitizer build of the addon (test/native): clang's
+	# libFuzzer, AddressSanitizer and UBSan
+	pkgs="$pkgs clang-14 libclang-rt-14-dev"
 	# a Prometheus server scraping the relay's /metrics (test/e2e/metrics.test.ts)
 	pkgs="$pkgs prometheus"
 	# real clients: Chromium (driven by playwright-core), v86 guest parts, iperf3 for npm run bench

@@ -20,6 +20,31 @@ export interface TapCreateOptions {
   isolated?: boolean | undefined;
 }
 
+/** A session of the native data path (native/plane.c). */
+export type PlaneHandle = { readonly __plane: unique symbol };
+
+export interface PlaneSession {
+  id: number;
+  /** The client's socket (dup'ed: the caller then closes its own). */
+  sock: number;
+  /** The TAP's fd, used until the "ended" event. */
+  tap: number;
+  /** Bytes read from the client already. */
+  head?: Buffer;
+  /** Rate limits each way: bytes and frames a second (0: none). */
+  up: [number, number];
+  down: [number, number];
+  /** Seconds of traffic at the full rate a bucket holds. */
+  burst: number;
+  /** The DHCP server's address as a number (0: no snooping). */
+  dhcpServer: number;
+  /** true: we are the server (the peer masks). */
+  server: boolean;
+}
+
+/** What the plane tells: bound (mac), dhcp (mac, ip), limited (text up|down), text (code: bytes), ended (code, text), closed. */
+export type PlaneEvent = (id: number, type: string, code: number, text: string | undefined, mac: string | undefined, ip: string | undefined) => void;
+
 export interface Addon {
   /**
    * A client's whole TAP: the device (exclusive: EBUSY if the name exists, IFF_TUN_EXCL), IPv6
@@ -34,6 +59,17 @@ export interface Addon {
   ) => TapPortHandle;
   wsMask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;
   wsUnmask(buffer: Buffer, mask: Buffer): void;
+  planeStart(threads: number, onEvent: PlaneEvent): void;
+  planeAdd(session: PlaneSession): PlaneHandle;
+  planeAdmit(h: PlaneHandle): void;
+  planePing(h: PlaneHandle): void;
+  planeClose(h: PlaneHandle, code: number, reason: string): void;
+  /** Lets go of the session's memory (after "closed"); later calls on h do nothing. */
+  planeRelease(h: PlaneHandle): void;
+  /** Counters into out: see NativePath.counts. */
+  planeStats(h: PlaneHandle, out: Float64Array): void;
+  /** The native path's frame codec alone (for its tests): the whole frames of `bytes`, or the close it calls for. */
+  wsParse(bytes: Buffer, server: boolean): { frames: { opcode: number; data: Buffer }[]; used: number; error?: { code: number; reason: string } };
   /** One AF_UNIX datagram (sd_notify, the journal), with fds as SCM_RIGHTS. */
   sendDatagram(socketPath: string, payload: string | Buffer, fds?: number[]): boolean;
 }
@@ -45,7 +81,9 @@ export function native(): Addon {
   // Copied into a plain object: the addon's own properties are read-only, and a test wraps one
   // to see that ws's receiver calls it (test/unit/ws-internals.test.ts).
   if (!addon) {
-    const loaded = require(join(__dirname, '..', 'native', 'build', 'Release', 'wsnic.node')) as Record<string, unknown>;
+    // WSNIC_ADDON: another build of it (the sanitizer run's: test/tools/asan-addon.sh).
+    const path = process.env.WSNIC_ADDON || join(__dirname, '..', 'native', 'build', 'Release', 'wsnic.node');
+    const loaded = require(path) as Record<string, unknown>;
     addon = Object.fromEntries(Object.getOwnPropertyNames(loaded).map((k) => [k, loaded[k]])) as unknown as Addon;
   }
   return addon;

@@ -10,12 +10,14 @@ import type { ExtraOption, ParsedArgs } from '../config/flags';
 import { parseValue } from '../config/values';
 import type { Logger } from '../log';
 import { Tap } from '../net/tap';
+import { NativePath, startPlane } from '../relay/nativepath';
 import { MAX_FRAME, Pump } from '../relay/pump';
 
 export const CONNECT_OPTIONS: ExtraOption[] = [
   { long: '--tap', meta: 'NAME', doc: 'connect: TAP name or pattern (default wsnic%d).' },
   { long: '--mtu', meta: 'BYTES', doc: 'connect: MTU of the TAP (up to 65535).' },
   { long: '--ca', meta: 'FILE', doc: 'connect: trust this PEM certificate for wss:// (e.g. a self-signed one).' },
+  { long: '--js-path', doc: 'connect: relay ws:// frames on the event loop, not on the native data path.' },
 ];
 
 export async function connect(args: ParsedArgs, log: Logger): Promise<number> {
@@ -30,39 +32,79 @@ export async function connect(args: ParsedArgs, log: Logger): Promise<number> {
   const tap = Tap.open(args.extras.get('--tap') ?? 'wsnic%d', { mtu });
   log.info('TAP ready', { tap: tap.name, url });
 
+  // ws:// goes to the native data path (one thread): it masks and moves frames off the event
+  // loop. wss:// stays with ws (Node owns TLS), as does --js-path.
+  const onNative = url.startsWith('ws://') && !args.extras.has('--js-path');
+  if (onNative) startPlane(1);
   let stopping = false;
   let socket: WebSocket | undefined;
+  /** The native session, while connected on that path; `ended` resolves when it let go of the TAP. */
+  let session: { path: NativePath; ended: Promise<void> } | undefined;
   let delay = 1000;
+  let retry: NodeJS.Timeout | undefined;
+  const lost = (code: number, why: string): void => {
+    if (stopping) return;
+    log.info('disconnected, reconnecting', { url, code, reason: why, in_ms: delay });
+    retry = setTimeout(open, delay);
+    delay = Math.min(delay * 2, 30_000);
+  };
   const open = (): void => {
+    if (stopping) return;
     const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: MAX_FRAME, ...(ca ? { ca } : {}) });
     socket = ws;
-    const pump = new Pump(ws, tap, {
+    const pump = onNative ? undefined : new Pump(ws, tap, {
       onBadFrame: (why) => log.warning('bad frame from server', { reason: why }),
       onTapError: (err) => log.error('TAP error', { reason: err.message }),
     });
     ws.on('open', () => {
+      if (stopping) {
+        ws.terminate();
+        return;
+      }
       delay = 1000;
-      log.info('connected', { url, tap: tap.name });
-      pump.start();
+      log.info('connected', { url, tap: tap.name, path: onNative ? 'native' : 'js' });
+      if (pump) {
+        pump.start();
+        return;
+      }
+      let ended!: () => void;
+      const done = new Promise<void>((resolve) => (ended = resolve));
+      // From here ws hears nothing more of this connection: the plane reports its end.
+      session = {
+        ended: done,
+        path: new NativePath(ws, tap, undefined, {
+          bound: () => undefined, limited: () => undefined, text: () => undefined,
+          ended: (code, why) => {
+            session = undefined;
+            ended();
+            lost(code, why || 'connection lost');
+          },
+        }),
+      };
     });
     ws.on('error', (err) => log.warning('connection error', { url, reason: err.message }));
     ws.on('close', (code, why) => {
-      pump.stop();
-      tap.pause(); // frames while disconnected are dropped by the kernel queue
-      if (stopping) return;
-      log.info('disconnected, reconnecting', { url, code, reason: why.toString(), in_ms: delay });
-      setTimeout(open, delay);
-      delay = Math.min(delay * 2, 30_000);
+      pump?.stop();
+      if (pump) tap.pause(); // frames while disconnected are dropped by the kernel queue
+      lost(code, why.toString());
     });
   };
   open();
+  // The native path's threads do not keep Node's loop alive (nor does a socket Node let go of).
+  const alive = setInterval(() => undefined, 1 << 30);
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
   stopping = true;
-  socket?.close(1001, 'client shutting down');
+  clearInterval(alive);
+  clearTimeout(retry);
+  if (session) {
+    // The plane lets go of the TAP before it is closed (its fd number could be reused).
+    session.path.close(1001, 'client shutting down');
+    await Promise.race([session.ended, new Promise((r) => setTimeout(r, 2000))]);
+  } else socket?.close(1001, 'client shutting down');
   await tap.close();
   return 0;
 }

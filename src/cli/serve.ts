@@ -15,6 +15,7 @@ import { clientCapacity, closeServers, hostPort, openServers, readTls, warnIfOpe
 import { ControlServer } from '../relay/control';
 import { MetricsServer, createRegistry } from '../relay/metrics';
 import { reload } from '../relay/reload';
+import { startPlane } from '../relay/nativepath';
 import { Relay } from '../relay/server';
 import { takeListenFds } from '../systemd/activation';
 import { reportNetworkd } from '../systemd/networkd';
@@ -60,9 +61,11 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   // Client addresses on the bridge: only as leased (the rules are in wsnic setup's ruleset).
   const leased = bindsClientIp(c) ? new LeasedSet(log) : undefined;
   leased?.reset();
+  if (c.data_path !== 'js') log.info('native data path', { threads: startPlane(c.data_threads) });
   const relay = new Relay({
     ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, isolateClients: c.isolate_clients,
     admission, log, leased, gateway: net.bridgeAddress, duplicateMac: c.duplicate_mac === 'refuse' ? 'refuse' : 'allow',
+    dataPath: c.data_path === 'js' ? 'js' : 'native',
     rates: {
       up: { bytes: c.rate_up_bytes, frames: c.rate_up_frames, burst: c.rate_burst },
       down: { bytes: c.rate_down_bytes, frames: c.rate_down_frames, burst: c.rate_burst },
@@ -115,6 +118,16 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     reload({ admission, tokensFile: c.auth_tokens_file, tls: listening.tls, certificate: c.wss_certificate, privateKey: c.wss_private_key, log });
     notifier.ready(status.text());
   });
+  if (process.env.WSNIC_TEST_HOOKS === '1') {
+    // For the tests only: SIGUSR2 blocks the event loop for 2 s (established native sessions
+    // must not notice: test/e2e/plane.test.ts).
+    process.on('SIGUSR2', () => {
+      log.info('test hook: event loop blocked', { ms: 2000 });
+      const until = Date.now() + 2000;
+      while (Date.now() < until);
+      log.info('test hook: event loop free');
+    });
+  }
 
   const done = new Promise<NodeJS.Signals | Error>((resolve) => {
     process.once('SIGINT', resolve);

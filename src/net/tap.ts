@@ -20,7 +20,8 @@ export class Tap {
   private handlers: TapHandlers | undefined;
   private closing: Promise<void> | undefined;
 
-  private constructor(readonly name: string, private readonly fd: number) {}
+  /** fd: the device's; the native data path reads and writes it while it serves the client. */
+  private constructor(readonly name: string, readonly fd: number) {}
 
   /**
    * Creates PREFIX%d (or an exact name), IPv6 off, optionally on a bridge, up. Needs only

@@ -42,6 +42,8 @@ export interface PumpEvents {
   onBadFrame(reason: string): void;
   /** Any message from the client (for keepalive). */
   onActivity?(): void;
+  /** A binary message (an Ethernet frame or not) from the client. */
+  onFrame?(): void;
   /** A text message: v86 sends none, jor1k its pings; they are not frames. */
   onText?(text: Buffer): void;
   onTapError(err: Error): void;
@@ -81,6 +83,7 @@ export class Pump {
       this.events.onText?.(data);
       return;
     }
+    this.events.onFrame?.();
     const verdict = this.guard.judgeUp(data);
     // Stopped while judged: the client was refused as it bound (a duplicate MAC), and its
     // first frame must not reach the bridge.

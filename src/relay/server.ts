@@ -33,6 +33,8 @@ export interface RelayOptions {
   gateway?: string | undefined;
   /** A client binding a MAC another live client holds: logged, and with 'refuse' closed (1008). */
   duplicateMac: 'allow' | 'refuse';
+  /** native: ws:// sessions go to the addon's data-plane threads (started by the caller). */
+  dataPath: 'native' | 'js';
   log: Logger;
 }
 
@@ -53,16 +55,15 @@ function noTotals(): Totals {
 
 /** Adds a session's counters to t. */
 function addTotals(t: Totals, s: Session): void {
-  const c = s.pump.counters;
-  const g = s.guard.counters;
+  const c = s.counts();
   t.bytesIn += c.bytesIn;
   t.bytesOut += c.bytesOut;
   t.framesIn += c.framesIn;
   t.framesOut += c.framesOut;
-  t.drops.spoofed += g.spoofed;
-  t.drops.limitedIn += g.limitedIn;
-  t.drops.limitedOut += g.limitedOut;
-  t.drops.refused += c.dropped;
+  t.drops.spoofed += c.spoofed;
+  t.drops.limitedIn += c.limitedIn;
+  t.drops.limitedOut += c.limitedOut;
+  t.drops.refused += c.refused;
   t.drops.stalls += c.stalls;
 }
 
@@ -188,6 +189,7 @@ export class Relay {
         this.onClientCountChange?.();
       }, {
         rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },
+        native: this.opts.dataPath === 'native' && client.scheme === 'ws' ? this.opts.rates : undefined,
         onBound: (s, mac) => this.bindMac(s, mac),
         ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
       }),
@@ -219,7 +221,7 @@ export class Relay {
   }
 
   private unbindMac(s: Session): void {
-    const mac = s.guard.mac;
+    const mac = s.mac;
     const holders = mac === undefined ? undefined : this.macs.get(mac);
     if (holders === undefined || !holders.includes(s)) return;
     if (holders.length === 1) this.macs.delete(mac!);
@@ -301,7 +303,7 @@ export class Relay {
   find(match: string): Session[] {
     const id = /^\d+$/.test(match) ? Number(match) : undefined;
     const m = match.toLowerCase();
-    return [...this.sessions].filter((s) => s.client.id === id || s.tap.name === match || s.guard.mac === m || s.ip === match);
+    return [...this.sessions].filter((s) => s.client.id === id || s.tap.name === match || s.mac === m || s.ip === match);
   }
 
   /** New lease data: sessions learn their IP. */

@@ -1,12 +1,16 @@
 /**
- * One client: its WebSocket, its TAP on the bridge, the pump between them and the guard that
- * judges its frames, keepalive and the one log line at each end of its life.
+ * One client: its WebSocket, its TAP on the bridge, the data path between them (path.ts: the
+ * addon's threads, or ws and the Pump on the event loop), keepalive, closing, and the one log
+ * line at each end of its life.
  */
 import type WebSocket from 'ws';
 import type { Logger } from '../log';
 import type { Tap } from '../net/tap';
-import { Pump } from './pump';
-import { Guard, type GuardRules } from './guard';
+import type { GuardRules } from './guard';
+import { JsPath } from './jspath';
+import { NativePath } from './nativepath';
+import type { DataPath, PathCounts, PathEvents } from './path';
+import type { Limits } from './ratelimit';
 
 export interface ClientInfo {
   /** A number the relay gives each client, for `wsnic status` and `wsnic disconnect`. */
@@ -40,6 +44,10 @@ export interface ClientStatus {
   since: number;
   /** Unix milliseconds of the last message or PONG from the client. */
   lastSeen: number;
+  /** Unix milliseconds of the last frame (binary message) from the client; `since` before the first. */
+  lastFrame: number;
+  /** Which data path moves its frames: native (the addon's threads) or js. */
+  path: 'native' | 'js';
   framesIn: number;
   bytesIn: number;
   framesOut: number;
@@ -57,16 +65,11 @@ export const CLOSE = {
   internal: 1011,
 } as const;
 
-/** The close status ws sends for each of its protocol errors (see ws/lib/receiver.js). */
-function protocolErrorCode(code: string | undefined): number {
-  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CLOSE.tooBig;
-  if (code === 'WS_ERR_INVALID_UTF8') return CLOSE.invalid;
-  return 1002; // protocol error
-}
-
 /** What the relay asks of a session: the guard's rules, and a word when the guard tells. */
 export interface SessionHooks {
   rules: GuardRules;
+  /** Set: the native data path, with these limits (the rules' RateLimits are the JS path's). */
+  native?: { up: Limits; down: Limits } | undefined;
   /** The client's MAC is bound (the relay looks for duplicates, and may close the client). */
   onBound?(s: Session, mac: string): void;
   /** An OFFER or ACK from the DHCP server on its way to this client. */
@@ -74,61 +77,65 @@ export interface SessionHooks {
 }
 
 export class Session {
-  readonly pump: Pump;
-  readonly guard: Guard;
-  private lastSeen = Date.now();
+  private readonly path: DataPath;
   private pinged = false;
-  private closed = false;
-  private reason = 'client closed';
-  private sentCode: number | undefined;
+  /** close() was called, or the path ended. */
+  private closing = false;
+  private ended = false;
   private readonly started = Date.now();
+  /** Resolves once the client's TAP is gone (after it left). */
+  readonly gone: Promise<void>;
+  private tapGone!: () => void;
 
   constructor(
-    private readonly ws: WebSocket,
+    ws: WebSocket,
     readonly tap: Tap,
     readonly client: ClientInfo,
     private readonly log: Logger,
     private readonly onClosed: (s: Session) => void,
     hooks: SessionHooks,
   ) {
+    this.gone = new Promise((resolve) => (this.tapGone = resolve));
     const onDhcpAck = hooks.onDhcpAck;
-    this.guard = new Guard(hooks.rules, {
+    const events: PathEvents = {
       bound: (mac) => {
         log.info('client MAC', { ...this.fields(), mac });
         hooks.onBound?.(this, mac);
+        if (!this.closing) this.path.admit();
       },
-      limited: (direction) => log.info('client over its rate limit, excess dropped', { ...this.fields(), mac: this.guard.mac, direction }),
+      limited: (direction) => log.info('client over its rate limit, excess dropped', { ...this.fields(), mac: this.mac, direction }),
+      text: (bytes) => log.debug('text message ignored', { ...this.fields(), bytes }),
+      ended: (code, reason) => this.finish(code, reason),
       ...(onDhcpAck ? { dhcpAck: (mac: string, ip: string) => onDhcpAck(this, mac, ip) } : {}),
-    });
-    this.pump = new Pump(ws, tap, {
-      onBadFrame: (why) => this.close(CLOSE.invalid, why),
-      onActivity: () => this.seen(),
-      onText: (text) => log.debug('text message ignored', { ...this.fields(), bytes: text.length }),
-      onTapError: (err) => this.close(CLOSE.internal, err.message),
-    }, this.guard);
-    ws.on('pong', () => this.seen());
-    ws.on('error', (err: Error & { code?: string }) => {
-      // A protocol error: ws has already sent the close frame with the status it names.
-      this.sentCode = protocolErrorCode(err.code);
-      this.reason = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? `frame too large (${err.message})` : err.message;
-    });
-    ws.on('close', (code: number, why: Buffer) => this.finish(this.sentCode ?? code, why.toString()));
-    this.pump.start();
-    log.info('client connected', { ...this.fields(), tap_ms: client.tapMs?.toFixed(2) });
+    };
+    this.path = hooks.native
+      ? new NativePath(ws, tap, { ...hooks.native, dhcpServer: hooks.rules.dhcpServer }, events)
+      : new JsPath(ws, tap, hooks.rules, events);
+    log.info('client connected', { ...this.fields(), tap_ms: client.tapMs?.toFixed(2), path: this.path.kind });
   }
 
   /** The address dnsmasq leased to this client's MAC, once known. */
   ip: string | undefined;
 
+  /** The client's MAC, from its first frame. */
+  get mac(): string | undefined {
+    return this.path.mac;
+  }
+
+  /** Frames and bytes each way, drops by reason, last heard. */
+  counts(): PathCounts {
+    return this.path.counts();
+  }
+
   /** What `wsnic status` shows of this client. */
   status(): ClientStatus {
-    const c = this.pump.counters;
-    const g = this.guard.counters;
+    const c = this.path.counts();
     return {
       id: this.client.id, address: this.client.address, port: this.client.port, scheme: this.client.scheme, origin: this.client.origin,
-      tap: this.tap.name, bridge: this.client.bridge, mac: this.guard.mac, ip: this.ip, since: this.started, lastSeen: this.lastSeen,
+      tap: this.tap.name, bridge: this.client.bridge, mac: this.mac, ip: this.ip, since: this.started, lastSeen: c.lastSeen,
+      lastFrame: Math.max(c.lastFrame, this.started), path: this.path.kind,
       framesIn: c.framesIn, bytesIn: c.bytesIn, framesOut: c.framesOut, bytesOut: c.bytesOut,
-      drops: { spoofed: g.spoofed, limitedIn: g.limitedIn, limitedOut: g.limitedOut, refused: c.dropped, stalls: c.stalls },
+      drops: { spoofed: c.spoofed, limitedIn: c.limitedIn, limitedOut: c.limitedOut, refused: c.refused, stalls: c.stalls },
     };
   }
 
@@ -138,68 +145,65 @@ export class Session {
 
   /** Learns the client's address from the lease table (logged once, then in every line). */
   leased(byMac: Map<string, string>): void {
-    const mac = this.guard.mac;
+    const mac = this.mac;
     const ip = mac === undefined ? undefined : byMac.get(mac);
-    if (ip === undefined || ip === this.ip || this.closed) return;
+    if (ip === undefined || ip === this.ip || this.ended) return;
     this.ip = ip;
     this.log.info('client leased', { ...this.fields(), mac });
   }
 
-  private seen(): void {
-    this.lastSeen = Date.now();
-    this.pinged = false;
-  }
-
   /** Keepalive, called about once a second: PING a silent client, close a dead one. */
   tick(now: number, pingMs: number, idleMs: number): void {
-    const silent = now - this.lastSeen;
+    if (this.closing) return;
+    const lastSeen = this.path.counts().lastSeen;
+    const silent = now - lastSeen;
+    if (silent < pingMs) this.pinged = false;
     if (silent >= idleMs) this.close(CLOSE.goingAway, `idle for ${Math.round(silent / 1000)} s`);
     else if (silent >= pingMs && !this.pinged) {
       this.pinged = true;
-      this.ws.ping();
+      this.path.ping();
     }
   }
 
-  /** Closes the client with a code and reason; the TAP goes at once. */
+  /** Closes the client with a code and reason; the TAP goes as soon as the path lets go of it. */
   close(code: number, reason: string): void {
-    if (this.closed) return;
+    if (this.closing) return;
+    this.closing = true;
     this.reason = reason;
-    this.finish(code, reason);
-    this.ws.resume(); // resting over its upload limit: the close handshake needs the answer read
-    this.ws.close(code, reason.slice(0, 120));
-    // A client that does not answer the close handshake is cut off.
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    this.path.close(code, reason);
   }
 
-  /** Resolves once the client's TAP is gone (after it left). */
-  gone: Promise<void> | undefined;
+  /** Why the relay closed the client, if it did. */
+  private reason: string | undefined;
 
   private finish(code: number, why: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.pump.stop();
-    this.gone = this.tap.close().then(() => this.logEnd(code, why));
+    if (this.ended) return;
+    this.ended = true;
+    this.closing = true;
+    void this.tap.close().then(() => {
+      this.logEnd(code, why);
+      this.tapGone();
+    });
     this.onClosed(this);
   }
 
   /** The one line at the end of a client's life, once its TAP is gone. */
   private logEnd(code: number, why: string): void {
-    const c = this.pump.counters;
-    const g = this.guard.counters;
+    const c = this.path.counts();
     this.log.info('client disconnected', {
       ...this.fields(),
-      mac: this.guard.mac,
+      mac: this.mac,
       code,
-      reason: this.reason === 'client closed' && why ? why : this.reason,
+      reason: this.reason ?? (why || 'client closed'),
       seconds: Math.round((Date.now() - this.started) / 1000),
       frames_in: c.framesIn,
       frames_out: c.framesOut,
       bytes_in: c.bytesIn,
       bytes_out: c.bytesOut,
-      dropped: c.dropped,
-      spoofed: g.spoofed,
-      limited_in: g.limitedIn,
-      limited_out: g.limitedOut,
+      dropped: c.refused,
+      spoofed: c.spoofed,
+      limited_in: c.limitedIn,
+      limited_out: c.limitedOut,
       stalls: c.stalls,
     });
   }

@@ -38,6 +38,7 @@ t.test('protocol edges against a live relay', async (t) => {
   n.topo.dhcp(n.guests[0]!, 'wsn0');
   const goodStillWorks = (t: Test): void => {
     const r = n.topo.exec(n.guests[0]!, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']);
+    if (!/1 packets received/.test(r.stdout)) t.comment(`the relay about wstap0:\n${n.server.output().split('\n').filter((l) => /tap=wstap0 /.test(l)).join('\n')}`);
     t.match(r.stdout, /1 packets received/, 'the good guest still reaches the gateway');
   };
 
@@ -93,6 +94,15 @@ t.test('protocol edges against a live relay', async (t) => {
     const events = probe(n, 2, ['frames', n.url(2), 'text', 'wait', '10']);
     t.same(events.find((e) => e.event === 'close'), { event: 'close', code: 1007, reason: 'frame of 10 bytes is shorter than an Ethernet header' }, JSON.stringify(events));
     t.ok(events.some((e) => e.event === 'sent' && e.step === 'text'), 'the text message did not close it');
+    goodStillWorks(t);
+  });
+
+  t.test('a runt and the client\'s own close in one segment: 1007, and the connection closed at once', async (t) => {
+    // The client's close frame arrives with the runt that ends the session: it is still read
+    // (the close handshake completes), so the relay does not wait out its 2 s linger.
+    const [r] = probe(n, 2, ['runt-close', '198.19.2.1', '8086']);
+    t.equal(r!.code, 1007, JSON.stringify(r));
+    t.ok((r!.ms as number) < 1000, `closed after ${r!.ms as number} ms`);
     goodStillWorks(t);
   });
 

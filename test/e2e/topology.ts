@@ -21,6 +21,23 @@ export const WSNIC = join(ROOT, 'dist', 'cli', 'main.js');
 
 let counter = 0;
 
+/**
+ * With WSNIC_ASAN_ADDON=PATH (test/native/asan.test.ts), relays and `wsnic connect` load that
+ * AddressSanitizer/UBSan build of the addon; any finding aborts them, which fails the test.
+ */
+export function sanitizerEnv(): NodeJS.ProcessEnv {
+  const addon = process.env.WSNIC_ASAN_ADDON;
+  if (!addon) return {};
+  return {
+    WSNIC_ADDON: addon,
+    LD_PRELOAD: spawnSync('gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).stdout.trim(),
+    // Node itself keeps memory to the end: leaks are not ours to judge here, errors are.
+    NODE_OPTIONS: `--require ${join(ROOT, 'test', 'tools', 'asan-preload.js')}`,
+    ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=1:halt_on_error=1',
+    UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
+  };
+}
+
 export interface Proc {
   child: ChildProcess;
   output(): string;
@@ -132,12 +149,12 @@ export class Topology {
   /** `wsnic run` in a namespace with a config file written from these keys. */
   wsnic(ns: string, conf: Record<string, string | number>, args: string[] = []): Proc {
     const file = this.file(`${ns}.conf`, Object.entries({ runtime_dir: join(this.dir, `${ns}-run`), ...conf }).map(([k, v]) => `${k} = ${v}`).join('\n'));
-    return this.spawn(ns, process.execPath, [WSNIC, 'run', '-c', file, ...args]);
+    return this.spawn(ns, process.execPath, [WSNIC, 'run', '-c', file, ...args], sanitizerEnv());
   }
 
   /** `wsnic connect` in a namespace. */
   connect(ns: string, url: string, args: string[] = []): Proc {
-    return this.spawn(ns, process.execPath, [WSNIC, 'connect', url, ...args]);
+    return this.spawn(ns, process.execPath, [WSNIC, 'connect', url, ...args], sanitizerEnv());
   }
 
   /** A DHCP lease with busybox udhcpc on dev (asking for a hostname, if given); returns what the server offered. */

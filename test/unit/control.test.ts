@@ -31,19 +31,19 @@ t.test('status text: the relay, then a block per client', async (t) => {
   const now = Date.UTC(2026, 11, 5, 8, 0, 0);
   const text = formatClient({
     id: 7, address: '203.0.113.7', port: 51234, scheme: 'wss', origin: 'https://copy.sh', tap: 'wstap0', bridge: 'wsbr0',
-    mac: '52:54:00:12:34:56', ip: '192.168.86.23', since: now - 720_000, lastSeen: now, framesIn: 18233, bytesIn: 2_410_000,
+    mac: '52:54:00:12:34:56', ip: '192.168.86.23', since: now - 720_000, lastSeen: now, lastFrame: now - 5000, path: 'js', framesIn: 18233, bytesIn: 2_410_000,
     framesOut: 20112, bytesOut: 9_870_000, drops: { spoofed: 1, limitedIn: 2, limitedOut: 3, refused: 4, stalls: 5 },
   }, now);
   t.equal(text, [
     'client 7:',
-    '  remote: 203.0.113.7:51234 (wss), origin https://copy.sh',
+    '  remote: 203.0.113.7:51234 (wss, js path), origin https://copy.sh',
     '  tap: wstap0 on wsbr0',
     '  mac: 52:54:00:12:34:56',
     '  ip: 192.168.86.23',
-    '  connected: 2026-12-05T07:48:00.000Z (12 min ago), last heard 0 s ago',
+    '  connected: 2026-12-05T07:48:00.000Z (12 min ago), last heard 0 s ago, last frame 5 s ago',
     '  transfer: 18233 frames (2.41 MB) received, 20112 frames (9.87 MB) sent',
     '  dropped: spoofed 1, rate limit in 2, rate limit out 3, refused by TAP 4, backpressure stalls 5',
   ].join('\n'));
-  t.match(formatClient({ id: 1, address: '::1', port: 1, scheme: 'ws', origin: '', tap: 't', bridge: 'b', mac: undefined, ip: undefined, since: now, lastSeen: now,
-    framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, drops: { spoofed: 0, limitedIn: 0, limitedOut: 0, refused: 0, stalls: 0 } }, now), /remote: \[::1\]:1 \(ws\)\n.*\n {2}mac: \(no frame yet\)\n {2}ip: \(no lease\)/);
+  t.match(formatClient({ id: 1, address: '::1', port: 1, scheme: 'ws', origin: '', tap: 't', bridge: 'b', mac: undefined, ip: undefined, since: now, lastSeen: now, lastFrame: now, path: 'native',
+    framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, drops: { spoofed: 0, limitedIn: 0, limitedOut: 0, refused: 0, stalls: 0 } }, now), /remote: \[::1\]:1 \(ws, native path\)\n.*\n {2}mac: \(no frame yet\)\n {2}ip: \(no lease\)/);
 });

@@ -1,0 +1,552 @@
+/*
+ * The data-plane threads: see plane.h. Each thread owns an epoll set, the sessions given to it
+ * and two scratch buffers; Node talks to a thread through a command queue (woken by an
+ * eventfd) and hears from it through one thread-safe function, event by event, never per frame.
+ *
+ * A session's memory is held by two references, the plane's (until its socket is closed) and
+ * Node's handle's (until planeRelease or the handle's garbage collection), so Node can read its
+ * counters while the plane runs it and after.
+ *
+ * N-API (the addon's exports, registered by wsnic.c):
+ *   planeStart(threads, onEvent(id, type, code, text, mac, ip))   once a process
+ *   planeAdd({ id, sock, tap, head, up, down, burst, dhcpServer, server }) -> handle
+ *                 sock is dup'ed (Node then closes its own fd), the TAP fd is used as is: Node
+ *                 closes it once the "ended" event says the plane let go of it
+ *   planeAdmit(h), planeClose(h, code, reason), planePing(h), planeRelease(h)
+ *   planeStats(h, Float64Array(12))   see STAT_NAMES in src/relay/plane.ts
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plane.h"
+
+enum CmdType { C_ADD, C_ADMIT, C_CLOSE, C_PING };
+
+typedef struct Cmd {
+    struct Cmd *next;
+    enum CmdType type;
+    Session *s;
+    int code;
+    char reason[128];
+} Cmd;
+
+typedef struct {
+    uint32_t id;
+    enum EventType type;
+    int code;
+    bool has_mac, has_text;
+    uint8_t mac[6];
+    uint32_t ip;
+    char text[128];
+} Event;
+
+static Plane *planes;
+static int nplanes;
+static napi_threadsafe_function events;
+static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool events_closed;
+
+/*
+ * Node's environment is going (exit): the threads, which run to the end of the process, tell it
+ * nothing from now on. Registered after the thread-safe function, so it runs before Node frees it.
+ */
+static void events_cleanup(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&events_lock);
+    events_closed = true;
+    pthread_mutex_unlock(&events_lock);
+}
+
+static double clock_ms(clockid_t id) {
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec * 1000 + (double)t.tv_nsec / 1e6;
+}
+
+void session_unref(Session *s) {
+    if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) free(s);
+}
+
+void plane_event(Session *s, enum EventType type, int code, const char *text, const uint8_t *mac, uint32_t ip) {
+    Event *e = calloc(1, sizeof *e);
+    if (!e) return;
+    e->id = s->id;
+    e->type = type;
+    e->code = code;
+    e->ip = ip;
+    if (mac) {
+        e->has_mac = true;
+        memcpy(e->mac, mac, 6);
+    }
+    if (text) {
+        e->has_text = true;
+        snprintf(e->text, sizeof e->text, "%s", text);
+    }
+    /* Once Node is tearing down (the cleanup hook), the function is gone: nothing is told. */
+    pthread_mutex_lock(&events_lock);
+    if (events_closed || napi_call_threadsafe_function(events, e, napi_tsfn_nonblocking) != napi_ok) free(e);
+    pthread_mutex_unlock(&events_lock);
+}
+
+void plane_timed(Session *s, bool on) {
+    Plane *p = s->plane;
+    if (on == s->timed) return;
+    if (on) {
+        s->tprev = NULL;
+        s->tnext = p->timed;
+        if (p->timed) p->timed->tprev = s;
+        p->timed = s;
+    } else {
+        if (s->tprev) s->tprev->tnext = s->tnext;
+        else p->timed = s->tnext;
+        if (s->tnext) s->tnext->tprev = s->tprev;
+        s->tnext = s->tprev = NULL;
+    }
+    s->timed = on;
+}
+
+/* The plane lets go of s once this wakeup's events are handled (a later one may name it). */
+void plane_done(Session *s) {
+    s->dnext = s->plane->dead;
+    s->plane->dead = s;
+    __atomic_sub_fetch(&s->plane->sessions, 1, __ATOMIC_RELAXED);
+}
+
+static void run_commands(Plane *p) {
+    uint64_t n;
+    if (read(p->wake, &n, sizeof n) < 0 && errno != EAGAIN) return;
+    pthread_mutex_lock(&p->lock);
+    Cmd *c = p->head;
+    p->head = p->tail = NULL;
+    pthread_mutex_unlock(&p->lock);
+    while (c) {
+        Cmd *next = c->next;
+        switch (c->type) {
+        case C_ADD: session_start(c->s); break;
+        case C_ADMIT: session_admit(c->s); break;
+        case C_CLOSE: session_close(c->s, c->code, c->reason); break;
+        case C_PING: session_ping(c->s); break;
+        }
+        session_unref(c->s); /* the command's own reference */
+        free(c);
+        c = next;
+    }
+}
+
+/* Milliseconds to the nearest deadline of a timed session; -1: none. */
+static int next_timeout(Plane *p) {
+    double first = -1;
+    for (Session *s = p->timed; s; s = s->tnext) {
+        double d = s->state == S_CLOSING ? s->linger_until : s->rest_until;
+        if (first < 0 || d < first) first = d;
+    }
+    if (first < 0) return -1;
+    double ms = first - clock_ms(CLOCK_MONOTONIC);
+    return ms <= 0 ? 0 : (int)ms + 1;
+}
+
+static void *plane_main(void *arg) {
+    Plane *p = arg;
+    struct epoll_event evs[256];
+    for (;;) {
+        int n = epoll_wait(p->ep, evs, 256, next_timeout(p));
+        if (n < 0 && errno != EINTR) break;
+        p->now = clock_ms(CLOCK_MONOTONIC);
+        p->wall = clock_ms(CLOCK_REALTIME);
+        for (int i = 0; i < n; i++) {
+            uint64_t u = evs[i].data.u64;
+            if (u == 0) run_commands(p);
+            else if (u & 1) session_on_tap((Session *)(uintptr_t)(u & ~(uint64_t)1), evs[i].events);
+            else session_on_sock((Session *)(uintptr_t)u, evs[i].events);
+        }
+        for (Session *s = p->timed, *next; s; s = next) {
+            next = s->tnext;
+            double d = s->state == S_CLOSING ? s->linger_until : s->rest_until;
+            if (d <= p->now) session_timer(s);
+        }
+        while (p->dead) {
+            Session *s = p->dead;
+            p->dead = s->dnext;
+            session_unref(s);
+        }
+    }
+    return NULL;
+}
+
+static void post(Session *s, enum CmdType type, int code, const char *reason) {
+    Cmd *c = calloc(1, sizeof *c);
+    if (!c) return;
+    c->type = type;
+    c->s = s;
+    c->code = code;
+    if (reason) snprintf(c->reason, sizeof c->reason, "%s", reason);
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    Plane *p = s->plane;
+    pthread_mutex_lock(&p->lock);
+    if (p->tail) p->tail->next = c;
+    else p->head = c;
+    p->tail = c;
+    pthread_mutex_unlock(&p->lock);
+    uint64_t one = 1;
+    if (write(p->wake, &one, sizeof one) < 0) { /* (the counter is full: it is readable anyway) */
+    }
+}
+
+/* ---- N-API ---- */
+
+#define CHECK(call)                                                                    \
+    do {                                                                               \
+        if ((call) != napi_ok) {                                                       \
+            napi_throw_error(env, NULL, "wsnic addon: N-API call failed: " #call);    \
+            return NULL;                                                               \
+        }                                                                              \
+    } while (0)
+
+static const char *EVENT_NAMES[] = {"bound", "dhcp", "limited", "text", "ended", "closed"};
+
+static void call_js(napi_env env, napi_value fn, void *context, void *data) {
+    Event *e = data;
+    (void)context;
+    if (env && fn) {
+        napi_value argv[6], undef, self;
+        char buf[20];
+        napi_get_undefined(env, &undef);
+        napi_get_global(env, &self);
+        napi_create_uint32(env, e->id, &argv[0]);
+        napi_create_string_utf8(env, EVENT_NAMES[e->type], NAPI_AUTO_LENGTH, &argv[1]);
+        napi_create_int32(env, e->code, &argv[2]);
+        argv[3] = argv[4] = argv[5] = undef;
+        if (e->has_text) napi_create_string_utf8(env, e->text, NAPI_AUTO_LENGTH, &argv[3]);
+        if (e->has_mac) {
+            snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5]);
+            napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &argv[4]);
+        }
+        if (e->type == E_DHCP) {
+            snprintf(buf, sizeof buf, "%u.%u.%u.%u", e->ip >> 24, (e->ip >> 16) & 255, (e->ip >> 8) & 255, e->ip & 255);
+            napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &argv[5]);
+        }
+        napi_call_function(env, self, fn, 6, argv, NULL);
+    }
+    free(e);
+}
+
+static napi_value plane_start(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2], name;
+    int32_t threads;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (planes) return NULL; /* once a process */
+    if (argc < 2 || napi_get_value_int32(env, argv[0], &threads) != napi_ok || threads < 1 || threads > 64) {
+        napi_throw_range_error(env, NULL, "planeStart: threads must be 1 to 64");
+        return NULL;
+    }
+    CHECK(napi_create_string_utf8(env, "wsnic data plane", NAPI_AUTO_LENGTH, &name));
+    CHECK(napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &events));
+    CHECK(napi_unref_threadsafe_function(env, events)); /* the relay's own handles keep it alive */
+    CHECK(napi_add_env_cleanup_hook(env, events_cleanup, NULL));
+    Plane *ps = calloc((size_t)threads, sizeof *ps);
+    if (!ps) {
+        napi_throw_error(env, NULL, "planeStart: out of memory");
+        return NULL;
+    }
+    /* The threads take no signal: SIGTERM and the rest stay Node's. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (int i = 0; i < threads; i++) {
+        Plane *p = &ps[i];
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+        p->ep = epoll_create1(EPOLL_CLOEXEC);
+        p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        p->inbuf = malloc(IN_SCRATCH);
+        p->outbuf = malloc(OUT_SCRATCH);
+        pthread_mutex_init(&p->lock, NULL);
+        if (p->ep < 0 || p->wake < 0 || !p->inbuf || !p->outbuf || epoll_ctl(p->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0 ||
+            pthread_create(&p->thread, NULL, plane_main, p) != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            napi_throw_error(env, NULL, "planeStart: cannot start a data-plane thread");
+            return NULL; /* (what was made stays: a relay that cannot start exits) */
+        }
+        pthread_setname_np(p->thread, "wsnic-plane");
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    planes = ps;
+    nplanes = threads;
+    return NULL;
+}
+
+typedef struct {
+    Session *s;
+    bool released;
+} Handle;
+
+static void handle_finalize(napi_env env, void *data, void *hint) {
+    Handle *h = data;
+    (void)env;
+    (void)hint;
+    if (!h->released) session_unref(h->s);
+    free(h);
+}
+
+static Handle *get_handle(napi_env env, napi_value v) {
+    void *data = NULL;
+    napi_valuetype t;
+    if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &data) != napi_ok || !data) {
+        napi_throw_type_error(env, NULL, "wsnic addon: not a data-plane session handle");
+        return NULL;
+    }
+    return data;
+}
+
+static bool get_num(napi_env env, napi_value obj, const char *key, double *out) {
+    napi_value v;
+    napi_valuetype t;
+    if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return false;
+    if (t == napi_undefined) return true;
+    return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+static bool get_pair(napi_env env, napi_value obj, const char *key, double out[2]) {
+    napi_value v, x;
+    bool is;
+    if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_is_array(env, v, &is) != napi_ok) return false;
+    if (!is) return true;
+    for (uint32_t i = 0; i < 2; i++)
+        if (napi_get_element(env, v, i, &x) != napi_ok || napi_get_value_double(env, x, &out[i]) != napi_ok) return false;
+    return true;
+}
+
+static napi_value plane_add(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value o, head, result, v;
+    double id = 0, sock = -1, tap = -1, burst = 1, dhcp = 0, up[2] = {0, 0}, down[2] = {0, 0};
+    bool server = true, has_head = false;
+    void *head_data = NULL;
+    size_t head_len = 0;
+    CHECK(napi_get_cb_info(env, info, &argc, &o, NULL, NULL));
+    if (!planes) {
+        napi_throw_error(env, NULL, "planeAdd: planeStart first");
+        return NULL;
+    }
+    if (argc < 1 || !get_num(env, o, "id", &id) || !get_num(env, o, "sock", &sock) || !get_num(env, o, "tap", &tap) ||
+        !get_num(env, o, "burst", &burst) || !get_num(env, o, "dhcpServer", &dhcp) || !get_pair(env, o, "up", up) ||
+        !get_pair(env, o, "down", down) || sock < 0 || tap < 0) {
+        napi_throw_type_error(env, NULL, "planeAdd: bad options");
+        return NULL;
+    }
+    if (napi_get_named_property(env, o, "server", &v) == napi_ok) {
+        napi_valuetype t;
+        napi_typeof(env, v, &t);
+        if (t == napi_boolean) napi_get_value_bool(env, v, &server);
+    }
+    if (napi_get_named_property(env, o, "head", &head) == napi_ok) napi_is_buffer(env, head, &has_head);
+    if (has_head) CHECK(napi_get_buffer_info(env, head, &head_data, &head_len));
+    if (head_len > IN_SCRATCH - IN_READ_MIN) { /* (Node holds 64 KiB of a paused socket) */
+        napi_throw_range_error(env, NULL, "planeAdd: more bytes read already than a plane takes at once");
+        return NULL;
+    }
+
+    int fd = fcntl((int)sock, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        char msg[96];
+        snprintf(msg, sizeof msg, "planeAdd: cannot take the client's socket: %s", strerror(err));
+        napi_throw_error(env, NULL, msg);
+        return NULL;
+    }
+    Session *s = calloc(1, sizeof *s);
+    Handle *h = calloc(1, sizeof *h);
+    if (!s || !h || (head_len && !(s->in = malloc(head_len)))) {
+        close(fd);
+        free(s ? s->in : NULL);
+        free(s);
+        free(h);
+        napi_throw_error(env, NULL, "planeAdd: out of memory");
+        return NULL;
+    }
+    if (head_len) memcpy(s->in, head_data, head_len);
+    s->in_len = s->in_cap = head_len;
+    s->in_pending = head_len > 0;
+    s->id = (uint32_t)id;
+    s->sock = fd;
+    s->tap = (int)tap;
+    s->masked = server;
+    s->refs = 2;
+    s->last_seen = s->last_frame = (uint64_t)clock_ms(CLOCK_REALTIME);
+    guard_init(&s->guard, up, down, burst, (uint32_t)dhcp, clock_ms(CLOCK_MONOTONIC));
+    ws_reader_init(&s->reader, MAX_MESSAGE, server);
+    /* The least busy plane. */
+    Plane *best = &planes[0];
+    for (int i = 1; i < nplanes; i++)
+        if (__atomic_load_n(&planes[i].sessions, __ATOMIC_RELAXED) < __atomic_load_n(&best->sessions, __ATOMIC_RELAXED)) best = &planes[i];
+    s->plane = best;
+    __atomic_add_fetch(&best->sessions, 1, __ATOMIC_RELAXED);
+    h->s = s;
+    CHECK(napi_create_external(env, h, handle_finalize, NULL, &result));
+    post(s, C_ADD, 0, NULL);
+    return result;
+}
+
+/* The handle of argv[0], if Node still holds its session. */
+static Session *live(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+    if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1) {
+        napi_throw_type_error(env, NULL, "wsnic addon: a session handle is needed");
+        return NULL;
+    }
+    Handle *h = get_handle(env, argv[0]);
+    return h && !h->released ? h->s : NULL;
+}
+
+static napi_value plane_admit(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    Session *s = live(env, info, &argc, argv);
+    if (s) post(s, C_ADMIT, 0, NULL);
+    return NULL;
+}
+
+static napi_value plane_ping(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    Session *s = live(env, info, &argc, argv);
+    if (s) post(s, C_PING, 0, NULL);
+    return NULL;
+}
+
+static napi_value plane_close(napi_env env, napi_callback_info info) {
+    size_t argc = 3;
+    napi_value argv[3];
+    int32_t code = 1000;
+    char reason[128] = "";
+    size_t len;
+    Session *s = live(env, info, &argc, argv);
+    if (!s) return NULL;
+    if (argc > 1) napi_get_value_int32(env, argv[1], &code);
+    if (argc > 2) napi_get_value_string_utf8(env, argv[2], reason, sizeof reason, &len);
+    post(s, C_CLOSE, code, reason);
+    return NULL;
+}
+
+static napi_value plane_release(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    Handle *h = argc ? get_handle(env, argv[0]) : NULL;
+    if (h && !h->released) {
+        h->released = true;
+        session_unref(h->s);
+    }
+    return NULL;
+}
+
+static napi_value plane_stats(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    napi_typedarray_type type;
+    size_t length;
+    void *data;
+    Session *s = live(env, info, &argc, argv);
+    if (!s) return NULL;
+    if (argc < 2 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok ||
+        type != napi_float64_array || length < 12) {
+        napi_throw_type_error(env, NULL, "planeStats: a Float64Array(12) is needed");
+        return NULL;
+    }
+    double *out = data;
+    out[0] = (double)GET(s->frames_in);
+    out[1] = (double)GET(s->bytes_in);
+    out[2] = (double)GET(s->frames_out);
+    out[3] = (double)GET(s->bytes_out);
+    out[4] = (double)GET(s->refused);
+    out[5] = (double)GET(s->stalls);
+    out[6] = (double)GET(s->guard.spoofed);
+    out[7] = (double)GET(s->guard.limited_in);
+    out[8] = (double)GET(s->guard.limited_out);
+    out[9] = (double)GET(s->texts);
+    out[10] = (double)GET(s->last_seen);
+    out[11] = (double)GET(s->last_frame);
+    return NULL;
+}
+
+/* ---- wsParse: the codec alone, for its unit tests (test/unit/codec.test.ts) ---- */
+
+typedef struct {
+    napi_env env;
+    napi_value list;
+    uint32_t n;
+} ParseCtx;
+
+static int parsed(void *ctx, int op, uint8_t *data, size_t len) {
+    ParseCtx *p = ctx;
+    napi_value o, v;
+    napi_create_object(p->env, &o);
+    napi_create_int32(p->env, op, &v);
+    napi_set_named_property(p->env, o, "opcode", v);
+    napi_create_buffer_copy(p->env, len, data, NULL, &v);
+    napi_set_named_property(p->env, o, "data", v);
+    napi_set_element(p->env, p->list, p->n++, o);
+    return WS_GO;
+}
+
+/* wsParse(bytes, server) -> { frames: [{ opcode, data }], used, error?: { code, reason } } */
+static napi_value ws_parse(napi_env env, napi_callback_info info) {
+    size_t argc = 2, len;
+    napi_value argv[2], result, v;
+    void *data;
+    bool server = true;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
+        napi_throw_type_error(env, NULL, "wsParse: a Buffer is needed");
+        return NULL;
+    }
+    if (argc > 1) napi_get_value_bool(env, argv[1], &server);
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) return NULL;
+    if (len) memcpy(copy, data, len);
+    ParseCtx p = {env, NULL, 0};
+    WsReader r;
+    ws_reader_init(&r, MAX_MESSAGE, server);
+    CHECK(napi_create_array(env, &p.list));
+    ssize_t used = ws_read(&r, copy, len, &(WsHandlers){parsed, parsed}, &p);
+    CHECK(napi_create_object(env, &result));
+    CHECK(napi_set_named_property(env, result, "frames", p.list));
+    napi_create_int64(env, used, &v);
+    napi_set_named_property(env, result, "used", v);
+    if (used < 0) {
+        napi_value e;
+        napi_create_object(env, &e);
+        napi_create_int32(env, r.error_code, &v);
+        napi_set_named_property(env, e, "code", v);
+        napi_create_string_utf8(env, r.error, NAPI_AUTO_LENGTH, &v);
+        napi_set_named_property(env, e, "reason", v);
+        napi_set_named_property(env, result, "error", e);
+    }
+    ws_reader_free(&r);
+    free(copy);
+    return result;
+}
+
+napi_status plane_register(napi_env env, napi_value exports) {
+    napi_property_descriptor fns[] = {
+        {"planeStart", NULL, plane_start, NULL, NULL, NULL, napi_default, NULL},
+        {"planeAdd", NULL, plane_add, NULL, NULL, NULL, napi_default, NULL},
+        {"planeAdmit", NULL, plane_admit, NULL, NULL, NULL, napi_default, NULL},
+        {"planeClose", NULL, plane_close, NULL, NULL, NULL, napi_default, NULL},
+        {"planePing", NULL, plane_ping, NULL, NULL, NULL, napi_default, NULL},
+        {"planeRelease", NULL, plane_release, NULL, NULL, NULL, napi_default, NULL},
+        {"planeStats", NULL, plane_stats, NULL, NULL, NULL, napi_default, NULL},
+        {"wsParse", NULL, ws_parse, NULL, NULL, NULL, napi_default, NULL},
+    };
+    return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+}

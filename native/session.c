@@ -1,0 +1,589 @@
+/*
+ * One client of the native data path, on its plane's thread: see plane.h.
+ *
+ *   socket -> ws_read (wsframe.c) -> guard_up (guard.c) -> write(TAP), one frame a write
+ *   TAP -> read, up to TAP_BATCH frames -> guard_down -> one sendmsg for the batch
+ *
+ * What the socket does not take is owed (s->out); past HIGH_WATER owed the TAP is not read (its
+ * kernel queue then drops, as Ethernet may) until below LOW_WATER. Failures found deep in a call
+ * (a write to a dead socket) only mark the session; the entry points end it on their way out.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "plane.h"
+
+static size_t owed(const Session *s) { return s->out_len - s->out_off; }
+
+/* The socket's epoll interest, from the session's state. */
+static void sock_interest(Session *s) {
+    if (s->state == S_DONE) return;
+    bool want_in = !s->holding && !s->resting && owed(s) < SOCK_STOP;
+    bool want_out = owed(s) > 0;
+    if (want_in == s->sock_in && want_out == s->sock_out) return;
+    struct epoll_event ev = {.events = (want_in ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0), .data.ptr = s};
+    epoll_ctl(s->plane->ep, EPOLL_CTL_MOD, s->sock, &ev);
+    s->sock_in = want_in;
+    s->sock_out = want_out;
+}
+
+static void tap_interest(Session *s) {
+    if (!s->tap_on) return;
+    struct epoll_event ev = {.events = s->tap_reading ? EPOLLIN : 0, .data.u64 = (uint64_t)(uintptr_t)s | 1};
+    epoll_ctl(s->plane->ep, EPOLL_CTL_MOD, s->tap, &ev);
+}
+
+/* Stops reading the TAP above HIGH_WATER owed, reads it again below LOW_WATER. */
+static void backpressure(Session *s) {
+    size_t o = owed(s);
+    if (s->tap_reading && o > HIGH_WATER) {
+        s->tap_reading = false;
+        COUNT(s->stalls, 1);
+        tap_interest(s);
+    } else if (!s->tap_reading && o < LOW_WATER) {
+        s->tap_reading = true;
+        tap_interest(s);
+    }
+}
+
+/* Keeps iov's bytes from `skip` on as owed; false if memory ran out. */
+static bool keep(Session *s, const struct iovec *iov, int n, size_t skip) {
+    size_t add = 0;
+    for (int i = 0; i < n; i++) add += iov[i].iov_len;
+    add -= skip;
+    if (owed(s) == 0) s->out_off = s->out_len = 0;
+    if (s->out_len + add > s->out_cap && s->out_off > 0) {
+        memmove(s->out, s->out + s->out_off, owed(s));
+        s->out_len -= s->out_off;
+        s->out_off = 0;
+    }
+    if (s->out_len + add > s->out_cap) {
+        size_t cap = s->out_cap * 2;
+        if (cap < s->out_len + add) cap = s->out_len + add;
+        if (cap < 64 * 1024) cap = 64 * 1024;
+        uint8_t *p = realloc(s->out, cap);
+        if (!p) return false;
+        s->out = p;
+        s->out_cap = cap;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        const uint8_t *b = iov[i].iov_base;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        memcpy(s->out + s->out_len, b + skip, len - skip);
+        s->out_len += len - skip;
+        skip = 0;
+    }
+    return true;
+}
+
+/* Marks the connection dead; the entry point that called us ends the session on its way out. */
+static bool failed(Session *s) { return s->broken; }
+static void fail_socket(Session *s) { s->broken = true; }
+
+/* Sends iov after what is owed: the socket takes what it can, the rest is owed. */
+static void send_iov(Session *s, struct iovec *iov, int n) {
+    size_t total = 0, done = 0;
+    if (s->shut || failed(s)) return;
+    for (int i = 0; i < n; i++) total += iov[i].iov_len;
+    if (owed(s) == 0) {
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(s->sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) done = (size_t)w;
+        else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            fail_socket(s);
+            return;
+        }
+    }
+    if (done < total && !keep(s, iov, n, done)) {
+        fail_socket(s); /* out of memory for this client only */
+        return;
+    }
+    sock_interest(s);
+    backpressure(s);
+}
+
+/* Writes what is owed; frees the buffer once all is sent. */
+static void flush(Session *s) {
+    while (owed(s) > 0) {
+        ssize_t w = send(s->sock, s->out + s->out_off, owed(s), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN) fail_socket(s);
+            break;
+        }
+        s->out_off += (size_t)w;
+    }
+    if (owed(s) == 0 && s->out_cap > 0) {
+        free(s->out);
+        s->out = NULL;
+        s->out_cap = s->out_off = s->out_len = 0;
+    }
+    sock_interest(s);
+    backpressure(s);
+}
+
+/* A client's masking key: from the plane's pool of getrandom() bytes, refilled 4 KiB at a time. */
+static void random_key(Plane *p, uint8_t key[4]) {
+    if (p->pool_left < 4) {
+        size_t got = 0;
+        while (got < sizeof p->pool) {
+            ssize_t n = getrandom(p->pool + got, sizeof p->pool - got, 0);
+            if (n > 0) got += (size_t)n;
+            else if (errno != EINTR) abort(); /* no randomness: no unpredictable keys (RFC 6455 5.3) */
+        }
+        p->pool_left = sizeof p->pool;
+    }
+    p->pool_left -= 4;
+    memcpy(key, p->pool + p->pool_left, 4);
+}
+
+/* One control frame (close, ping, pong) of at most 125 payload bytes. */
+static void send_control(Session *s, int op, const uint8_t *p, size_t len) {
+    uint8_t frame[WS_HEADER_MAX + 125], key[4];
+    if (len > 125) len = 125;
+    if (!s->masked) random_key(s->plane, key);
+    size_t h = ws_header(frame, op, len, s->masked ? NULL : key);
+    if (len) memcpy(frame + h, p, len);
+    if (!s->masked) ws_mask(frame + h, len, key, 0);
+    struct iovec iov = {frame, h + len};
+    send_iov(s, &iov, 1);
+}
+
+/* A close frame: the code and at most 123 bytes of reason, cut at a character's start. */
+static void send_close(Session *s, int code, const uint8_t *reason, size_t rlen) {
+    uint8_t p[125];
+    size_t len = 0;
+    if (code) {
+        if (rlen > 123) {
+            rlen = 123;
+            while (rlen > 0 && (reason[rlen] & 0xc0) == 0x80) rlen--;
+        }
+        p[0] = (uint8_t)(code >> 8);
+        p[1] = (uint8_t)code;
+        if (rlen) memcpy(p + 2, reason, rlen);
+        len = 2 + rlen;
+    }
+    send_control(s, WS_CLOSE, p, len);
+}
+
+/* The TAP is no longer this session's: out of epoll, and Node may close it (E_ENDED). */
+static void detach_tap(Session *s) {
+    if (!s->tap_on) return;
+    epoll_ctl(s->plane->ep, EPOLL_CTL_DEL, s->tap, NULL);
+    s->tap_on = false;
+}
+
+/*
+ * The session stops relaying: the TAP goes back to Node with the code and reason for its log
+ * line, the socket stays for the close handshake (LINGER_MS at most).
+ */
+static void end(Session *s, int code, const char *why) {
+    if (s->state != S_RUN) return;
+    s->state = S_CLOSING;
+    s->holding = false;
+    s->resting = false;
+    free(s->held);
+    s->held = NULL;
+    s->has_held = false;
+    detach_tap(s);
+    s->linger_until = s->plane->now + LINGER_MS;
+    plane_timed(s, true);
+    plane_event(s, E_ENDED, code, why, NULL, 0);
+    sock_interest(s);
+}
+
+/* The socket is closed and the plane lets go of the session (Node hears E_CLOSED). */
+static void finish(Session *s) {
+    if (s->state == S_DONE) return;
+    if (s->state == S_RUN) end(s, 1006, "");
+    plane_timed(s, false);
+    if (s->sock >= 0) {
+        epoll_ctl(s->plane->ep, EPOLL_CTL_DEL, s->sock, NULL);
+        close(s->sock);
+        s->sock = -1;
+    }
+    s->state = S_DONE;
+    ws_reader_free(&s->reader);
+    free(s->in);
+    free(s->out);
+    s->in = s->out = NULL;
+    s->in_len = s->in_cap = s->out_cap = s->out_len = s->out_off = 0;
+    s->in_pending = false;
+    plane_event(s, E_CLOSED, 0, NULL, NULL, 0);
+    plane_done(s);
+}
+
+/* Both close frames sent: our side of the connection is shut once nothing is owed. */
+static void shut_when_flushed(Session *s) {
+    if (s->state == S_CLOSING && s->peer_closed && !s->shut && owed(s) == 0 && s->close_sent) {
+        shutdown(s->sock, SHUT_WR);
+        s->shut = true;
+    }
+}
+
+/* Closes the client with a code and reason (for its close frame and the log). */
+static void close_with(Session *s, int code, const char *reason) {
+    if (s->state != S_RUN) return;
+    send_close(s, code, (const uint8_t *)reason, strlen(reason));
+    s->close_sent = true;
+    end(s, code, reason);
+}
+
+/* Counted as relayed, as the pump counts (a frame the kernel refuses is also counted there). */
+static void tap_write(Session *s, const uint8_t *f, size_t len) {
+    COUNT(s->frames_in, 1);
+    COUNT(s->bytes_in, len);
+    if (write(s->tap, f, len) != (ssize_t)len) COUNT(s->refused, 1); /* Ethernet drops, so do we */
+}
+
+static void start_rest(Session *s) {
+    s->resting = true;
+    s->rest_until = s->plane->now + REST_MS;
+    plane_timed(s, true);
+    sock_interest(s);
+}
+
+static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
+    Session *s = ctx;
+    SET(s->last_seen, (uint64_t)s->plane->wall);
+    if (s->state != S_RUN) return WS_GO; /* closing: only its close frame matters */
+    if (op == WS_TEXT) {
+        /* v86 sends none, jor1k its pings: not frames. Told once, for the debug log. */
+        COUNT(s->texts, 1);
+        if (!s->text_told) {
+            s->text_told = true;
+            plane_event(s, E_TEXT, (int)len, NULL, NULL, 0);
+        }
+        return WS_GO;
+    }
+    SET(s->last_frame, (uint64_t)s->plane->wall);
+    if (!s->masked) { /* the client side: nothing to judge, frames from the whole bridge */
+        if (len >= GUARD_MIN_FRAME) tap_write(s, data, len);
+        return WS_GO;
+    }
+    bool was_bound = s->guard.bound;
+    enum Verdict v = guard_up(&s->guard, data, len, s->plane->now);
+    if (v == V_RUNT) goto runt;
+    if (!was_bound && s->guard.bound) {
+        /* Node decides on a duplicate MAC before this frame reaches the bridge. */
+        s->holding = true;
+        if (v == V_PASS && (s->held = malloc(len))) {
+            memcpy(s->held, data, len);
+            s->held_len = len;
+            s->has_held = true;
+        }
+        plane_event(s, E_BOUND, 0, NULL, s->guard.mac, 0);
+        if (v == V_LIMITED) start_rest(s);
+        sock_interest(s);
+        s->stopped = true;
+        return WS_STOP;
+    }
+    if (v == V_PASS) {
+        tap_write(s, data, len);
+        return WS_GO;
+    }
+    if (v == V_LIMITED) {
+        if (GET(s->guard.limited_in) == 1) plane_event(s, E_LIMITED, 0, "up", NULL, 0);
+        start_rest(s);
+        s->stopped = true;
+        return WS_STOP;
+    }
+    return WS_GO; /* another MAC: counted by the guard */
+runt: {
+    char why[80];
+    snprintf(why, sizeof why, "frame of %zu bytes is shorter than an Ethernet header", len);
+    close_with(s, 1007, why);
+    s->stopped = true;
+    return WS_STOP;
+}
+}
+
+static int on_control(void *ctx, int op, uint8_t *data, size_t len) {
+    Session *s = ctx;
+    if (op != WS_PING) SET(s->last_seen, (uint64_t)s->plane->wall); /* heard: messages, PONGs (as ws) */
+    if (op == WS_PING && s->state == S_RUN) send_control(s, WS_PONG, data, len);
+    if (op != WS_CLOSE) return WS_GO;
+    s->peer_closed = true;
+    if (s->state == S_RUN) {
+        /* The client closes: the same code and reason go back (none if it gave none: 1005). */
+        int code = len >= 2 ? (data[0] << 8 | data[1]) : 0;
+        char why[124];
+        size_t rlen = len >= 2 ? len - 2 : 0;
+        memcpy(why, data + (len >= 2 ? 2 : len), rlen);
+        why[rlen] = 0;
+        send_close(s, code, data + 2, rlen);
+        s->close_sent = true;
+        end(s, code ? code : 1005, why);
+    }
+    shut_when_flushed(s);
+    s->stopped = true;
+    return WS_STOP;
+}
+
+static const WsHandlers handlers = {on_message, on_control};
+
+/* Bytes [used, len) of buf stay for later in s->in (buf may be s->in itself). */
+static void keep_rest(Session *s, uint8_t *buf, size_t used, size_t len) {
+    size_t rest = len - used;
+    if (rest == 0) {
+        free(s->in);
+        s->in = NULL;
+        s->in_len = s->in_cap = 0;
+        return;
+    }
+    if (buf == s->in) {
+        memmove(s->in, s->in + used, rest);
+    } else {
+        if (s->in_cap < rest) {
+            uint8_t *p = realloc(s->in, rest);
+            if (!p) {
+                fail_socket(s);
+                return;
+            }
+            s->in = p;
+            s->in_cap = rest;
+        }
+        memcpy(s->in, buf + used, rest);
+    }
+    s->in_len = rest;
+}
+
+/*
+ * Parses buf[0, len) and keeps what is left in s->in: a partial frame, or, after a stop (held,
+ * resting, closing), whole frames too, to be parsed first when reading goes on (in_pending).
+ */
+static void parse(Session *s, uint8_t *buf, size_t len) {
+    s->stopped = false;
+    ssize_t used = s->peer_closed ? (ssize_t)len : ws_read(&s->reader, buf, len, &handlers, s);
+    if (used < 0) {
+        /* A protocol error: its code, no reason in the frame (as ws); the log says why. */
+        char why[96];
+        int code = s->reader.error_code;
+        if (code == 1009) snprintf(why, sizeof why, "frame too large (%s)", s->reader.error);
+        else snprintf(why, sizeof why, "%s", s->reader.error);
+        if (s->state == S_RUN) {
+            send_close(s, code, NULL, 0);
+            s->close_sent = true;
+            end(s, code, why);
+        }
+        s->peer_closed = true; /* nothing more it sends is read */
+        used = (ssize_t)len;
+        shut_when_flushed(s);
+    }
+    keep_rest(s, buf, (size_t)used, len);
+    s->in_pending = s->stopped && s->in_len > 0;
+}
+
+/* May the client be read now? */
+static bool readable(const Session *s) {
+    return s->state != S_DONE && !s->broken && !s->holding && !s->resting && owed(s) < SOCK_STOP;
+}
+
+/*
+ * Reads and parses the client's bytes while it may be read (a few reads, then others' turn).
+ * What a stop kept is parsed first. The rest of a partial frame whose header is in is read
+ * straight after it in s->in, so a client dripping a large frame byte by byte costs one copy of
+ * it, not one per read.
+ */
+static void read_client(Session *s) {
+    uint8_t *buf = s->plane->inbuf;
+    for (int round = 0; round < 4 && readable(s);) {
+        if (s->in_pending) { /* whole frames a stop kept: no read needed, and progress each time */
+            parse(s, s->in, s->in_len);
+            continue;
+        }
+        size_t len = s->in_len, need = len ? ws_frame_length(s->in, len) : 0;
+        uint8_t *into;
+        size_t room;
+        if (need > len && need <= WS_HEADER_MAX + MAX_MESSAGE) {
+            if (s->in_cap < need) {
+                uint8_t *p = realloc(s->in, need);
+                if (!p) {
+                    fail_socket(s);
+                    return;
+                }
+                s->in = p;
+                s->in_cap = need;
+            }
+            into = s->in + len;
+            room = need - len;
+        } else {
+            if (len) memcpy(buf, s->in, len);
+            into = buf + len;
+            room = IN_SCRATCH - len;
+        }
+        ssize_t n = recv(s->sock, into, room, MSG_DONTWAIT);
+        round++;
+        if (n == 0) {
+            s->peer_closed = true;
+            finish(s);
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN) finish(s);
+            return;
+        }
+        if (into == s->in + len) {
+            s->in_len += (size_t)n;
+            if (s->in_len == need) parse(s, s->in, s->in_len);
+            if ((size_t)n < room) return; /* drained */
+            continue;
+        }
+        parse(s, buf, len + (size_t)n);
+        if ((size_t)n < room) return; /* drained */
+    }
+}
+
+/*
+ * On the way out of every entry point: whole frames a stop kept are parsed once reading may go
+ * on (a close, an admit, a rest over, room again towards the client), and a failure found
+ * inside ends the session now.
+ */
+static void settle(Session *s) {
+    if (s->in_pending && readable(s)) read_client(s);
+    if (s->state != S_DONE && failed(s)) finish(s);
+}
+
+void session_on_sock(Session *s, uint32_t events) {
+    if (s->state == S_DONE) return;
+    if (events & EPOLLOUT) {
+        flush(s);
+        shut_when_flushed(s);
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        if (!s->sock_in && (events & (EPOLLHUP | EPOLLERR))) finish(s); /* dead while not read */
+        else read_client(s);
+    }
+    settle(s);
+}
+
+void session_on_tap(Session *s, uint32_t events) {
+    if (s->state != S_RUN || !s->tap_on) return;
+    if (!s->tap_reading && !(events & EPOLLERR)) return;
+    uint8_t *buf = s->plane->outbuf;
+    struct iovec *iov = s->plane->iov;
+    size_t pos = 0;
+    int k = 0, err = 0;
+    for (int reads = 0; reads < TAP_BATCH && pos + WS_HEADER_MAX + FRAME_MAX <= OUT_SCRATCH; reads++) {
+        uint8_t *f = buf + pos + WS_HEADER_MAX;
+        ssize_t n = read(s->tap, f, FRAME_MAX);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN) err = errno;
+            break;
+        }
+        if (n == 0) break;
+        if (s->masked) {
+            bool acked;
+            uint8_t mac[6];
+            uint32_t ip;
+            enum Verdict v = guard_down(&s->guard, f, (size_t)n, s->plane->now, &acked, mac, &ip);
+            if (acked) plane_event(s, E_DHCP, 0, NULL, mac, ip);
+            if (v != V_PASS) {
+                if (GET(s->guard.limited_out) == 1) plane_event(s, E_LIMITED, 0, "down", NULL, 0);
+                continue;
+            }
+        }
+        uint8_t key[4], hdr[WS_HEADER_MAX];
+        if (!s->masked) {
+            random_key(s->plane, key);
+            ws_mask(f, (size_t)n, key, 0);
+        }
+        size_t h = ws_header(hdr, WS_BINARY, (size_t)n, s->masked ? NULL : key);
+        memcpy(f - h, hdr, h);
+        iov[k].iov_base = f - h;
+        iov[k].iov_len = h + (size_t)n;
+        k++;
+        pos += WS_HEADER_MAX + (size_t)n;
+        COUNT(s->frames_out, 1);
+        COUNT(s->bytes_out, (uint64_t)n);
+    }
+    if (k > 0) send_iov(s, iov, k);
+    if (err) {
+        char why[96];
+        snprintf(why, sizeof why, "TAP read failed (%s)", strerror(err));
+        close_with(s, 1011, why);
+    }
+    settle(s);
+}
+
+/* Node admitted the MAC the first frame bound: that frame goes to the bridge, reading resumes. */
+void session_admit(Session *s) {
+    if (s->state != S_RUN || !s->holding) return;
+    s->holding = false;
+    if (s->has_held) tap_write(s, s->held, s->held_len);
+    free(s->held);
+    s->held = NULL;
+    s->has_held = false;
+    sock_interest(s);
+    read_client(s);
+    settle(s);
+}
+
+void session_close(Session *s, int code, const char *reason) {
+    close_with(s, code, reason);
+    settle(s);
+}
+
+void session_ping(Session *s) {
+    if (s->state != S_RUN) return;
+    send_control(s, WS_PING, NULL, 0);
+    settle(s);
+}
+
+/* A deadline passed: a rest is over, or a close handshake took too long. */
+void session_timer(Session *s) {
+    double now = s->plane->now;
+    if (s->state == S_CLOSING && now >= s->linger_until) {
+        finish(s);
+        return;
+    }
+    if (s->resting && now >= s->rest_until) {
+        s->resting = false;
+        if (s->state == S_RUN) plane_timed(s, false);
+        sock_interest(s);
+        read_client(s);
+    }
+    settle(s);
+}
+
+/* A new session on its plane: epoll on both fds, then what Node had read already. */
+void session_start(Session *s) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+    struct epoll_event tev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)s | 1};
+    s->state = S_RUN;
+    s->tap_reading = true;
+    if (epoll_ctl(s->plane->ep, EPOLL_CTL_ADD, s->sock, &ev) < 0) {
+        close(s->sock);
+        s->sock = -1;
+        s->state = S_DONE;
+        free(s->in);
+        s->in = NULL;
+        s->in_len = s->in_cap = 0;
+        plane_event(s, E_ENDED, 1011, "cannot poll the client's socket", NULL, 0);
+        plane_event(s, E_CLOSED, 0, NULL, NULL, 0);
+        plane_done(s);
+        return;
+    }
+    s->sock_in = true;
+    if (epoll_ctl(s->plane->ep, EPOLL_CTL_ADD, s->tap, &tev) == 0) s->tap_on = true;
+    else {
+        close_with(s, 1011, "cannot poll the TAP");
+        settle(s);
+        return;
+    }
+    read_client(s); /* what Node had read first (in_pending), then the socket */
+    settle(s);
+}

@@ -1,0 +1,117 @@
+/**
+ * The native data path (see path.ts, native/plane.h): after the handshake, admission and the
+ * TAP, a ws:// client's socket and TAP go to the addon's data-plane threads with the bytes Node
+ * had read already; from then on its frames never touch the event loop. The session keeps
+ * control through commands (admit, ping, close) and hears back through events.
+ */
+import { availableParallelism } from 'node:os';
+import type { Socket } from 'node:net';
+import type WebSocket from 'ws';
+import { native, type PlaneHandle } from '../native';
+import type { Tap } from '../net/tap';
+import type { DataPath, PathCounts, PathEvents } from './path';
+import type { Limits } from './ratelimit';
+
+/** The paths the plane serves, by the id it reports events with. */
+const live = new Map<number, NativePath>();
+let lastId = 0;
+let threads = 0;
+
+/** Starts the data-plane threads (once a process; 0: one per CPU core). Returns how many run. */
+export function startPlane(count: number): number {
+  if (threads > 0) return threads;
+  const n = count > 0 ? count : Math.min(64, availableParallelism());
+  native().planeStart(n, (id, type, code, text, mac, ip) => live.get(id)?.event(type, code, text, mac, ip));
+  threads = n;
+  return threads;
+}
+
+/** What ws and Node hold of a socket that the hand-over reads. */
+interface Internals {
+  _socket?: Socket & { _handle?: { fd?: number } | null };
+  _receiver?: { _bufferedBytes?: number };
+}
+
+export class NativePath implements DataPath {
+  readonly kind = 'native';
+  mac: string | undefined;
+  private readonly id = ++lastId;
+  private readonly handle: PlaneHandle;
+  private readonly stats = new Float64Array(12);
+  /** The counts when the plane let go (its handle is released then). */
+  private final: PathCounts | undefined;
+
+  /**
+   * Takes the connection from ws. Throws (and changes nothing) if it cannot: no fd (a TLS
+   * socket), or ws has read from the peer already. rules: the server side's (the relay); none:
+   * the client side (`wsnic connect`: it masks, and judges nothing).
+   */
+  constructor(ws: WebSocket, tap: Tap, rules: { up: Limits; down: Limits; dhcpServer?: number | undefined } | undefined, private readonly events: PathEvents) {
+    const inner = ws as unknown as Internals;
+    const socket = inner._socket;
+    const fd = socket?._handle?.fd;
+    if (!socket || typeof fd !== 'number' || fd < 0) throw new Error('the socket has no file descriptor');
+    if ((inner._receiver?._bufferedBytes ?? 0) > 0) throw new Error('ws has read from the client already');
+    // ws listens no more (a read below would hand it the bytes); what Node read goes along.
+    socket.removeAllListeners();
+    socket.on('error', () => {});
+    const head: Buffer[] = [];
+    for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) head.push(chunk);
+    this.handle = native().planeAdd({
+      id: this.id, sock: fd, tap: tap.fd, head: Buffer.concat(head), server: rules !== undefined,
+      up: [rules?.up.bytes ?? 0, rules?.up.frames ?? 0], down: [rules?.down.bytes ?? 0, rules?.down.frames ?? 0], burst: rules?.up.burst ?? 1,
+      dhcpServer: rules?.dhcpServer ?? 0,
+    });
+    live.set(this.id, this);
+    // Node's fd goes (the plane holds its own dup): no FIN, the connection lives on.
+    socket.destroy();
+  }
+
+  event(type: string, code: number, text: string | undefined, mac: string | undefined, ip: string | undefined): void {
+    switch (type) {
+      case 'bound':
+        this.mac = mac;
+        this.events.bound(mac!);
+        break;
+      case 'dhcp':
+        this.events.dhcpAck?.(mac!, ip!);
+        break;
+      case 'limited':
+        this.events.limited(text === 'down' ? 'down' : 'up');
+        break;
+      case 'text':
+        this.events.text(code);
+        break;
+      case 'ended':
+        this.events.ended(code, text ?? '');
+        break;
+      case 'closed':
+        this.final = this.counts();
+        live.delete(this.id);
+        native().planeRelease(this.handle);
+        break;
+    }
+  }
+
+  counts(): PathCounts {
+    if (this.final) return this.final;
+    const s = this.stats;
+    native().planeStats(this.handle, s);
+    return {
+      framesIn: s[0]!, bytesIn: s[1]!, framesOut: s[2]!, bytesOut: s[3]!, refused: s[4]!, stalls: s[5]!,
+      spoofed: s[6]!, limitedIn: s[7]!, limitedOut: s[8]!, lastSeen: s[10]!, lastFrame: s[11]!,
+    };
+  }
+
+  admit(): void {
+    native().planeAdmit(this.handle);
+  }
+
+  ping(): void {
+    native().planePing(this.handle);
+  }
+
+  close(code: number, reason: string): void {
+    native().planeClose(this.handle, code, reason);
+  }
+}
