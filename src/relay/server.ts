@@ -38,6 +38,12 @@ export interface RelayOptions {
   log: Logger;
 }
 
+/**
+ * TAPs made at once. Accepted clients beyond it wait for a turn here rather than on the thread
+ * pool, so that one that leaves meanwhile (its socket closed) costs no TAP made and removed.
+ */
+const TAPS_AT_ONCE = 4;
+
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 export interface Totals {
@@ -71,6 +77,9 @@ export class Relay {
   readonly sessions = new Set<Session>();
   /** TAPs being made for accepted clients (see accept). */
   private readonly opening = new Set<Promise<void>>();
+  /** TAPs being made now (at most TAPS_AT_ONCE), and the clients waiting for a turn, in order. */
+  private making = 0;
+  private readonly turns: (() => void)[] = [];
   private closing = false;
   /** Live clients by bound MAC; more than one only with duplicate_mac = allow. */
   private readonly macs = new Map<string, Session[]>();
@@ -145,33 +154,54 @@ export class Relay {
     this.opts.admission.admit(address);
     ws.pause();
     ws.on('error', () => {}); // (read nothing yet; the session listens once it exists)
-    const opening = this.openPort().then(
-      ({ tap, bridge }) => {
-        this.opening.delete(opening);
-        if (ws.readyState !== ws.OPEN || this.closing) {
-          // Gone while its TAP was being made (or the relay is stopping): nothing to serve.
-          this.opts.log.info('client left before its TAP was ready', { client_address: address, client_port: client.port, tap: tap.name });
-          ws.terminate();
-          this.releaseWhenGone(tap.close(), tap.name, address, bridge);
-          return;
-        }
-        try {
-          this.serve(ws, tap, client, bridge, at);
-        } catch (err) {
-          // (e.g. the TAP cannot be polled): this client only, nothing kept.
-          this.releaseWhenGone(tap.close(), tap.name, address, bridge);
-          this.refuse(ws, client, `cannot start the session: ${(err as Error).message}`);
-          return;
-        }
-        ws.resume();
-      },
-      (err: Error) => {
-        this.opening.delete(opening);
+    const opening = this.turn().then(async () => {
+      let made: { tap: Tap; bridge: string } | undefined;
+      try {
+        // Gone while it waited for its turn (or the relay is stopping): no TAP is made for it.
+        if (ws.readyState === ws.OPEN && !this.closing) made = await this.openPort();
+      } catch (err) {
         this.opts.admission.release(address);
-        this.refuse(ws, client, err.message);
-      },
-    );
+        this.refuse(ws, client, (err as Error).message);
+        return;
+      } finally {
+        this.turnDone();
+        this.opening.delete(opening);
+      }
+      if (made === undefined || ws.readyState !== ws.OPEN || this.closing) {
+        // Gone before its TAP was ready (or the relay is stopping): nothing to serve.
+        this.opts.log.info('client left before its TAP was ready', { client_address: address, client_port: client.port, tap: made?.tap.name });
+        ws.terminate();
+        if (made) this.releaseWhenGone(made.tap.close(), made.tap.name, address, made.bridge);
+        else this.opts.admission.release(address);
+        return;
+      }
+      const { tap, bridge } = made;
+      try {
+        this.serve(ws, tap, client, bridge, at);
+      } catch (err) {
+        // (e.g. the TAP cannot be polled): this client only, nothing kept.
+        this.releaseWhenGone(tap.close(), tap.name, address, bridge);
+        this.refuse(ws, client, `cannot start the session: ${(err as Error).message}`);
+        return;
+      }
+      ws.resume();
+    });
     this.opening.add(opening);
+  }
+
+  /** Resolves when this client may have its TAP made (see TAPS_AT_ONCE); turnDone() after. */
+  private turn(): Promise<void> {
+    if (this.making < TAPS_AT_ONCE) {
+      this.making++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.turns.push(resolve));
+  }
+
+  private turnDone(): void {
+    const next = this.turns.shift();
+    if (next) next();
+    else this.making--;
   }
 
   /** The client's session, from a ready TAP. */

@@ -78,7 +78,8 @@ export interface SessionHooks {
 
 export class Session {
   private readonly path: DataPath;
-  private pinged = false;
+  /** The last-heard time when the last unanswered PING went out. */
+  private pinged: number | undefined;
   /** close() was called, or the path ended. */
   private closing = false;
   private ended = false;
@@ -156,11 +157,12 @@ export class Session {
   tick(now: number, pingMs: number, idleMs: number): void {
     if (this.closing) return;
     const lastSeen = this.path.counts().lastSeen;
+    // Heard from since the last PING (its PONG, say): the next silence earns a PING again.
+    if (this.pinged !== undefined && lastSeen > this.pinged) this.pinged = undefined;
     const silent = now - lastSeen;
-    if (silent < pingMs) this.pinged = false;
     if (silent >= idleMs) this.close(CLOSE.goingAway, `idle for ${Math.round(silent / 1000)} s`);
-    else if (silent >= pingMs && !this.pinged) {
-      this.pinged = true;
+    else if (silent >= pingMs && this.pinged === undefined) {
+      this.pinged = lastSeen;
       this.path.ping();
     }
   }

@@ -38,7 +38,7 @@ t.test('protocol edges against a live relay', async (t) => {
   n.topo.dhcp(n.guests[0]!, 'wsn0');
   const goodStillWorks = (t: Test): void => {
     const r = n.topo.exec(n.guests[0]!, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']);
-    if (!/1 packets received/.test(r.stdout)) t.comment(`the relay about wstap0:\n${n.server.output().split('\n').filter((l) => /tap=wstap0 /.test(l)).join('\n')}`);
+    if (!/1 packets received/.test(r.stdout)) t.comment(`the relay about wstap0:\n${n.server.output().split('\n').filter((l) => /tap=wstap0 /.test(l)).join('\n')}\nthe good guest:\n${good.output()}`);
     t.match(r.stdout, /1 packets received/, 'the good guest still reaches the gateway');
   };
 

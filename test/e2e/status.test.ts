@@ -77,6 +77,7 @@ t.test('wsnic status shows every client as the kernel counted it; disconnect thr
       if (!c) continue;
       const k = counts[s!.clients.indexOf(c)]!;
       t.equal(c.mac, macOf(g), 'its MAC');
+      t.equal(c.path, process.env.WSNIC_TEST_DATA_PATH ?? 'native', 'the data path its frames take');
       t.equal(c.address, `198.19.${i + 1}.2`, 'its address');
       t.match(c.tap, /^wstap\d+$/);
       t.equal(c.bridge, 'wsbr0');

@@ -292,7 +292,10 @@ export async function relayNetwork(
   sh('mkdir', ['-p', dropin]);
   // Names come from this drop-in only: no query may leave for the host's real resolver.
   topo.file('dnsmasq.d/test.conf', `no-resolv\nhost-record=www.example.test,${INTERNET}\n`);
-  const server = start ? start(topo, srv, dropin) : topo.wsnic(srv, { ws_address: '0.0.0.0', dnsmasq_conf_dir: dropin, ...conf });
+  // WSNIC_TEST_DATA_PATH=js: the relay's ws:// sessions on the JavaScript path, the one wss://
+  // takes (test/native/jspath.test.ts); a test's own data_path still wins.
+  const path: Record<string, string> = process.env.WSNIC_TEST_DATA_PATH ? { data_path: process.env.WSNIC_TEST_DATA_PATH } : {};
+  const server = start ? start(topo, srv, dropin) : topo.wsnic(srv, { ws_address: '0.0.0.0', dnsmasq_conf_dir: dropin, ...path, ...conf });
   await server.waitFor(/listening url=ws:/);
   const port = (scheme: 'ws' | 'wss'): string | number => conf[scheme === 'ws' ? 'ws_port' : 'wss_port'] ?? (scheme === 'ws' ? 8086 : 8087);
   const url = (i: number, scheme: 'ws' | 'wss' = 'ws'): string => `${scheme}://198.19.${i}.1:${port(scheme)}/`;
