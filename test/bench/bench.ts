@@ -6,11 +6,19 @@
  *   relay:  server namespace running the relay (--relay-cmd, default `wsnic run -c {conf}`),
  *           guests joined with `wsnic connect` over their own links
  *   kernel: a server namespace after `wsnic setup` plus dnsmasq, guests on veths to wsbr0
+ *   status: the relay (each data path) with the largest scale step of idle clients, `wsnic
+ *           status --json` run back to back while one more client pings the gateway every 10 ms
+ *
+ *   paths:  ping, TCP, UDP and jumbo for each data path (--paths native,js): native (the
+ *           addon's threads, `.relay`) and js (the TypeScript path, `.relay_js`), in one run;
+ *           threads: guest-to-guest TCP with data_threads 1 and 2; steady: --steady N clients
+ *           each sending 1 Mbit/s, the relay's CPU and an idle client's ping during it
  *
  * Options: --quick (short runs), --relay-cmd 'CMD with {conf}', --scale 100,1000,10000,
- *          --only lease,ping,tcp,jumbo,udp,scale,slow, --out DIR
+ *          --only lease,ping,tcp,jumbo,udp,threads,steady,scale,status,slow, --paths native,js,
+ *          --steady 1000, --out DIR
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, WSNIC, Topology, relayNetwork, sh, type Proc } from '../e2e/topology';
@@ -31,8 +39,12 @@ const SCALES = opt('scale', QUICK ? '100' : '100,1000,10000')
   .map((n) => Math.min(n, Math.floor((FD_HARD - 64) / 2)));
 /** Extra wsnic.conf keys for every relay of the run: --relay-conf bind_client_ip=0,mtu=9000 */
 const RELAY_CONF = Object.fromEntries(opt('relay-conf', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-const ONLY = opt('only', 'lease,ping,tcp,jumbo,udp,scale,slow').split(',');
+const ONLY = opt('only', 'lease,ping,tcp,jumbo,udp,threads,steady,scale,status,slow').split(',');
 const OUT = opt('out', join(ROOT, 'bench-results'));
+/** The relay's data paths to measure, in one run: native (the default) and js (before it). */
+const PATHS = opt('paths', 'native,js').split(',') as ('native' | 'js')[];
+/** Clients of the steady part, each sending 1 Mbit/s. */
+const STEADY = Math.min(Number(opt('steady', QUICK ? '100' : '1000')), Math.floor((FD_HARD - 64) / 2));
 const TCP_SECONDS = QUICK ? 2 : 10;
 const RUNS = QUICK ? 1 : 3;
 
@@ -174,24 +186,31 @@ async function leaseAndTap(): Promise<void> {
   await cleanupAll();
 }
 
-async function pingAndTcp(jumbo: boolean): Promise<void> {
+/**
+ * Ping, TCP, UDP (or jumbo TCP) for one data path of the relay: figures `.relay` for the native
+ * path (the default), `.relay_js` for data_path = js (the TypeScript path, kept for the
+ * comparison); the kernel path's `.kernel` figures with the native run.
+ */
+async function pingAndTcp(jumbo: boolean, path: 'native' | 'js' = 'native', threads = 0): Promise<void> {
   const mtu = jumbo ? 65521 : undefined;
   const tag = jumbo ? 'jumbo.' : '';
-  const n = await relayNet(jumbo ? { mtu: 65521 } : {}, 2);
+  const R = path === 'js' ? 'relay_js' : threads ? `relay_${threads}thread` : 'relay';
+  const n = await relayNet({ ...(jumbo ? { mtu: 65521 } : {}), data_path: path, data_threads: threads }, 2);
   const [, ip2] = (await n.joinAll(mtu ? ['--mtu', String(mtu)] : [])) as [string, string];
   const [g1, g2] = n.guests as [string, string];
   const pid = relayPid(n.srv);
-  const k = await kernelNet(2, mtu ?? 1500);
-  const [k1, k2] = k.guests as [string, string];
-  k.topo.dhcp(k1, 'eth0');
-  const kip2 = k.topo.dhcp(k2, 'eth0').ip;
+  const k = R === 'relay' ? await kernelNet(2, mtu ?? 1500) : undefined;
+  const [k1, k2] = (k?.guests ?? []) as [string, string];
+  if (k) k.topo.dhcp(k1, 'eth0');
+  const kip2 = k ? k.topo.dhcp(k2, 'eth0').ip : '';
 
-  if (!jumbo && ONLY.includes('ping')) {
+  if (!jumbo && !threads && ONLY.includes('ping')) {
     for (const [what, rt, kt] of [['gateway', '192.168.86.1', '192.168.86.1'], ['guest', ip2, kip2]] as const) {
       const r = pingStats(n.topo, g1, rt);
+      report(`ping_${what}_avg_ms.${R}`, r.avg, 'ms');
+      report(`ping_${what}_p99_ms.${R}`, r.p99, 'ms');
+      if (!k) continue;
       const kk = pingStats(k.topo, k1, kt);
-      report(`ping_${what}_avg_ms.relay`, r.avg, 'ms');
-      report(`ping_${what}_p99_ms.relay`, r.p99, 'ms');
       report(`ping_${what}_avg_ms.kernel`, kk.avg, 'ms');
       report(`ping_${what}_p99_ms.kernel`, kk.p99, 'ms');
       report(`ping_${what}_added_avg_ms`, r.avg - kk.avg, 'ms');
@@ -200,23 +219,23 @@ async function pingAndTcp(jumbo: boolean): Promise<void> {
   if (ONLY.includes(jumbo ? 'jumbo' : 'tcp')) {
     await iperfServer(n.topo, g2);
     await iperfServer(n.topo, n.srv, '192.168.86.1');
-    await iperfServer(k.topo, k2);
-    await iperfServer(k.topo, k.srv, '192.168.86.1');
+    if (k) await iperfServer(k.topo, k2);
+    if (k) await iperfServer(k.topo, k.srv, '192.168.86.1');
     const cases = [
       ['guest_to_guest', g1, ip2, false, k1, kip2],
       ['guest_to_host', g1, '192.168.86.1', false, k1, '192.168.86.1'],
       ['host_to_guest', g1, '192.168.86.1', true, k1, '192.168.86.1'],
     ] as const;
     for (const [what, cns, target, rev, kns, ktarget] of cases) {
+      if (threads && what !== 'guest_to_guest') continue; // the threads comparison: guest to guest only
       const r = iperfTcp(n.topo, cns, target, rev, pid);
-      const kk = iperfTcp(k.topo, kns, ktarget, rev);
-      report(`${tag}tcp_${what}_mbit.relay`, r.mbit, 'Mbit/s');
-      report(`${tag}tcp_${what}_mbit.kernel`, kk.mbit, 'Mbit/s');
-      report(`${tag}tcp_${what}_relay_cpu_pct`, r.cpu * 100, '%');
-      report(`${tag}tcp_${what}_mbit_per_relay_cpu_s`, r.cpu > 0 ? r.mbit / r.cpu : NaN, 'Mbit/CPU-s');
+      report(`${tag}tcp_${what}_mbit.${R}`, r.mbit, 'Mbit/s');
+      report(`${tag}tcp_${what}_relay_cpu_pct.${R}`, r.cpu * 100, '%');
+      report(`${tag}tcp_${what}_mbit_per_relay_cpu_s.${R}`, r.cpu > 0 ? r.mbit / r.cpu : NaN, 'Mbit/CPU-s');
+      if (k) report(`${tag}tcp_${what}_mbit.kernel`, iperfTcp(k.topo, kns, ktarget, rev).mbit, 'Mbit/s');
     }
   }
-  if (!jumbo && ONLY.includes('udp')) {
+  if (!jumbo && !threads && ONLY.includes('udp')) {
     await iperfServer(n.topo, g2, ip2).catch(() => undefined);
     const udp = (pps: number): { rx: number; loss: number } => {
       const rate = pps === 0 ? '0' : String(pps * 64 * 8);
@@ -227,16 +246,53 @@ async function pingAndTcp(jumbo: boolean): Promise<void> {
       return { rx: (s.packets - s.lost_packets) / s.seconds, loss: s.packets > 0 ? s.lost_packets / s.packets : 1 };
     };
     const max = udp(0);
-    report('udp64_max_offered_rx_pps', max.rx, 'packets/s');
-    report('udp64_max_offered_loss_pct', max.loss * 100, '%');
+    report(`udp64_max_offered_rx_pps.${R}`, max.rx, 'packets/s');
+    report(`udp64_max_offered_loss_pct.${R}`, max.loss * 100, '%');
+    for (const pps of [200_000, 300_000]) {
+      const r = udp(pps);
+      report(`udp64_${pps / 1000}k_offered_rx_pps.${R}`, r.rx, 'packets/s');
+      report(`udp64_${pps / 1000}k_offered_loss_pct.${R}`, r.loss * 100, '%');
+    }
     let best = 0;
     for (const pps of [5_000, 10_000, 20_000, 50_000, 100_000, 150_000, 200_000, 300_000]) {
       const r = udp(pps);
       if (r.loss < 0.01) best = r.rx;
       else break;
     }
-    report('udp64_highest_rx_pps_under_1pct_loss', best, 'packets/s');
+    report(`udp64_highest_rx_pps_under_1pct_loss.${R}`, best, 'packets/s');
   }
+  await cleanupAll();
+}
+
+/**
+ * `count` clients each sending a steady 1 Mbit/s (test/bench/steady.js: 1,250-byte frames every
+ * 10 ms to the bridge's own MAC, dropped there), so count Mbit/s in all: the relay's CPU, and the
+ * ping of one more, idle, client to the gateway during it.
+ */
+async function steady(count: number, path: 'native' | 'js'): Promise<void> {
+  const R = path === 'js' ? 'relay_js' : 'relay';
+  const n = await relayNet({ subnet: '10.64.0.0/18', data_path: path }, 2);
+  await n.joinAll([], 1);
+  const pid = relayPid(n.srv);
+  const bridgeMac = (JSON.parse(sh('ip', ['-n', n.srv, '-j', 'link', 'show', 'wsbr0'])) as { address: string }[])[0]!.address;
+  const load = n.topo.spawn(n.guests[1]!, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${process.execPath} ${join(ROOT, 'test', 'bench', 'steady.js')} ${n.url(2)} ${count} ${bridgeMac}`]);
+  const res = JSON.parse(await load.waitFor(/"event":"connected"/, 600_000)) as { n: number; failed: number };
+  await sleep(3000); // every client bound and sending
+  const c0 = cpuSeconds(pid);
+  const t0 = Date.now();
+  const ping = n.topo.exec(n.guests[0]!, 'busybox', ['ping', '-c', QUICK ? '100' : '500', '-i', '0.02', '-W', '2', '10.64.0.1'], 120_000);
+  const cpu = (cpuSeconds(pid) - c0) / ((Date.now() - t0) / 1000);
+  const mark = load.mark();
+  load.child.kill('SIGTERM');
+  const done = JSON.parse(await load.waitFor(/"event":"done"/, 10_000, mark)) as { frames: number; seconds: number };
+  const rtts = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  report(`steady_${count}x1mbit_clients.${R}`, res.n, 'clients');
+  report(`steady_${count}x1mbit_sent_mbit.${R}`, (done.frames * 1250 * 8) / done.seconds / 1e6, 'Mbit/s');
+  report(`steady_${count}x1mbit_relay_cpu_pct.${R}`, cpu * 100, '%');
+  report(`steady_${count}x1mbit_idle_client_ping_p50_ms.${R}`, median(rtts), 'ms');
+  report(`steady_${count}x1mbit_idle_client_ping_p99_ms.${R}`, pct(rtts, 99), 'ms');
+  report(`steady_${count}x1mbit_idle_client_ping_replies_pct.${R}`, (rtts.length / (QUICK ? 100 : 500)) * 100, '%');
+  await load.exited;
   await cleanupAll();
 }
 
@@ -288,6 +344,114 @@ async function scale(count: number): Promise<void> {
   await cleanupAll();
 }
 
+/** A command in a namespace, run without blocking the bench's loop: wall time and output. */
+function timedExec(ns: string, cmd: string, args: string[]): Promise<{ ms: number; code: number | null; stdout: string; bytes: number }> {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.on('close', (code) => {
+      const out = Buffer.concat(chunks);
+      resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, stdout: out.toString(), bytes: out.length });
+    });
+  });
+}
+
+/** busybox ping's replies in a stretch of its output: RTTs and how many of the sequence numbers sent never came back. */
+function pingReplies(text: string): { rtts: number[]; lost: number } {
+  const replies = [...text.matchAll(/seq=(\d+) ttl=\d+ time=([\d.]+) ms/g)].map((m) => ({ seq: Number(m[1]), ms: Number(m[2]) }));
+  if (replies.length === 0) return { rtts: [], lost: NaN };
+  const seqs = replies.map((r) => r.seq);
+  return { rtts: replies.map((r) => r.ms), lost: Math.max(...seqs) - Math.min(...seqs) + 1 - new Set(seqs).size };
+}
+
+/**
+ * `wsnic status` against a relay (on one data path) with `count` idle clients, while one more
+ * client pings the gateway every 10 ms: its RTT before and while `status --json` runs back to back.
+ */
+async function statusUnderLoad(count: number, path: 'native' | 'js'): Promise<void> {
+  const R = path === 'js' ? 'relay_js' : 'relay';
+  const n = await relayNet({ subnet: '10.64.0.0/18', data_path: path }, 2);
+  const sock = /control socket path=(\S+)/.exec(await n.server.waitFor(/control socket path=/))![1]!;
+  await n.joinAll([], 1); // guest 1: the client that pings, leased; the idle ones make up the rest of count
+  const mark = n.server.mark();
+  const many = n.topo.spawn(n.guests[1]!, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${process.execPath} ${join(ROOT, 'test', 'bench', 'many.js')} ${n.url(2)} ${count - 1} 200`]);
+  const res = JSON.parse(await many.waitFor(/"event":"connected"/, 600_000)) as { n: number; failed: number };
+  const connected = res.n + 1;
+  // A WebSocket is open before its TAP is made (a few at a time): wait until the relay serves
+  // them all (or stops making progress for a minute), else TAP setup runs during the measurement.
+  const served = (): number => (n.server.output().slice(mark).match(/client connected /g) ?? []).length;
+  for (let last = -1, since = Date.now(); served() < res.n && Date.now() - since < 60_000; await sleep(1000)) {
+    if (served() !== last) [last, since] = [served(), Date.now()];
+  }
+  await sleep(2000); // the last TAPs' setup settles
+  const cli = (args: string[]): ReturnType<typeof timedExec> => timedExec(n.srv, process.execPath, [WSNIC, ...args, '--control-socket', sock]);
+
+  const pid = relayPid(n.srv);
+  const ping = n.topo.spawn(n.guests[0]!, 'busybox', ['ping', '-i', '0.01', '10.64.0.1']);
+  await ping.waitFor(/seq=\d+ /);
+  const m0 = ping.mark();
+  const c0 = cpuSeconds(pid);
+  const t0 = Date.now();
+  await sleep((QUICK ? 3 : 10) * 1000);
+  const m1 = ping.mark();
+  const c1 = cpuSeconds(pid);
+  const t1 = Date.now();
+  const walls: number[] = [];
+  let bytes = 0;
+  let listed = 0;
+  let ended = 0;
+  for (let i = 0; i < (QUICK ? 3 : 10); i++) {
+    const r = await cli(['status', '--json']);
+    if (r.code !== 0) throw new Error(`wsnic status --json exited ${r.code}`);
+    walls.push(r.ms);
+    bytes = r.bytes;
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { client?: unknown; end?: { clients: number } });
+    listed = lines.filter((l) => l.client).length;
+    ended = lines.at(-1)?.end?.clients ?? NaN;
+  }
+  const m2 = ping.mark();
+  const c2 = cpuSeconds(pid);
+  const t2 = Date.now();
+  await sleep(500);
+  ping.child.kill('SIGINT');
+  const base = pingReplies(ping.output().slice(m0, m1));
+  const during = pingReplies(ping.output().slice(m1, m2));
+  const text = await cli(['status']);
+  const startup = await timedExec(n.srv, process.execPath, [WSNIC, '--version']);
+  if (listed !== connected) {
+    // Not a figure: why clients left the relay during the run, by close code and reason.
+    const why = new Map<string, number>();
+    for (const m of n.server.output().matchAll(/client disconnected .*?code=(\d+) reason=("[^"]*"|\S+)/g)) why.set(`${m[1]} ${m[2]}`, (why.get(`${m[1]} ${m[2]}`) ?? 0) + 1);
+    console.error(`# status (${path}): ${connected - listed} of ${connected} clients left during the run: ${[...why].map(([k, v]) => `${k} x${v}`).join(', ') || 'no disconnect logged'}`);
+  }
+
+  report(`status_${count}_connected.${R}`, connected, 'clients');
+  report(`status_${count}_connect_failed.${R}`, res.failed, 'clients');
+  report(`status_${count}_json_listed.${R}`, listed, 'clients');
+  report(`status_${count}_json_count_matches.${R}`, listed === connected && ended === connected ? 1 : 0, 'bool');
+  report(`status_${count}_json_bytes.${R}`, bytes, 'bytes');
+  report(`status_${count}_json_wall_median_ms.${R}`, median(walls), 'ms');
+  report(`status_${count}_json_wall_max_ms.${R}`, Math.max(...walls), 'ms');
+  report(`status_${count}_text_wall_ms.${R}`, text.ms, 'ms');
+  report(`status_${count}_text_bytes.${R}`, text.bytes, 'bytes');
+  report(`status_cli_version_wall_ms.${R}`, startup.ms, 'ms'); // node's start alone, for comparison
+  report(`status_${count}_relay_cpu_idle_pct.${R}`, ((c1 - c0) / ((t1 - t0) / 1000)) * 100, '%');
+  report(`status_${count}_relay_cpu_during_status_pct.${R}`, ((c2 - c1) / ((t2 - t1) / 1000)) * 100, '%');
+  report(`status_${count}_json_relay_cpu_ms_per_run.${R}`, ((c2 - c1) * 1000) / walls.length, 'ms');
+  for (const [what, p] of [['idle', base], ['during_status', during]] as const) {
+    report(`status_${count}_ping_${what}_p50_ms.${R}`, median(p.rtts), 'ms');
+    report(`status_${count}_ping_${what}_p99_ms.${R}`, pct(p.rtts, 99), 'ms');
+    report(`status_${count}_ping_${what}_max_ms.${R}`, Math.max(...p.rtts), 'ms');
+    report(`status_${count}_ping_${what}_replies.${R}`, p.rtts.length, 'replies');
+    report(`status_${count}_ping_${what}_lost.${R}`, p.lost, 'pings');
+  }
+  many.child.kill('SIGTERM');
+  await many.exited;
+  await cleanupAll();
+}
+
 async function slowConsumer(): Promise<void> {
   const n = await relayNet({}, 2);
   await n.joinAll([], 1);
@@ -323,9 +487,14 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   console.log(`# relay: ${RELAY_CMD}${QUICK ? ' (quick)' : ''}`);
   if (ONLY.includes('lease')) await leaseAndTap();
-  if (ONLY.some((o) => ['ping', 'tcp', 'udp'].includes(o))) await pingAndTcp(false);
-  if (ONLY.includes('jumbo')) await pingAndTcp(true);
+  for (const path of PATHS) {
+    if (ONLY.some((o) => ['ping', 'tcp', 'udp'].includes(o))) await pingAndTcp(false, path);
+    if (ONLY.includes('jumbo')) await pingAndTcp(true, path);
+  }
+  if (ONLY.includes('threads') && PATHS.includes('native')) for (const th of [1, 2]) await pingAndTcp(false, 'native', th);
+  if (ONLY.includes('steady')) for (const path of PATHS) await steady(STEADY, path);
   if (ONLY.includes('scale')) for (const s of SCALES) await scale(s);
+  if (ONLY.includes('status')) for (const path of PATHS) await statusUnderLoad(Math.max(...SCALES), path);
   if (ONLY.includes('slow')) await slowConsumer();
   writeFileSync(join(OUT, 'bench.json'), `${JSON.stringify({ relay: RELAY_CMD, quick: QUICK, date: new Date().toISOString(), figures }, null, 2)}\n`);
   writeFileSync(join(OUT, 'bench.svg'), renderChart(`wsnic benchmark (${new Date().toISOString().slice(0, 10)}, 2 cores)`, barsFromFigures(figures)));
