@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "napi_check.h"
 #include "plane.h"
 
 enum CmdType { C_ADD, C_ADMIT, C_CLOSE, C_PING };
@@ -203,14 +204,6 @@ static void post(Session *s, enum CmdType type, int code, const char *reason) {
 }
 
 /* ---- N-API ---- */
-
-#define CHECK(call)                                                                    \
-    do {                                                                               \
-        if ((call) != napi_ok) {                                                       \
-            napi_throw_error(env, NULL, "wsnic addon: N-API call failed: " #call);    \
-            return NULL;                                                               \
-        }                                                                              \
-    } while (0)
 
 static const char *EVENT_NAMES[] = {"bound", "dhcp", "limited", "text", "ended", "closed"};
 

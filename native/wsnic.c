@@ -43,19 +43,13 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "napi_check.h"
+
 /* plane.c: the native data path's functions. */
 napi_status plane_register(napi_env env, napi_value exports);
 
 #define FRAME_MAX 65560 /* 65,535 MTU + 14 header + VLAN tag, with room to spare */
 #define BATCH 64        /* frames handed to JS per wakeup, so one busy TAP cannot starve others */
-
-#define CHECK(call)                                                                    \
-    do {                                                                               \
-        if ((call) != napi_ok) {                                                       \
-            napi_throw_error(env, NULL, "wsnic addon: N-API call failed: " #call);    \
-            return NULL;                                                               \
-        }                                                                              \
-    } while (0)
 
 static const char *errno_code(int err) {
     switch (err) {

@@ -368,7 +368,8 @@ function pingReplies(text: string): { rtts: number[]; lost: number } {
 
 /**
  * `wsnic status` against a relay (on one data path) with `count` idle clients, while one more
- * client pings the gateway every 10 ms: its RTT before and while `status --json` runs back to back.
+ * client pings the gateway every 10 ms: its RTT before, while `status --json` runs back to back,
+ * and while a mere CPU hog runs as long (what sharing 2 cores costs anyway).
  */
 async function statusUnderLoad(count: number, path: 'native' | 'js'): Promise<void> {
   const R = path === 'js' ? 'relay_js' : 'relay';
@@ -414,10 +415,14 @@ async function statusUnderLoad(count: number, path: 'native' | 'js'): Promise<vo
   const m2 = ping.mark();
   const c2 = cpuSeconds(pid);
   const t2 = Date.now();
+  // The control: one core kept busy as long by another process than the relay (2 cores here).
+  await timedExec(n.srv, process.execPath, ['-e', `const end = Date.now() + ${t2 - t1}; while (Date.now() < end);`]);
+  const m3 = ping.mark();
   await sleep(500);
   ping.child.kill('SIGINT');
   const base = pingReplies(ping.output().slice(m0, m1));
   const during = pingReplies(ping.output().slice(m1, m2));
+  const hog = pingReplies(ping.output().slice(m2, m3));
   const text = await cli(['status']);
   const startup = await timedExec(n.srv, process.execPath, [WSNIC, '--version']);
   if (listed !== connected) {
@@ -440,7 +445,7 @@ async function statusUnderLoad(count: number, path: 'native' | 'js'): Promise<vo
   report(`status_${count}_relay_cpu_idle_pct.${R}`, ((c1 - c0) / ((t1 - t0) / 1000)) * 100, '%');
   report(`status_${count}_relay_cpu_during_status_pct.${R}`, ((c2 - c1) / ((t2 - t1) / 1000)) * 100, '%');
   report(`status_${count}_json_relay_cpu_ms_per_run.${R}`, ((c2 - c1) * 1000) / walls.length, 'ms');
-  for (const [what, p] of [['idle', base], ['during_status', during]] as const) {
+  for (const [what, p] of [['idle', base], ['during_status', during], ['during_cpu_hog', hog]] as const) {
     report(`status_${count}_ping_${what}_p50_ms.${R}`, median(p.rtts), 'ms');
     report(`status_${count}_ping_${what}_p99_ms.${R}`, pct(p.rtts, 99), 'ms');
     report(`status_${count}_ping_${what}_max_ms.${R}`, Math.max(...p.rtts), 'ms');

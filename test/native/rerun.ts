@@ -1,0 +1,32 @@
+/**
+ * Runs e2e test files again in a child node-tap with extra environment (the sanitizer build, the
+ * JavaScript data path): which files passed, and the output to show when one did not.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+
+export interface Rerun {
+  code: number | null;
+  out: string;
+  /** Each file's top-level result. */
+  files: { ok: boolean; file: string }[];
+  /** The `not ok` lines, for the message of a failure. */
+  failures: string;
+}
+
+export function rerun(files: string[], env: NodeJS.ProcessEnv): Promise<Rerun> {
+  return new Promise((resolve) => {
+    const child = spawn(join(ROOT, 'node_modules', '.bin', 'tap'), ['--jobs=1', '--reporter=tap', ...files], { cwd: ROOT, env: { ...process.env, ...env } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => resolve({
+      code,
+      out,
+      files: [...out.matchAll(/^(not )?ok \d+ - (test\/e2e\/\S+)/gm)].map((m) => ({ ok: !m[1], file: m[2]! })),
+      failures: out.split('\n').filter((l) => /^\s*not ok/.test(l)).join('\n'),
+    }));
+  });
+}
