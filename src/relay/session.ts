@@ -107,7 +107,11 @@ export class Session {
       limited: (direction) => log.info('client over its rate limit, excess dropped', { ...this.fields(), mac: this.mac, direction }),
       text: (bytes) => log.debug('text message ignored', { ...this.fields(), bytes }),
       ended: (code, reason) => this.finish(code, reason),
-      ...(onDhcpAck ? { dhcpAck: (mac: string, ip: string) => onDhcpAck(this, mac, ip) } : {}),
+      dhcpAck: (mac: string, ip: string) => {
+        // The ACK seen on the wire names the address before dnsmasq's lease file does.
+        if (mac === this.mac) this.learn(ip);
+        onDhcpAck?.(this, mac, ip);
+      },
     };
     this.path = hooks.native
       ? new NativePath(ws, tap, { ...hooks.native, dhcpServer: hooks.rules.dhcpServer }, events)
@@ -148,9 +152,13 @@ export class Session {
   leased(byMac: Map<string, string>): void {
     const mac = this.mac;
     const ip = mac === undefined ? undefined : byMac.get(mac);
-    if (ip === undefined || ip === this.ip || this.ended) return;
+    if (ip !== undefined) this.learn(ip);
+  }
+
+  private learn(ip: string): void {
+    if (ip === this.ip || this.ended) return;
     this.ip = ip;
-    this.log.info('client leased', { ...this.fields(), mac });
+    this.log.info('client leased', { ...this.fields(), mac: this.mac });
   }
 
   /** Keepalive, called about once a second: PING a silent client, close a dead one. */
