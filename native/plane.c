@@ -13,7 +13,10 @@
  *                 sock is dup'ed (Node then closes its own fd), the TAP fd is used as is: Node
  *                 closes it once the "ended" event says the plane let go of it
  *   planeAdmit(h), planeClose(h, code, reason), planePing(h), planeRelease(h)
- *   planeStats(h, Float64Array(12))   see STAT_NAMES in src/relay/plane.ts
+ *   planeStats(h, Float64Array(12))   see counts() in src/relay/nativepath.ts
+ *   planeDetach(h)   hand-over: the "detached" event follows (code 1; 0: not handed over), then
+ *   planeTake(h) -> { sock, tap, unread, owed, frag, fragOpcode }   what the next relay needs
+ *                 planeAdd takes them back (unread as head, owed, frag, fragOpcode, mac, counts)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +34,7 @@
 #include "napi_check.h"
 #include "plane.h"
 
-enum CmdType { C_ADD, C_ADMIT, C_CLOSE, C_PING };
+enum CmdType { C_ADD, C_ADMIT, C_CLOSE, C_PING, C_DETACH };
 
 typedef struct Cmd {
     struct Cmd *next;
@@ -75,7 +78,13 @@ static double clock_ms(clockid_t id) {
 }
 
 void session_unref(Session *s) {
-    if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) free(s);
+    if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    /* (a finished session freed its buffers already; a handed-over one kept them for planeTake) */
+    free(s->in);
+    free(s->out);
+    ws_reader_free(&s->reader);
+    free(s->held);
+    free(s);
 }
 
 void plane_event(Session *s, enum EventType type, int code, const char *text, const uint8_t *mac, uint32_t ip) {
@@ -137,6 +146,7 @@ static void run_commands(Plane *p) {
         case C_ADMIT: session_admit(c->s); break;
         case C_CLOSE: session_close(c->s, c->code, c->reason); break;
         case C_PING: session_ping(c->s); break;
+        case C_DETACH: session_detach(c->s); break;
         }
         session_unref(c->s); /* the command's own reference */
         free(c);
@@ -205,7 +215,7 @@ static void post(Session *s, enum CmdType type, int code, const char *reason) {
 
 /* ---- N-API ---- */
 
-static const char *EVENT_NAMES[] = {"bound", "dhcp", "limited", "text", "ended", "closed"};
+static const char *EVENT_NAMES[] = {"bound", "dhcp", "limited", "text", "ended", "closed", "detached"};
 
 static void call_js(napi_env env, napi_value fn, void *context, void *data) {
     Event *e = data;
@@ -319,6 +329,89 @@ static bool get_pair(napi_env env, napi_value obj, const char *key, double out[2
     return true;
 }
 
+/* What planeAdd takes back of a session a relay handed over (all absent for a new one). */
+typedef struct {
+    void *owed, *frag;
+    size_t owed_len, frag_len;
+    uint32_t frag_opcode;
+    bool has_mac, has_counts;
+    uint8_t mac[6];
+    double counts[12];
+} Resume;
+
+static bool get_buffer(napi_env env, napi_value obj, const char *key, void **data, size_t *len) {
+    napi_value v;
+    bool is = false;
+    *data = NULL;
+    *len = 0;
+    if (napi_get_named_property(env, obj, key, &v) != napi_ok) return false;
+    napi_is_buffer(env, v, &is);
+    return !is || napi_get_buffer_info(env, v, data, len) == napi_ok;
+}
+
+static bool get_resume(napi_env env, napi_value o, Resume *r) {
+    void *mac;
+    size_t mac_len;
+    double op = 0;
+    napi_value v;
+    bool is = false;
+    memset(r, 0, sizeof *r);
+    if (!get_buffer(env, o, "owed", &r->owed, &r->owed_len) || !get_buffer(env, o, "frag", &r->frag, &r->frag_len) ||
+        !get_buffer(env, o, "mac", &mac, &mac_len) || !get_num(env, o, "fragOpcode", &op)) {
+        napi_throw_type_error(env, NULL, "planeAdd: bad hand-over options");
+        return false;
+    }
+    if ((mac && mac_len != 6) || r->frag_len > MAX_MESSAGE || (r->frag_len && op != WS_TEXT && op != WS_BINARY) ||
+        r->owed_len > 4 * HIGH_WATER) {
+        napi_throw_range_error(env, NULL, "planeAdd: hand-over state out of range");
+        return false;
+    }
+    r->frag_opcode = r->frag_len ? (uint32_t)op : 0;
+    if (mac) {
+        r->has_mac = true;
+        memcpy(r->mac, mac, 6);
+    }
+    if (napi_get_named_property(env, o, "counts", &v) == napi_ok) napi_is_typedarray(env, v, &is);
+    if (is) {
+        napi_typedarray_type type;
+        size_t length;
+        void *data;
+        if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < 12) {
+            napi_throw_type_error(env, NULL, "planeAdd: counts must be a Float64Array(12)");
+            return false;
+        }
+        memcpy(r->counts, data, sizeof r->counts);
+        r->has_counts = true;
+    }
+    return true;
+}
+
+/* A handed-over session's state, into a new one (frag: its reassembly buffer, allocated). */
+static void resume(Session *s, const Resume *r, uint8_t *frag) {
+    if (r->owed_len) {
+        memcpy(s->out, r->owed, r->owed_len);
+        s->out_len = s->out_cap = r->owed_len;
+    }
+    if (r->frag_len) {
+        memcpy(frag, r->frag, r->frag_len);
+        s->reader.frag = frag;
+        s->reader.frag_len = r->frag_len;
+        s->reader.frag_opcode = (uint8_t)r->frag_opcode;
+    }
+    if (r->has_mac) { /* bound and admitted by the relay before */
+        s->guard.bound = true;
+        memcpy(s->guard.mac, r->mac, 6);
+    }
+    if (r->has_counts) {
+        const double *c = r->counts;
+        s->frames_in = (uint64_t)c[0], s->bytes_in = (uint64_t)c[1], s->frames_out = (uint64_t)c[2], s->bytes_out = (uint64_t)c[3];
+        s->refused = (uint64_t)c[4], s->stalls = (uint64_t)c[5], s->guard.spoofed = (uint64_t)c[6];
+        s->guard.limited_in = (uint64_t)c[7], s->guard.limited_out = (uint64_t)c[8], s->texts = (uint64_t)c[9];
+        s->text_told = c[9] > 0;
+        s->last_seen = (uint64_t)c[10], s->last_frame = (uint64_t)c[11];
+    }
+}
+
 static napi_value plane_add(napi_env env, napi_callback_info info) {
     size_t argc = 1;
     napi_value o, head, result, v;
@@ -344,7 +437,10 @@ static napi_value plane_add(napi_env env, napi_callback_info info) {
     }
     if (napi_get_named_property(env, o, "head", &head) == napi_ok) napi_is_buffer(env, head, &has_head);
     if (has_head) CHECK(napi_get_buffer_info(env, head, &head_data, &head_len));
-    if (head_len > IN_SCRATCH - IN_READ_MIN) { /* (Node holds 64 KiB of a paused socket) */
+    /* A session handed over by a relay before a restart (the rest of planeAdd's options). */
+    Resume r;
+    if (!get_resume(env, o, &r)) return NULL;
+    if (head_len > 2 * IN_SCRATCH) { /* (Node holds 64 KiB of a paused socket; a stop at most a read) */
         napi_throw_range_error(env, NULL, "planeAdd: more bytes read already than a plane takes at once");
         return NULL;
     }
@@ -360,9 +456,14 @@ static napi_value plane_add(napi_env env, napi_callback_info info) {
     }
     Session *s = calloc(1, sizeof *s);
     Handle *h = calloc(1, sizeof *h);
-    if (!s || !h || (head_len && !(s->in = malloc(head_len)))) {
+    if (!s || !h || (head_len && !(s->in = malloc(head_len))) || (r.owed_len && !(s->out = malloc(r.owed_len))) ||
+        (r.frag_len && !(s->reader.frag = malloc(MAX_MESSAGE)))) {
         close(fd);
-        free(s ? s->in : NULL);
+        if (s) {
+            free(s->in);
+            free(s->out);
+            free(s->reader.frag);
+        }
         free(s);
         free(h);
         napi_throw_error(env, NULL, "planeAdd: out of memory");
@@ -376,9 +477,11 @@ static napi_value plane_add(napi_env env, napi_callback_info info) {
     s->tap = (int)tap;
     s->masked = server;
     s->refs = 2;
-    s->last_seen = s->last_frame = (uint64_t)clock_ms(CLOCK_REALTIME);
+    s->last_seen = s->last_frame = (uint64_t)clock_ms(CLOCK_REALTIME); /* (resume() may set them) */
     guard_init(&s->guard, up, down, burst, (uint32_t)dhcp, clock_ms(CLOCK_MONOTONIC));
+    uint8_t *frag = s->reader.frag;
     ws_reader_init(&s->reader, MAX_MESSAGE, server);
+    resume(s, &r, frag);
     /* The least busy plane. */
     Plane *best = &planes[0];
     for (int i = 1; i < nplanes; i++)
@@ -429,6 +532,46 @@ static napi_value plane_close(napi_env env, napi_callback_info info) {
     if (argc > 2) napi_get_value_string_utf8(env, argv[2], reason, sizeof reason, &len);
     post(s, C_CLOSE, code, reason);
     return NULL;
+}
+
+static napi_value plane_detach(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    Session *s = live(env, info, &argc, argv);
+    if (s) post(s, C_DETACH, 0, NULL);
+    return NULL;
+}
+
+static napi_value buffer_of(napi_env env, const uint8_t *data, size_t len) {
+    napi_value v;
+    if (napi_create_buffer_copy(env, len, len ? data : (const uint8_t *)"", NULL, &v) != napi_ok) return NULL;
+    return v;
+}
+
+/*
+ * After the "detached" event (the plane let go: its thread touches the session no more, and the
+ * event's passage through the thread-safe function's lock orders its writes before this read).
+ */
+static napi_value plane_take(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1], o, v;
+    Session *s = live(env, info, &argc, argv);
+    if (!s) return NULL;
+    if (!s->detached) {
+        napi_throw_error(env, NULL, "planeTake: the session was not handed over");
+        return NULL;
+    }
+    CHECK(napi_create_object(env, &o));
+    napi_create_int32(env, s->sock, &v);
+    napi_set_named_property(env, o, "sock", v);
+    napi_create_int32(env, s->tap, &v);
+    napi_set_named_property(env, o, "tap", v);
+    napi_set_named_property(env, o, "unread", buffer_of(env, s->in, s->in_len));
+    napi_set_named_property(env, o, "owed", buffer_of(env, s->out + s->out_off, s->out_len - s->out_off));
+    napi_set_named_property(env, o, "frag", buffer_of(env, s->reader.frag, s->reader.frag_len));
+    napi_create_uint32(env, s->reader.frag_opcode, &v);
+    napi_set_named_property(env, o, "fragOpcode", v);
+    return o;
 }
 
 static napi_value plane_release(napi_env env, napi_callback_info info) {
@@ -539,6 +682,8 @@ napi_status plane_register(napi_env env, napi_value exports) {
         {"planePing", NULL, plane_ping, NULL, NULL, NULL, napi_default, NULL},
         {"planeRelease", NULL, plane_release, NULL, NULL, NULL, napi_default, NULL},
         {"planeStats", NULL, plane_stats, NULL, NULL, NULL, napi_default, NULL},
+        {"planeDetach", NULL, plane_detach, NULL, NULL, NULL, napi_default, NULL},
+        {"planeTake", NULL, plane_take, NULL, NULL, NULL, napi_default, NULL},
         {"wsParse", NULL, ws_parse, NULL, NULL, NULL, napi_default, NULL},
     };
     return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);

@@ -32,7 +32,7 @@
 enum SessionState { S_RUN, S_CLOSING, S_DONE };
 
 /* What a plane tells Node (never per frame). */
-enum EventType { E_BOUND, E_DHCP, E_LIMITED, E_TEXT, E_ENDED, E_CLOSED };
+enum EventType { E_BOUND, E_DHCP, E_LIMITED, E_TEXT, E_ENDED, E_CLOSED, E_DETACHED };
 
 typedef struct Plane Plane;
 
@@ -54,6 +54,7 @@ typedef struct Session {
     bool broken;     /* the socket failed (or memory ran out): ended on the way out */
     bool close_sent;
     bool in_pending; /* `in` may hold whole frames (kept by a stop), parsed before reading more */
+    bool detached;   /* handed over (a restart): the plane let go, fds open, state for planeTake */
     double rest_until, linger_until; /* monotonic ms */
     Guard guard;
     WsReader reader;
@@ -96,6 +97,7 @@ void session_admit(Session *s);
 void session_close(Session *s, int code, const char *reason);
 void session_ping(Session *s);
 void session_timer(Session *s);
+void session_detach(Session *s);
 
 /* plane.c: for session.c. */
 void plane_event(Session *s, enum EventType type, int code, const char *text, const uint8_t *mac, uint32_t ip);

@@ -559,6 +559,34 @@ void session_timer(Session *s) {
     settle(s);
 }
 
+/*
+ * Hand-over (a restart, src/relay/handover.ts): the plane lets go of a running session without
+ * closing anything. What the socket takes now is sent; what it does not stays owed (s->out),
+ * the bytes not parsed yet stay in s->in (still masked), a fragmented message in the reader:
+ * Node takes them (planeTake) for the next relay. A session closing, or holding its first frame
+ * for Node's verdict, is not handed over (code 0: Node closes it).
+ */
+void session_detach(Session *s) {
+    if (s->state != S_RUN || s->holding || failed(s)) {
+        plane_event(s, E_DETACHED, 0, NULL, NULL, 0);
+        settle(s);
+        return;
+    }
+    flush(s);
+    if (failed(s)) {
+        plane_event(s, E_DETACHED, 0, NULL, NULL, 0);
+        settle(s);
+        return;
+    }
+    plane_timed(s, false);
+    detach_tap(s);
+    epoll_ctl(s->plane->ep, EPOLL_CTL_DEL, s->sock, NULL);
+    s->state = S_DONE;
+    s->detached = true;
+    plane_event(s, E_DETACHED, 1, NULL, NULL, 0);
+    plane_done(s);
+}
+
 /* A new session on its plane: epoll on both fds, then what Node had read already. */
 void session_start(Session *s) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
@@ -584,6 +612,7 @@ void session_start(Session *s) {
         settle(s);
         return;
     }
+    if (owed(s) > 0) flush(s); /* what a relay before a restart owed the client */
     read_client(s); /* what Node had read first (in_pending), then the socket */
     settle(s);
 }

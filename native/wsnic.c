@@ -18,6 +18,8 @@
  *   wsMask(...), wsUnmask(...)  WebSocket masking for ws, in place of its per-byte JS loop
  *   sendDatagram(path, payload, fds?)   one AF_UNIX datagram, SCM_RIGHTS if fds: sd_notify and
  *                               the journal's native protocol, no libsystemd
+ *   notifyBarrier(path, ms)     sd_notify BARRIER=1: waits until systemd has handled the rest
+ *   memfdCreate(name)           an fd of an anonymous file in memory (a handed-over session's state)
  *
  * Errors become JS exceptions whose message names the call and the interface, with .errno
  * and .code (e.g. "EPERM").
@@ -37,7 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -570,6 +574,45 @@ static napi_value ws_unmask(napi_env env, napi_callback_info info) {
 
 /* ---- datagrams to AF_UNIX sockets: sd_notify and the journal's native protocol ---- */
 
+/* One AF_UNIX datagram to path ('@': abstract), SCM_RIGHTS with fds; 0 or errno. */
+static int dgram_send(const char *path, const void *data, size_t len, const int *fds, uint32_t nfds) {
+    struct sockaddr_un addr;
+    struct iovec iov = {(void *)data, len};
+    struct msghdr msg;
+    char control[CMSG_SPACE(sizeof(int) * 253)];
+    socklen_t addrlen;
+    int s, rc, err;
+    if (nfds > 253) return EINVAL;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, strlen(path));
+    addrlen = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+    if (path[0] == '@') addr.sun_path[0] = 0; /* abstract namespace */
+    else addrlen += 1;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = &addr;
+    msg.msg_namelen = addrlen;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        struct cmsghdr *cmsg;
+        memset(control, 0, sizeof control);
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+    }
+    s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return errno;
+    rc = sendmsg(s, &msg, MSG_NOSIGNAL);
+    err = errno;
+    close(s);
+    return rc < 0 ? err : 0;
+}
+
 /* sendDatagram(path, payload: string | Buffer, fds?: number[]): one sendmsg(), SCM_RIGHTS if fds. */
 static napi_value send_datagram(napi_env env, napi_callback_info info) {
     size_t argc = 3, len = 0;
@@ -580,12 +623,7 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
     bool is_buffer = false;
     uint32_t nfds = 0;
     int fds[253];
-    struct sockaddr_un addr;
-    struct iovec iov;
-    struct msghdr msg;
-    char control[CMSG_SPACE(sizeof fds)];
-    socklen_t addrlen;
-    int s, rc, err;
+    int err;
     CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
     if (argc < 2 || get_string(env, argv[0], path, sizeof path, "sendDatagram: bad socket path")) return NULL;
     napi_is_buffer(env, argv[1], &is_buffer);
@@ -614,47 +652,65 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
             }
         }
     }
-    memset(&addr, 0, sizeof addr);
-    addr.sun_family = AF_UNIX;
-    memcpy(addr.sun_path, path, strlen(path));
-    addrlen = offsetof(struct sockaddr_un, sun_path) + strlen(path);
-    if (path[0] == '@') addr.sun_path[0] = 0; /* abstract namespace */
-    else addrlen += 1;
-    iov.iov_base = data;
-    iov.iov_len = len;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_name = &addr;
-    msg.msg_namelen = addrlen;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (nfds > 0) {
-        struct cmsghdr *cmsg;
-        memset(control, 0, sizeof control);
-        msg.msg_control = control;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-        cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-        memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
-    }
-    s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-        free(payload);
-        throw_errno(env, errno, "sendDatagram: socket");
-        return NULL;
-    }
-    rc = sendmsg(s, &msg, MSG_NOSIGNAL);
-    err = errno;
-    close(s);
+    err = dgram_send(path, data, len, fds, nfds);
     free(payload);
-    if (rc < 0) {
+    if (err) {
         char what[160];
         snprintf(what, sizeof what, "cannot send to %s", path);
         throw_errno(env, err, what);
         return NULL;
     }
     napi_get_boolean(env, true, &result);
+    return result;
+}
+
+/*
+ * notifyBarrier(path, timeoutMs) -> boolean: sd_notify's BARRIER=1 (systemd 246+). The message
+ * carries a pipe's write end, which systemd closes once it has handled every message sent before
+ * it: true when that happened within the time, false if not. Blocks, for a stopping relay.
+ */
+static napi_value notify_barrier(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2], result;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    int32_t timeout = 5000;
+    int p[2], err;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || get_string(env, argv[0], path, sizeof path, "notifyBarrier: bad socket path")) return NULL;
+    if (argc > 1) napi_get_value_int32(env, argv[1], &timeout);
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        throw_errno(env, errno, "notifyBarrier: pipe");
+        return NULL;
+    }
+    err = dgram_send(path, "BARRIER=1", 9, &p[1], 1);
+    close(p[1]);
+    if (err) {
+        close(p[0]);
+        throw_errno(env, err, "notifyBarrier: cannot send");
+        return NULL;
+    }
+    struct pollfd pfd = {.fd = p[0], .events = 0};
+    int n;
+    do n = poll(&pfd, 1, timeout);
+    while (n < 0 && errno == EINTR);
+    close(p[0]);
+    napi_get_boolean(env, n > 0 && (pfd.revents & POLLHUP), &result);
+    return result;
+}
+
+/* memfdCreate(name) -> fd: an anonymous file in memory (close-on-exec), e.g. a session's state. */
+static napi_value memfd_create_js(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1], result;
+    char name[200];
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || get_string(env, argv[0], name, sizeof name, "memfdCreate: bad name")) return NULL;
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) {
+        throw_errno(env, errno, "memfdCreate");
+        return NULL;
+    }
+    napi_create_int32(env, fd, &result);
     return result;
 }
 
@@ -751,6 +807,8 @@ static napi_value init(napi_env env, napi_value exports) {
         {"tapOpen", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
         {"tapCreate", NULL, tap_create_async, NULL, NULL, NULL, napi_default, NULL},
         {"sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL},
+        {"notifyBarrier", NULL, notify_barrier, NULL, NULL, NULL, napi_default, NULL},
+        {"memfdCreate", NULL, memfd_create_js, NULL, NULL, NULL, napi_default, NULL},
         {"wsMask", NULL, ws_mask, NULL, NULL, NULL, napi_default, NULL},
         {"wsUnmask", NULL, ws_unmask, NULL, NULL, NULL, napi_default, NULL},
     };

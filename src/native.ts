@@ -40,6 +40,26 @@ export interface PlaneSession {
   dhcpServer: number;
   /** true: we are the server (the peer masks). */
   server: boolean;
+  /** A session a relay handed over before a restart: what it owed the client (sent first). */
+  owed?: Buffer;
+  /** ... a fragmented message in progress, and its opcode (1 text, 2 binary). */
+  frag?: Buffer;
+  fragOpcode?: number;
+  /** ... the MAC its first frame bound (admitted then: no "bound" event again). */
+  mac?: Buffer;
+  /** ... its counters, as planeStats gives them. */
+  counts?: Float64Array;
+}
+
+/** What planeTake gives of a handed-over session (see PlaneSession for the names). */
+export interface PlaneTaken {
+  sock: number;
+  tap: number;
+  /** Bytes read from the client and not parsed yet (still masked): the next relay's head. */
+  unread: Buffer;
+  owed: Buffer;
+  frag: Buffer;
+  fragOpcode: number;
 }
 
 /** What the plane tells: bound (mac), dhcp (mac, ip), limited (text up|down), text (code: bytes), ended (code, text), closed. */
@@ -68,10 +88,18 @@ export interface Addon {
   planeRelease(h: PlaneHandle): void;
   /** Counters into out: see NativePath.counts. */
   planeStats(h: PlaneHandle, out: Float64Array): void;
+  /** Hand-over: the plane lets go of the session; a "detached" event follows (code 1, or 0: not handed over). */
+  planeDetach(h: PlaneHandle): void;
+  /** After "detached" with code 1: its fds (open) and state. */
+  planeTake(h: PlaneHandle): PlaneTaken;
   /** The native path's frame codec alone (for its tests): the whole frames of `bytes`, or the close it calls for. */
   wsParse(bytes: Buffer, server: boolean): { frames: { opcode: number; data: Buffer }[]; used: number; error?: { code: number; reason: string } };
   /** One AF_UNIX datagram (sd_notify, the journal), with fds as SCM_RIGHTS. */
   sendDatagram(socketPath: string, payload: string | Buffer, fds?: number[]): boolean;
+  /** sd_notify BARRIER=1: true once systemd has handled every message sent before, within timeoutMs. */
+  notifyBarrier(socketPath: string, timeoutMs: number): boolean;
+  /** An anonymous file in memory (memfd_create, close-on-exec). */
+  memfdCreate(name: string): number;
 }
 
 let addon: Addon | undefined;

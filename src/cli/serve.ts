@@ -18,6 +18,9 @@ import { reload } from '../relay/reload';
 import { startPlane } from '../relay/nativepath';
 import { Relay } from '../relay/server';
 import { takeListenFds } from '../systemd/activation';
+import { readState, takeStored, type StoredSession } from '../systemd/fdstore';
+import { decodeState } from '../relay/handover';
+import { adoptStored, handOverOnRestart } from './restart';
 import { reportNetworkd } from '../systemd/networkd';
 import { Notifier } from '../systemd/notify';
 import { StatusReporter } from '../systemd/status';
@@ -46,13 +49,15 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const net = deriveNetwork(c);
   const notifier = new Notifier(log);
   const inherited = takeListenFds();
+  // Sessions the relay before a restart handed over (systemd's fd store): taken up below.
+  const stored = takeStored(inherited);
   // A `metrics` socket systemd passed is the metrics endpoint's, not a WebSocket server's.
   const metricsSocket = inherited.find((s) => s.name === 'metrics');
   if (metricsSocket) inherited.splice(inherited.indexOf(metricsSocket), 1);
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
   startForkServer(log); // before the first TAP: see forkserver.ts
   const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log, c.isolate_clients);
-  ports.sweep();
+  ports.sweep(storedBridges(stored));
   const capacity = clientCapacity();
   const admission = new Admission({
     allowedOrigins: c.allowed_origins, tokensFile: c.auth_tokens_file, maxClients: c.max_clients,
@@ -60,7 +65,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   });
   // Client addresses on the bridge: only as leased (the rules are in wsnic setup's ruleset).
   const leased = bindsClientIp(c) ? new LeasedSet(log) : undefined;
-  leased?.reset();
+  leased?.reset(stored.length > 0);
   if (c.data_path !== 'js') log.info('native data path', { threads: startPlane(c.data_threads) });
   const relay = new Relay({
     ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, isolateClients: c.isolate_clients,
@@ -71,6 +76,10 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
       down: { bytes: c.rate_down_bytes, frames: c.rate_down_frames, burst: c.rate_burst },
     },
   });
+  // Before the listening sockets are read: the clients of the relay before a restart.
+  leased?.pause();
+  adoptStored(stored, relay, notifier, log);
+  leased?.unpause();
   const listening = await openServers({
     inherited, address: c.ws_address, wsPort: c.ws_port, wssPort: c.wss_port, tls, version: VERSION,
     // Connections still in their handshake hold a descriptor too: bounded as well.
@@ -141,17 +150,45 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     relay,
     done,
     async stop() {
-      notifier.stopping();
-      status.stop();
-      control?.stop();
-      metrics?.stop();
-      stopLeases();
-      leased?.stop();
-      const closed = closeServers(listening.servers); // no new connection from here on
-      await relay.close();
-      await closed;
-      ports.close(); // the clients' TAPs are gone: their leaves can go too
-      stopForkServer();
+      // What stopping waits for (the planes' events, D-Bus) holds no reference on the event
+      // loop: without this, Node would exit mid-way, a hand-over half done.
+      const hold = setInterval(() => {}, 1000);
+      try {
+        await stopAll();
+      } finally {
+        clearInterval(hold);
+      }
     },
   };
+
+  async function stopAll(): Promise<void> {
+    notifier.stopping();
+    status.stop();
+    control?.stop();
+    metrics?.stop();
+    stopLeases();
+    leased?.stop();
+    const closed = closeServers(listening.servers); // no new connection from here on
+    // A restart (systemd's job on us): ws:// sessions go to the fd store, the rest get 1012.
+    const handedOver = await handOverOnRestart(relay, notifier, log);
+    if (!handedOver) await relay.close();
+    await closed;
+    ports.close(handedOver); // the clients' TAPs are gone (or the next relay's): their leaves can go too
+    stopForkServer();
+  }
+}
+
+/** The bridges stored sessions' TAPs are on (their leaves must not be swept away). */
+function storedBridges(stored: StoredSession[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of stored) {
+    if (s.state === undefined) continue;
+    try {
+      const c = decodeState(readState(s.state));
+      if (!(c instanceof Error)) out.add(c.bridge);
+    } catch {
+      // (adoptStored says why)
+    }
+  }
+  return out;
 }

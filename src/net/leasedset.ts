@@ -66,6 +66,7 @@ export class LeasedSet {
   private again = false;
   private resync = false;
   private disabled = false;
+  private paused = false;
   private failures = 0;
   /** Cancels the pending retry; set while one is pending. */
   private retry: (() => void) | undefined;
@@ -96,13 +97,29 @@ export class LeasedSet {
    * (and whose names the next clients get). Without the set (no `wsnic setup` yet, or an old
    * ruleset), client addresses are not enforced, and the log says so.
    */
-  reset(): void {
+  reset(deferred = false): void {
+    if (deferred) {
+      // Sessions taken over from the relay before a restart are in it: they are bound first
+      // (pause/unpause), then one nft run empties it and adds them, with no moment between.
+      this.resync = true;
+      return;
+    }
     try {
       run('nft', ['flush', 'set', ...BRIDGE_TABLE.split(' '), LEASED_SET]);
     } catch (err) {
       this.disabled = true;
       this.log.warning('client addresses not enforced: the nftables set is missing (run wsnic setup)', { reason: (err as Error).message });
     }
+  }
+
+  /** No nft run until unpause() (binding many clients at once: one run for all). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  unpause(): void {
+    this.paused = false;
+    this.sync();
   }
 
   /** A client's first frame named its MAC. */
@@ -145,7 +162,7 @@ export class LeasedSet {
 
   /** Brings the kernel's set to desired(), one nft at a time; changes meanwhile go in the next. */
   private sync(): void {
-    if (this.disabled) return;
+    if (this.disabled || this.paused) return;
     if (this.busy || this.retry !== undefined) {
       this.again = true;
       return;

@@ -55,9 +55,13 @@ export class PortAllocator {
     return this.leaves.size;
   }
 
-  /** Removes leaves an earlier relay left (their TAPs died with it). Before serving. */
-  sweep(): void {
+  /**
+   * Removes leaves an earlier relay left (their TAPs died with it), but those in `keep` (the
+   * bridges of sessions handed over across a restart: see claim). Before serving.
+   */
+  sweep(keep: ReadonlySet<string> = new Set()): void {
     for (const leaf of existingLeaves(this.bridge)) {
+      if (keep.has(leaf)) continue;
       removeLeaf(leaf);
       this.log.info('stale leaf bridge removed', { bridge: leaf });
     }
@@ -92,14 +96,26 @@ export class PortAllocator {
     );
   }
 
+  /** A port in use already: a TAP handed over by the relay before a restart, on `bridge`. */
+  claim(bridge: string): void {
+    const n = bridge === this.bridge ? 0 : Number(bridge.slice(leafPrefix(this.bridge).length));
+    if (!Number.isInteger(n) || n < 0 || (n > 0 && !bridge.startsWith(leafPrefix(this.bridge)))) return;
+    while (this.used.length <= n) this.used.push(0);
+    this.used[n]!++;
+    if (n > 0 && !this.leaves.has(n)) this.leaves.set(n, Promise.resolve());
+  }
+
   release(bridge: string): void {
     const n = bridge === this.bridge ? 0 : Number(bridge.slice(leafPrefix(this.bridge).length));
     if (this.used[n] !== undefined && this.used[n]! > 0) this.used[n]!--;
   }
 
-  /** Removes every leaf (the relay is stopping; its TAPs are gone). */
-  close(): void {
-    for (let n = 1; n < this.used.length; n++) removeLeaf(leafNames(this.bridge, n).leaf);
+  /**
+   * Removes every leaf (the relay is stopping; its TAPs are gone); with keepUsed (a restart),
+   * those that still have ports (TAPs handed over to the next relay) stay.
+   */
+  close(keepUsed = false): void {
+    for (let n = 1; n < this.used.length; n++) if (!keepUsed || this.used[n] === 0) removeLeaf(leafNames(this.bridge, n).leaf);
     this.used.length = 1;
     this.leaves.clear();
   }

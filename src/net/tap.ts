@@ -2,7 +2,7 @@
  * A TAP device held by this process: created from a name pattern, read on Node's event loop
  * by the addon, written one frame per write(). Closing the fd removes the device.
  */
-import { close } from 'node:fs';
+import { close, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { native, type TapCreateOptions, type TapPortHandle } from '../native';
 
@@ -39,6 +39,22 @@ export class Tap {
    */
   static async create(pattern: string, opts: TapOptions = {}): Promise<Tap> {
     const { fd, name } = await native().tapCreate(pattern, opts);
+    return new Tap(name, fd);
+  }
+
+  /**
+   * A TAP another process made and passed on (the relay before a restart, through systemd's fd
+   * store): its fd is attached to `name`, as the kernel's fdinfo says, or this throws.
+   */
+  static adopt(fd: number, name: string): Tap {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    } catch (err) {
+      throw new Error(`fd ${fd}: ${(err as Error).message}`);
+    }
+    const iff = /^iff:\s*(\S+)$/m.exec(info)?.[1];
+    if (iff !== name) throw new Error(`fd ${fd} is ${iff === undefined ? 'not a TAP' : `the TAP ${iff}`}, not ${name}`);
     return new Tap(name, fd);
   }
 
@@ -105,6 +121,18 @@ export class TapNames {
       return `${this.prefix}${this.free.pop()!}`;
     }
     return `${this.prefix}${this.next++}`;
+  }
+
+  /** A name in use already (a TAP handed over by the relay before a restart). */
+  claim(name: string): void {
+    const n = Number(name.slice(this.prefix.length));
+    if (!name.startsWith(this.prefix) || !Number.isInteger(n) || n < 0) return;
+    const i = this.free.indexOf(n);
+    if (i >= 0) this.free.splice(i, 1);
+    else if (n >= this.next) {
+      for (let k = this.next; k < n; k++) this.free.push(k);
+      this.next = n + 1;
+    }
   }
 
   release(name: string): void {

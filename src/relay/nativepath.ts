@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
-import { native, type PlaneHandle } from '../native';
+import { native, type PlaneHandle, type PlaneTaken } from '../native';
 import type { Tap } from '../net/tap';
 import type { DataPath, PathCounts, PathEvents } from './path';
 import type { Limits } from './ratelimit';
@@ -26,6 +26,25 @@ export function startPlane(count: number): number {
   return threads;
 }
 
+/**
+ * A session as a relay handed it over before a restart (handover.ts), to take up again: the
+ * socket (an fd the plane dups; the caller closes its own), what the plane had not parsed or
+ * not sent, and its MAC and counters.
+ */
+export interface Resume {
+  sock: number;
+  unread: Buffer;
+  owed: Buffer;
+  frag: Buffer;
+  fragOpcode: number;
+  /** Undefined: not bound yet. */
+  mac: string | undefined;
+  counts: PathCounts;
+}
+
+/** What a session handed over leaves: its fds, still open, and its state (see Resume). */
+export type Detached = PlaneTaken & { counts: PathCounts };
+
 /** What ws and Node hold of a socket that the hand-over reads. */
 interface Internals {
   _socket?: Socket & { _handle?: { fd?: number } | null };
@@ -40,14 +59,34 @@ export class NativePath implements DataPath {
   private readonly stats = new Float64Array(12);
   /** The counts when the plane let go (its handle is released then). */
   private final: PathCounts | undefined;
+  /** Waiting for the plane to let go of the session for a hand-over (see detach). */
+  private detaching: ((d: Detached | undefined) => void) | undefined;
 
   /**
-   * Takes the connection from ws. Throws (and changes nothing) if it cannot: no fd (a TLS
-   * socket), or ws has read from the peer already. rules: the server side's (the relay); none:
-   * the client side (`wsnic connect`: it masks, and judges nothing).
+   * Takes the connection from ws (or, resume: a session a relay handed over). Throws (and
+   * changes nothing) if it cannot: no fd (a TLS socket), or ws has read from the peer already.
+   * rules: the server side's (the relay); none: the client side (`wsnic connect`: it masks, and
+   * judges nothing).
    */
-  constructor(ws: WebSocket, tap: Tap, rules: { up: Limits; down: Limits; dhcpServer?: number | undefined } | undefined, private readonly events: PathEvents) {
-    const inner = ws as unknown as Internals;
+  constructor(from: WebSocket | Resume, tap: Tap, rules: { up: Limits; down: Limits; dhcpServer?: number | undefined } | undefined, private readonly events: PathEvents) {
+    const limits = {
+      tap: tap.fd, server: rules !== undefined,
+      up: [rules?.up.bytes ?? 0, rules?.up.frames ?? 0] as [number, number], down: [rules?.down.bytes ?? 0, rules?.down.frames ?? 0] as [number, number],
+      burst: rules?.up.burst ?? 1, dhcpServer: rules?.dhcpServer ?? 0,
+    };
+    if ('sock' in from) {
+      const c = from.counts;
+      this.handle = native().planeAdd({
+        id: this.id, sock: from.sock, head: from.unread, owed: from.owed, frag: from.frag, fragOpcode: from.fragOpcode,
+        ...(from.mac === undefined ? {} : { mac: Buffer.from(from.mac.replace(/:/g, ''), 'hex') }),
+        counts: Float64Array.of(c.framesIn, c.bytesIn, c.framesOut, c.bytesOut, c.refused, c.stalls, c.spoofed, c.limitedIn, c.limitedOut, 0, c.lastSeen, c.lastFrame),
+        ...limits,
+      });
+      this.mac = from.mac;
+      live.set(this.id, this);
+      return;
+    }
+    const inner = from as unknown as Internals;
     const socket = inner._socket;
     const fd = socket?._handle?.fd;
     if (!socket || typeof fd !== 'number' || fd < 0) throw new Error('the socket has no file descriptor');
@@ -57,14 +96,23 @@ export class NativePath implements DataPath {
     socket.on('error', () => {});
     const head: Buffer[] = [];
     for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) head.push(chunk);
-    this.handle = native().planeAdd({
-      id: this.id, sock: fd, tap: tap.fd, head: Buffer.concat(head), server: rules !== undefined,
-      up: [rules?.up.bytes ?? 0, rules?.up.frames ?? 0], down: [rules?.down.bytes ?? 0, rules?.down.frames ?? 0], burst: rules?.up.burst ?? 1,
-      dhcpServer: rules?.dhcpServer ?? 0,
-    });
+    this.handle = native().planeAdd({ id: this.id, sock: fd, head: Buffer.concat(head), ...limits });
     live.set(this.id, this);
     // Node's fd goes (the plane holds its own dup): no FIN, the connection lives on.
     socket.destroy();
+  }
+
+  /**
+   * Hand-over (a restart): the plane lets go of the session, sending what the socket takes now.
+   * Resolves with its open fds and state, or undefined if it was not handed over (closing, its
+   * first frame waiting for admit, or the connection failed): the caller closes it.
+   */
+  detach(): Promise<Detached | undefined> {
+    if (this.final) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.detaching = resolve;
+      native().planeDetach(this.handle);
+    });
   }
 
   event(type: string, code: number, text: string | undefined, mac: string | undefined, ip: string | undefined): void {
@@ -89,8 +137,27 @@ export class NativePath implements DataPath {
         this.final = this.counts();
         live.delete(this.id);
         native().planeRelease(this.handle);
+        this.detached(undefined);
         break;
+      case 'detached': {
+        if (code !== 1) {
+          this.detached(undefined);
+          break;
+        }
+        const taken = native().planeTake(this.handle);
+        this.final = this.counts();
+        live.delete(this.id);
+        native().planeRelease(this.handle);
+        this.detached({ ...taken, counts: this.final });
+        break;
+      }
     }
+  }
+
+  private detached(d: Detached | undefined): void {
+    const resolve = this.detaching;
+    this.detaching = undefined;
+    resolve?.(d);
   }
 
   counts(): PathCounts {

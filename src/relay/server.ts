@@ -15,10 +15,12 @@ import { RateLimit, type Limits } from './ratelimit';
 import type { LeasedSet } from '../net/leasedset';
 import { ipToInt } from '../config/values';
 import { CLOSE, Session, type ClientInfo } from './session';
+import type { Carried } from './handover';
+import type { Detached } from './nativepath';
 
 export interface RelayOptions {
   /** Which bridge a new client's TAP joins (the main one, or a leaf past its port limit). */
-  ports: { reserve(): Promise<string>; release(bridge: string): void };
+  ports: { reserve(): Promise<string>; release(bridge: string): void; claim(bridge: string): void };
   tapPrefix: string;
   pingInterval: number; // seconds
   idleTimeout: number; // seconds
@@ -206,11 +208,37 @@ export class Relay {
 
   /** The client's session, from a ready TAP. */
   private serve(ws: WebSocket, tap: Tap, client: Omit<ClientInfo, 'bridge'>, bridge: string, at: bigint): void {
-    const address = client.address;
     const tapMs = Number(process.hrtime.bigint() - at) / 1e6;
+    this.session(ws, tap, { ...client, bridge, tapMs });
+    this.onTapReady?.(tapMs);
+    this.onClientCountChange?.();
+  }
+
+  /**
+   * A session the relay before a restart handed over (serve.ts takes it from systemd's fd
+   * store): the same connection, TAP, MAC and address, taken up where they were.
+   */
+  adopt(c: Carried, sock: number, tap: Tap): void {
+    this.lastId = Math.max(this.lastId, c.id);
+    this.names.claim(tap.name);
+    this.opts.ports.claim(c.bridge);
+    this.opts.admission.admit(c.address);
+    const s = this.session(undefined, tap, { id: c.id, address: c.address, port: c.port, scheme: 'ws', origin: c.origin, bridge: c.bridge }, {
+      from: { sock, unread: c.unread, owed: c.owed, frag: c.frag, fragOpcode: c.fragOpcode, mac: c.mac, counts: c.counts },
+      since: c.since,
+      ip: c.ip,
+    });
+    if (c.mac !== undefined) {
+      this.bindMac(s, c.mac);
+      if (c.ip !== undefined) this.opts.leased?.acked(tap.name, c.mac, c.ip);
+    }
+    this.onClientCountChange?.();
+  }
+
+  private session(ws: WebSocket | undefined, tap: Tap, client: ClientInfo, resumed?: ConstructorParameters<typeof Session>[6]): Session {
+    const { address, bridge } = client;
     const leased = this.opts.leased;
-    this.sessions.add(
-      new Session(ws, tap, { ...client, bridge, tapMs }, this.opts.log, (s) => {
+    const s = new Session(ws, tap, client, this.opts.log, (s) => {
         this.sessions.delete(s);
         this.unbindMac(s);
         this.opts.leased?.unbind(tap.name);
@@ -219,14 +247,13 @@ export class Relay {
         this.onClientCountChange?.();
       }, {
         rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },
-        native: this.opts.dataPath === 'native' && client.scheme === 'ws' ? this.opts.rates : undefined,
+        native: (this.opts.dataPath === 'native' && client.scheme === 'ws') || resumed ? this.opts.rates : undefined,
         onBound: (s, mac) => this.bindMac(s, mac),
         ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
-      }),
-    );
+      }, resumed);
+    this.sessions.add(s);
     this.stats.mostClients = Math.max(this.stats.mostClients, this.sessions.size);
-    this.onTapReady?.(tapMs);
-    this.onClientCountChange?.();
+    return s;
   }
 
   /**
@@ -340,6 +367,33 @@ export class Relay {
   leases(byMac: Map<string, string>): void {
     for (const s of this.sessions) s.leased(byMac);
     this.opts.leased?.leases(byMac);
+  }
+
+  /**
+   * A restart: takes no new client, and every session that can (ws:// on the native path, at
+   * most `most`: the fd store's room) stops here with its socket and TAP left open for the next
+   * relay. The others are closed with 1012 (Service Restart), so their browsers come back at once.
+   */
+  async handOver(most: number): Promise<{ detached: Detached; carried: Carried }[]> {
+    this.closing = true;
+    clearInterval(this.keepalive);
+    await Promise.race([Promise.all(this.opening), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    const all = [...this.sessions];
+    const results = await Promise.all(all.map((s, i) => (i < most ? s.handOver() : Promise.resolve(undefined))));
+    const handed: { detached: Detached; carried: Carried }[] = [];
+    const leaving: Session[] = [];
+    all.forEach((s, i) => {
+      const h = results[i];
+      if (h) {
+        handed.push(h);
+        this.sessions.delete(s); // its TAP, port and place are the next relay's
+      } else {
+        s.close(CLOSE.serviceRestart, 'service restart');
+        leaving.push(s);
+      }
+    });
+    await Promise.race([Promise.all(leaving.map((s) => s.gone)), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    return handed;
   }
 
   /** Takes no new client and closes every client with 1001 (their TAPs go at once). */

@@ -8,7 +8,8 @@ import type { Logger } from '../log';
 import type { Tap } from '../net/tap';
 import type { GuardRules } from './guard';
 import { JsPath } from './jspath';
-import { NativePath } from './nativepath';
+import type { Carried } from './handover';
+import { NativePath, type Detached, type Resume } from './nativepath';
 import type { DataPath, PathCounts, PathEvents } from './path';
 import type { Limits } from './ratelimit';
 
@@ -63,6 +64,7 @@ export const CLOSE = {
   policy: 1008,
   tooBig: 1009,
   internal: 1011,
+  serviceRestart: 1012,
 } as const;
 
 /** What the relay asks of a session: the guard's rules, and a word when the guard tells. */
@@ -83,20 +85,24 @@ export class Session {
   /** close() was called, or the path ended. */
   private closing = false;
   private ended = false;
-  private readonly started = Date.now();
+  private readonly started: number;
   /** Resolves once the client's TAP is gone (after it left). */
   readonly gone: Promise<void>;
   private tapGone!: () => void;
 
   constructor(
-    ws: WebSocket,
+    ws: WebSocket | undefined,
     readonly tap: Tap,
     readonly client: ClientInfo,
     private readonly log: Logger,
     private readonly onClosed: (s: Session) => void,
     hooks: SessionHooks,
+    /** A session the relay before a restart handed over: taken up where it was. */
+    resumed?: { from: Resume; since: number; ip: string | undefined },
   ) {
     this.gone = new Promise((resolve) => (this.tapGone = resolve));
+    this.started = resumed?.since ?? Date.now();
+    this.ip = resumed?.ip;
     const onDhcpAck = hooks.onDhcpAck;
     const events: PathEvents = {
       bound: (mac) => {
@@ -113,10 +119,38 @@ export class Session {
         onDhcpAck?.(this, mac, ip);
       },
     };
+    if (resumed) {
+      // (on the native path whatever data_path says now: its state is the plane's)
+      const limits = hooks.native ?? { up: { bytes: 0, frames: 0, burst: 1 }, down: { bytes: 0, frames: 0, burst: 1 } };
+      this.path = new NativePath(resumed.from, tap, { ...limits, dhcpServer: hooks.rules.dhcpServer }, events);
+      log.info('client resumed', { ...this.fields(), mac: this.mac, since: new Date(this.started).toISOString() });
+      return;
+    }
     this.path = hooks.native
-      ? new NativePath(ws, tap, { ...hooks.native, dhcpServer: hooks.rules.dhcpServer }, events)
-      : new JsPath(ws, tap, hooks.rules, events);
+      ? new NativePath(ws!, tap, { ...hooks.native, dhcpServer: hooks.rules.dhcpServer }, events)
+      : new JsPath(ws!, tap, hooks.rules, events);
     log.info('client connected', { ...this.fields(), tap_ms: client.tapMs?.toFixed(2), path: this.path.kind });
+  }
+
+  /**
+   * A restart: the session stops here and goes to the next relay. Resolves with its socket and
+   * TAP (open: they go to systemd's fd store) and what the next relay needs, or undefined if it
+   * cannot go (the TypeScript path, closing, its first frame not admitted yet): close it then.
+   */
+  async handOver(): Promise<{ detached: Detached; carried: Carried } | undefined> {
+    if (this.closing || !(this.path instanceof NativePath)) return undefined;
+    const d = await this.path.detach();
+    if (d === undefined || this.ended) return undefined;
+    this.ended = this.closing = true; // its TAP stays open: the next relay's now
+    const c = this.client;
+    return {
+      detached: d,
+      carried: {
+        id: c.id, address: c.address, port: c.port, origin: c.origin, bridge: c.bridge, tap: this.tap.name,
+        mac: this.mac, ip: this.ip, since: this.started, counts: d.counts,
+        unread: d.unread, owed: d.owed, frag: d.frag, fragOpcode: d.fragOpcode,
+      },
+    };
   }
 
   /** The address dnsmasq leased to this client's MAC, once known. */

@@ -1,10 +1,9 @@
 /**
- * systemd-networkd over D-Bus (dbus-next): the operational and administrative state of the
- * bridge and the uplink. Every call has a timeout (dbus-next can wait forever on a bad bus);
- * without a bus or without networkd the answer is one reason, and nothing else changes.
+ * systemd-networkd over D-Bus (bus.ts): the operational and administrative state of the
+ * bridge and the uplink. Without a bus or without networkd the answer is one reason, and nothing else changes.
  */
-import { existsSync } from 'node:fs';
 import type { Logger } from '../log';
+import { SYSTEM_BUS, getProperty, withSystemBus } from './bus';
 
 export interface LinkState {
   name: string;
@@ -15,52 +14,29 @@ export interface LinkState {
 export type NetworkdReport = { available: false; reason: string } | { available: true; links: LinkState[] };
 
 const BUS = 'org.freedesktop.network1';
-const TIMEOUT_MS = 2000;
 
-function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer in ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: Error) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
-
-export async function queryNetworkd(names: string[], busPath = '/run/dbus/system_bus_socket'): Promise<NetworkdReport> {
-  if (!existsSync(busPath)) return { available: false, reason: `no system D-Bus (${busPath} missing)` };
-  // Loaded only here: a relay without a bus never pays for it.
-  const dbus = (await import('dbus-next')) as typeof import('dbus-next');
-  const bus = dbus.systemBus();
-  const failed = new Promise<never>((_, reject) => bus.on('error', (e: Error) => reject(e)));
+export async function queryNetworkd(names: string[], busPath = SYSTEM_BUS): Promise<NetworkdReport> {
   try {
-    const call = <T>(p: Promise<T>, what: string): Promise<T> => withTimeout(Promise.race([p, failed]), what);
-    const dbusObj = await call(bus.getProxyObject('org.freedesktop.DBus', '/org/freedesktop/DBus'), 'D-Bus');
-    const owned = (await call(dbusObj.getInterface('org.freedesktop.DBus').NameHasOwner(BUS), 'NameHasOwner')) as boolean;
-    if (!owned) return { available: false, reason: 'systemd-networkd is not running' };
-    const manager = (await call(bus.getProxyObject(BUS, '/org/freedesktop/network1'), 'networkd')).getInterface(`${BUS}.Manager`);
-    const links: LinkState[] = [];
-    for (const name of names) {
-      try {
-        const [, path] = (await call(manager.GetLinkByName(name), `GetLinkByName ${name}`)) as [number, string];
-        const props = (await call(bus.getProxyObject(BUS, path), name)).getInterface('org.freedesktop.DBus.Properties');
-        const get = async (p: string): Promise<string> => String(((await call(props.Get(`${BUS}.Link`, p), p)) as { value: unknown }).value);
-        links.push({ name, operational: await get('OperationalState'), administrative: await get('AdministrativeState') });
-      } catch (err) {
-        links.push({ name, operational: 'unknown', administrative: `error: ${(err as Error).message}` });
+    return await withSystemBus(async (bus, call) => {
+      const dbusObj = await call(bus.getProxyObject('org.freedesktop.DBus', '/org/freedesktop/DBus'), 'D-Bus');
+      const owned = (await call(dbusObj.getInterface('org.freedesktop.DBus').NameHasOwner(BUS), 'NameHasOwner')) as boolean;
+      if (!owned) return { available: false, reason: 'systemd-networkd is not running' };
+      const manager = (await call(bus.getProxyObject(BUS, '/org/freedesktop/network1'), 'networkd')).getInterface(`${BUS}.Manager`);
+      const links: LinkState[] = [];
+      for (const name of names) {
+        try {
+          const [, path] = (await call(manager.GetLinkByName(name), `GetLinkByName ${name}`)) as [number, string];
+          const get = async (p: string): Promise<string> => String(await getProperty(bus, call, BUS, path, `${BUS}.Link`, p));
+          links.push({ name, operational: await get('OperationalState'), administrative: await get('AdministrativeState') });
+        } catch (err) {
+          links.push({ name, operational: 'unknown', administrative: `error: ${(err as Error).message}` });
+        }
       }
-    }
-    return { available: true, links };
+      return { available: true, links };
+    }, busPath);
   } catch (err) {
-    return { available: false, reason: `D-Bus: ${(err as Error).message}` };
-  } finally {
-    bus.disconnect();
+    const msg = (err as Error).message;
+    return { available: false, reason: msg.startsWith('no system D-Bus') ? msg : `D-Bus: ${msg}` };
   }
 }
 

@@ -1,5 +1,6 @@
 /**
- * sd_notify through the addon: READY, STATUS, WATCHDOG, RELOADING, STOPPING. Without
+ * sd_notify through the addon: READY, STATUS, WATCHDOG, RELOADING, STOPPING, the fd store
+ * (FDSTORE, FDSTOREREMOVE) and BARRIER. Without
  * NOTIFY_SOCKET (not under systemd) every call is a no-op.
  */
 import type { Logger } from '../log';
@@ -20,6 +21,33 @@ export class Notifier {
       native().sendDatagram(this.socket, state);
     } catch (err) {
       this.log.warning('sd_notify failed', { state: state.split('\n')[0], reason: (err as Error).message });
+    }
+  }
+
+  /** Under systemd (a notify socket). */
+  get available(): boolean {
+    return this.socket !== undefined && this.socket !== '';
+  }
+
+  /** FDSTORE=1: fds into systemd's store under one name (see fdstore.ts). Throws on failure. */
+  store(name: string, fds: number[]): void {
+    if (!this.socket) throw new Error('not under systemd');
+    native().sendDatagram(this.socket, `FDSTORE=1\nFDNAME=${name}`, fds);
+  }
+
+  /** FDSTOREREMOVE=1: systemd closes and forgets the fds stored under the name. */
+  unstore(name: string): void {
+    this.send(`FDSTOREREMOVE=1\nFDNAME=${name}`);
+  }
+
+  /** BARRIER=1: true once systemd has handled every message sent before (within timeoutMs). */
+  barrier(timeoutMs: number): boolean {
+    if (!this.socket) return true;
+    try {
+      return native().notifyBarrier(this.socket, timeoutMs);
+    } catch (err) {
+      this.log.warning('sd_notify barrier failed', { reason: (err as Error).message });
+      return false;
     }
   }
 

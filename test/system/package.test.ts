@@ -105,6 +105,113 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
       t.match(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']).stdout, /1 packets received/);
     });
 
+    // What `wsnic status --json` lists of each client.
+    type Row = { id: number; tap: string; ip?: string; mac?: string; port: number; since: number; framesIn: number };
+    const clients = (): Row[] => sh('wsnic status --json').stdout.trim().split('\n').filter(Boolean)
+      .map((l) => JSON.parse(l) as { client?: Row }).filter((l) => l.client).map((l) => l.client!);
+    const ifindex = (tap: string): string => sh(`cat /sys/class/net/${tap}/ifindex`).stdout.trim();
+    const mainPid = (): string => sh('systemctl show -p MainPID --value wsnic.service').stdout.trim();
+
+    t.test('systemctl restart hands the ws:// client over: the same connection, TAP, MAC and address', async (t) => {
+      const [before] = clients();
+      t.ok(before?.ip, 'one client with its address');
+      const index = ifindex(before!.tap);
+      const pid = mainPid();
+      const mark = c1.mark();
+      const journalAt = journal().length;
+      // 200 pings 20 ms apart (4 s) through the relay while it restarts.
+      const ping = topo.spawn(host, 'busybox', ['ping', '-i', '0.02', '-c', '200', '-W', '5', '192.168.86.1']);
+      await new Promise((r) => setTimeout(r, 1000));
+      const restart = sh('systemctl restart wsnic.service');
+      t.equal(restart.code, 0, restart.stderr);
+      await ping.exited;
+      const [, sent, got] = /(\d+) packets transmitted, (\d+) packets received/.exec(ping.output()) ?? [];
+      t.comment(`pings during the restart: ${got} of ${sent} answered`);
+      t.ok(Number(sent) === 200 && Number(sent) - Number(got) <= 5, `at most a few pings lost (${Number(sent) - Number(got)})`);
+      t.not(mainPid(), pid, 'the relay did restart');
+      const since = c1.output().slice(mark);
+      t.notMatch(since, /disconnected|connected url=/, 'the client saw no close and did not reconnect');
+      const [after] = clients();
+      const who = (c: Row | undefined): unknown[] => [c?.id, c?.tap, c?.mac, c?.ip, c?.port, c?.since];
+      t.same(who(after), who(before), 'wsnic status: the same client id, TAP, MAC, address, port and start');
+      t.ok(after!.framesIn > before!.framesIn, 'its counters went on from where they were');
+      t.equal(ifindex(after!.tap), index, 'the same TAP (ifindex)');
+      t.match(sh('nft list set bridge wsnic leased').stdout, new RegExp(`"${after!.tap}" \\. ${after!.mac} \\. ${after!.ip!.replace(/\./g, '\\.')}`), 'its MAC and address still in the set');
+      const lines = journal().slice(journalAt).map((e) => e.MESSAGE ?? '');
+      t.ok(lines.some((l) => /sessions handed over for the restart .*handed_over=1 closed=0/.test(l)), 'the old relay handed it over');
+      t.ok(lines.some((l) => /sessions resumed after a restart resumed=1 failed=0/.test(l)), 'the new one took it up');
+      t.ok(lines.some((l) => new RegExp(`client resumed .*tap=${after!.tap}`).test(l)), 'and logged it');
+      t.match(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']).stdout, /1 packets received/);
+    });
+
+    t.test('a package upgrade with the client connected: the new version takes it over', async (t) => {
+      const newer = lastLine(execFileSync(join(ROOT, 'packaging', 'build-deb.sh'), {
+        encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, WSNIC_DEB_VERSION: '0.1.0+upgrade' },
+      }));
+      ct.copyIn(newer, '/root/wsnic-newer.deb');
+      const [before] = clients();
+      const index = ifindex(before!.tap);
+      const mark = c1.mark();
+      const journalAt = journal().length;
+      const upgrade = sh('DEBIAN_FRONTEND=noninteractive apt-get install -y /root/wsnic-newer.deb', 180_000);
+      t.equal(upgrade.code, 0, `apt install (upgrade): ${upgrade.stderr}`);
+      const lines = (): string[] => journal().slice(journalAt).map((e) => e.MESSAGE ?? '');
+      await until('the new version listening', () => lines().some((l) => /listening on an inherited socket .*version=0\.1\.0\+upgrade/.test(l)));
+      t.ok(lines().some((l) => /sessions handed over for the restart job=\S+ .*handed_over=1/.test(l)), `the upgrade's restart handed the client over: ${lines().join('\n')}`);
+      t.ok(lines().some((l) => /sessions resumed after a restart resumed=1 failed=0/.test(l)), 'to the new version');
+      t.notMatch(c1.output().slice(mark), /disconnected|connected url=/, 'the client saw no close');
+      const [after] = clients();
+      t.same([after?.id, after?.tap, after?.ip], [before?.id, before?.tap, before?.ip]);
+      t.equal(ifindex(after!.tap), index, 'the same TAP');
+      t.match(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']).stdout, /1 packets received/);
+    });
+
+    t.test('a restart while one client leaves and another\'s stored state is corrupted: the rest resume', async (t) => {
+      // Two more clients, each with its TAP on the relay (no DHCP: the first one's namespace routes).
+      const c2 = topo.connect(host, 'ws://198.19.9.2:8086/', ['--tap', 'wsn1']);
+      await c2.waitFor(/connected url=/, 30_000);
+      const two = await until('the second client listed', () => { const l = clients(); return l.length === 2 && l; });
+      const tap2 = two.find((c) => c.tap !== 'wstap0')!.tap;
+      const c3 = topo.connect(host, 'ws://198.19.9.2:8086/', ['--tap', 'wsn2']);
+      await c3.waitFor(/connected url=/, 30_000);
+      const three = await until('the third client listed', () => { const l = clients(); return l.length === 3 && l; });
+      const tap3 = three.find((c) => c.tap !== 'wstap0' && c.tap !== tap2)!.tap;
+      const [index2, index3] = [ifindex(tap2), ifindex(tap3)];
+      // Between the stop and the next relay (its ExecStartPre, as root): 2 s to let c2 go, and
+      // c3's state in systemd's fd store overwritten through PID 1's fd.
+      sh(`cat > /usr/local/sbin/wsnic-test-corrupt <<'EOF'
+#!/bin/sh
+sleep 2
+for f in /proc/1/fd/*; do
+  [ "$(readlink "$f")" = "/memfd:wsnic-state ${tap3} (deleted)" ] && echo garbage > "$f"
+done
+exit 0
+EOF
+chmod 755 /usr/local/sbin/wsnic-test-corrupt
+mkdir -p /etc/systemd/system/wsnic.service.d
+printf '[Service]\nExecStartPre=+/usr/local/sbin/wsnic-test-corrupt\n' > /etc/systemd/system/wsnic.service.d/test-restart.conf
+systemctl daemon-reload`);
+      t.teardown(() => sh('rm -f /etc/systemd/system/wsnic.service.d/test-restart.conf && systemctl daemon-reload'));
+      const journalAt = journal().length;
+      const mark3 = c3.mark();
+      sh('systemctl restart --no-block wsnic.service');
+      await until('the sessions handed over', () => journal().slice(journalAt).some((e) => /sessions handed over .*handed_over=3/.test(e.MESSAGE ?? '')));
+      c2.child.kill('SIGKILL'); // gone while no relay runs
+      await until('the next relay', () => journal().slice(journalAt).some((e) => /sessions resumed after a restart/.test(e.MESSAGE ?? '')), 30_000);
+      const lines = (): string[] => journal().slice(journalAt).map((e) => e.MESSAGE ?? '');
+      t.ok(lines().some((l) => /sessions resumed after a restart resumed=2 failed=1/.test(l)), `two resumed, one refused: ${lines().join('\n')}`);
+      t.ok(lines().some((l) => /stored session not resumed, client closed .*not a session state/.test(l)), 'the corrupt state is named');
+      // (a client back may have its TAP's name again, not its ifindex)
+      await until(`${tap2} (its client left meanwhile) removed`, () => ifindex(tap2) !== index2);
+      await until(`${tap3} (its state unreadable) removed`, () => ifindex(tap3) !== index3);
+      await c3.waitFor(/disconnected, reconnecting/, 30_000, mark3);
+      await c3.waitFor(/connected url=/, 30_000, mark3);
+      t.ok(clients().some((c) => c.tap === 'wstap0'), 'the first client is still there');
+      t.match(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '2', '192.168.86.1']).stdout, /1 packets received/, 'and still pings');
+      t.notMatch(sh('nft list set bridge wsnic leased').stdout, new RegExp(`"${tap2}"`), 'no set element of the client that left');
+      c3.child.kill('SIGTERM');
+    });
+
     t.test('systemctl restart: clients connecting meanwhile wait instead of being refused', async (t) => {
       const pid = sh('systemctl show -p MainPID --value wsnic.service').stdout.trim();
       const mark = c1.mark();
@@ -116,9 +223,8 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
       t.same(attempts.filter((a) => a.result !== 'open'), [], 'every connection opened, none refused');
       t.not(sh('systemctl show -p MainPID --value wsnic.service').stdout.trim(), pid, 'the relay did restart');
       t.comment(`slowest connection during the restart: ${Math.max(...attempts.map((a) => a.ms))} ms`);
-      await c1.waitFor(/connected url=/, 30_000, mark); // the first client comes back by itself
-      // With the address it already holds, no new DHCP: the new relay found it in the lease file.
-      await until('a ping from the kept address through the new relay', () => /1 packets received/.test(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '1', '192.168.86.1']).stdout), 15_000);
+      t.notMatch(c1.output().slice(mark), /disconnected/, 'the first client was handed over again');
+      await until('a ping through the new relay', () => /1 packets received/.test(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '1', '192.168.86.1']).stdout), 15_000);
     });
 
     t.test('the watchdog restarts a relay stopped with SIGSTOP', async (t) => {
@@ -154,6 +260,11 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     t.equal(sh('systemctl reload wsnic.service').code, 0);
     await until('the certificate reloaded', () => journal().slice(before).some((e) => /certificate reloaded/.test(e.MESSAGE ?? '')));
     t.notOk(journal().slice(before).some((e) => /client disconnected/.test(e.MESSAGE ?? '')), 'the reload kept the wss client');
+    // wss:// cannot be handed over (Node holds the TLS state): 1012, and the client comes back.
+    const mark = c2.mark();
+    t.equal(sh('systemctl restart wsnic.service').code, 0);
+    await c2.waitFor(/disconnected, reconnecting .*code=1012/, 30_000, mark);
+    await c2.waitFor(/connected url=wss:/, 30_000, mark);
     c2.child.kill('SIGTERM');
   });
 

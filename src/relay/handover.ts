@@ -1,0 +1,99 @@
+/**
+ * What a ws:// session carries across a restart (src/systemd/fdstore.ts keeps it in systemd's
+ * fd store, beside the session's socket and TAP): who the client is, its MAC and address, its
+ * counters, and the native plane's bytes in flight (read and not parsed yet, owed and not sent,
+ * a fragmented message). One memfd per session holds it, as
+ *
+ *   wsnic-session 1\n{JSON}
+ *
+ * Buffers are base64 in the JSON. A reader that does not know the version, or finds a field
+ * missing or out of range, refuses the whole state with the reason: that client is closed, the
+ * others go on.
+ */
+import type { PathCounts } from './path';
+
+export const STATE_MAGIC = 'wsnic-session';
+export const STATE_VERSION = 1;
+
+/** At most: what a plane may owe a client and hold unread, with room (native/plane.h). */
+const MAX_BYTES = 4 * 1024 * 1024;
+
+export interface Carried {
+  id: number;
+  address: string;
+  port: number;
+  origin: string;
+  /** The bridge its TAP is a port of. */
+  bridge: string;
+  /** The TAP's name (checked against the fd's on taking it up). */
+  tap: string;
+  /** Undefined: no frame yet (the first one binds it, as for a new client). */
+  mac: string | undefined;
+  ip: string | undefined;
+  /** Unix ms it connected. */
+  since: number;
+  counts: PathCounts;
+  unread: Buffer;
+  owed: Buffer;
+  frag: Buffer;
+  fragOpcode: number;
+}
+
+const COUNTS: (keyof PathCounts)[] = [
+  'framesIn', 'bytesIn', 'framesOut', 'bytesOut', 'refused', 'stalls', 'spoofed', 'limitedIn', 'limitedOut', 'lastSeen', 'lastFrame',
+];
+
+export function encodeState(c: Carried): Buffer {
+  const json = JSON.stringify({
+    ...c,
+    unread: c.unread.toString('base64'),
+    owed: c.owed.toString('base64'),
+    frag: c.frag.toString('base64'),
+  });
+  return Buffer.from(`${STATE_MAGIC} ${STATE_VERSION}\n${json}`);
+}
+
+/** The state in bytes, or an Error saying what is wrong with it. */
+export function decodeState(bytes: Buffer): Carried | Error {
+  const nl = bytes.indexOf(10);
+  const head = nl < 0 ? '' : bytes.subarray(0, nl).toString('latin1');
+  const m = new RegExp(`^${STATE_MAGIC} (\\d+)$`).exec(head);
+  if (!m) return new Error(`not a session state (${bytes.length} bytes, no "${STATE_MAGIC}" line)`);
+  if (Number(m[1]) !== STATE_VERSION) return new Error(`session state version ${m[1]}, this relay reads ${STATE_VERSION}`);
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(bytes.subarray(nl + 1).toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    return new Error(`session state is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof o !== 'object' || o === null) return new Error('session state is not an object');
+  const wrong = (field: string): Error => new Error(`session state: bad ${field}`);
+  const int = (k: string, min: number, max: number): boolean => Number.isInteger(o[k]) && (o[k] as number) >= min && (o[k] as number) <= max;
+  const str = (k: string, re: RegExp): boolean => typeof o[k] === 'string' && re.test(o[k] as string);
+  if (!int('id', 1, 2 ** 32 - 1)) return wrong('id');
+  if (!str('address', /^[0-9a-fA-F.:]{2,45}$/)) return wrong('address');
+  if (!int('port', 0, 65535)) return wrong('port');
+  if (typeof o.origin !== 'string' || o.origin.length > 4096) return wrong('origin');
+  if (!str('bridge', /^[^\s/]{1,15}$/)) return wrong('bridge');
+  if (!str('tap', /^[^\s/]{1,15}$/)) return wrong('tap');
+  if (o.mac !== undefined && !str('mac', /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)) return wrong('mac');
+  if (o.ip !== undefined && !str('ip', /^\d{1,3}(\.\d{1,3}){3}$/)) return wrong('ip');
+  if (!int('since', 0, 2 ** 53 - 1)) return wrong('since');
+  if (!int('fragOpcode', 0, 2)) return wrong('fragOpcode');
+  const counts = o.counts as Record<string, unknown> | undefined;
+  if (typeof counts !== 'object' || counts === null) return wrong('counts');
+  for (const k of COUNTS) if (!Number.isInteger(counts[k]) || (counts[k] as number) < 0) return wrong(`counts.${k}`);
+  const buffers: Record<string, Buffer> = {};
+  for (const k of ['unread', 'owed', 'frag']) {
+    if (typeof o[k] !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o[k] as string)) return wrong(k);
+    buffers[k] = Buffer.from(o[k] as string, 'base64');
+    if (buffers[k]!.length > MAX_BYTES) return wrong(k);
+  }
+  if ((buffers.frag!.length > 0) !== (o.fragOpcode !== 0)) return wrong('frag');
+  return {
+    id: o.id as number, address: o.address as string, port: o.port as number, origin: o.origin, bridge: o.bridge as string,
+    tap: o.tap as string, mac: o.mac as string | undefined, ip: o.ip as string | undefined, since: o.since as number,
+    counts: Object.fromEntries(COUNTS.map((k) => [k, counts[k]])) as unknown as PathCounts,
+    unread: buffers.unread!, owed: buffers.owed!, frag: buffers.frag!, fragOpcode: o.fragOpcode as number,
+  };
+}

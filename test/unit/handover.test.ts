@@ -1,0 +1,74 @@
+/**
+ * The state a session carries across a restart (src/relay/handover.ts), and how the next relay
+ * tells a stored session's fds apart (src/systemd/fdstore.ts): real fds of each kind.
+ */
+import t from 'tap';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { createServer, connect, type Socket } from 'node:net';
+import { decodeState, encodeState, type Carried } from '../../src/relay/handover';
+import { readState, takeStored } from '../../src/systemd/fdstore';
+import { native } from '../../src/native';
+
+const carried = (): Carried => ({
+  id: 17, address: '198.51.100.7', port: 40123, origin: 'https://copy.sh', bridge: 'wsbr0', tap: 'wstap3',
+  mac: '52:54:00:12:34:56', ip: '192.168.86.23', since: 1_796_000_000_000,
+  counts: { framesIn: 5, bytesIn: 900, framesOut: 6, bytesOut: 1000, refused: 0, stalls: 1, spoofed: 2, limitedIn: 0, limitedOut: 0, lastSeen: 1_796_000_001_000, lastFrame: 1_796_000_000_500 },
+  unread: Buffer.from([0x82, 0xfe, 0x01]), owed: Buffer.from('owed bytes'), frag: Buffer.alloc(0), fragOpcode: 0,
+});
+
+t.test('a state survives encoding, buffers and all', async (t) => {
+  const c = carried();
+  t.same(decodeState(encodeState(c)), c);
+  const unbound = { ...carried(), mac: undefined, ip: undefined, frag: Buffer.from('half a message'), fragOpcode: 2 };
+  t.same(decodeState(encodeState(unbound)), unbound, 'a client with no frame yet, mid-message');
+});
+
+t.test('a state that is not ours or is damaged is refused with the reason', async (t) => {
+  const good = encodeState(carried()).toString();
+  const reason = (b: Buffer | string): string => {
+    const r = decodeState(Buffer.from(b));
+    return r instanceof Error ? r.message : 'accepted';
+  };
+  t.match(reason('garbage\n'), /not a session state \(8 bytes/);
+  t.match(reason(''), /not a session state/);
+  t.match(reason(good.replace('wsnic-session 1', 'wsnic-session 2')), /version 2, this relay reads 1/);
+  t.match(reason(good.slice(0, good.length - 5)), /not JSON/);
+  t.match(reason(good.replace('"wstap3"', '"a/b"')), /bad tap/);
+  t.match(reason(good.replace('"52:54:00:12:34:56"', '"52:54:00:12:34"')), /bad mac/);
+  t.match(reason(good.replace('"port":40123', '"port":70000')), /bad port/);
+  t.match(reason(good.replace('"stalls":1', '"stalls":-1')), /bad counts\.stalls/);
+  t.match(reason(good.replace('"fragOpcode":0', '"fragOpcode":2')), /bad frag/, 'an opcode without a message');
+  t.match(reason(good.replace(/"owed":"[^"]*"/, '"owed":"%%%"')), /bad owed/);
+  t.match(reason(`wsnic-session 1\n${JSON.stringify({ ...JSON.parse(good.slice(good.indexOf('\n') + 1)), owed: Buffer.alloc(5 * 1024 * 1024).toString('base64') })}`), /bad owed/, 'more than a plane owes');
+});
+
+t.test('stored fds are told apart by type: socket, TAP, state memfd', async (t) => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const sock: Socket = connect(port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  t.teardown(() => {
+    sock.destroy();
+    server.close();
+  });
+  const sockFd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
+  const memfd = native().memfdCreate('wsnic-state test');
+  writeSync(memfd, encodeState(carried()));
+  const tun = openSync('/dev/zero', 'r+'); // a character device, as a TAP's fd (/dev/net/tun) is
+  const null_ = openSync('/dev/null', 'r'); // also a character device: a second one goes to `other`
+  const inherited = [
+    { name: 'ws', fd: 3 },
+    { name: 'wsnic-c9', fd: memfd },
+    { name: 'wsnic-c9', fd: sockFd },
+    { name: 'wsnic-c9', fd: tun },
+    { name: 'wsnic-c2', fd: null_ },
+  ];
+  const stored = takeStored(inherited);
+  t.same(inherited, [{ name: 'ws', fd: 3 }], 'the listening socket stays');
+  t.same(stored.map((s) => s.name), ['wsnic-c2', 'wsnic-c9'], 'by id');
+  t.same(stored[1], { name: 'wsnic-c9', sock: sockFd, tap: tun, state: memfd, other: [] });
+  t.same(stored[0], { name: 'wsnic-c2', tap: null_, other: [] }, 'incomplete: the next relay closes it');
+  t.same(decodeState(readState(memfd)), carried(), 'read from the start, whatever the offset');
+  for (const fd of [memfd, tun, null_]) closeSync(fd);
+});
