@@ -48,7 +48,7 @@ export function adoptStored(stored: StoredSession[], relay: Relay, notifier: Not
  * A stop: if systemd runs it as part of a restart, the sessions go to its fd store and this
  * resolves true (the caller closes no client); otherwise false, and nothing has changed.
  */
-export async function handOverOnRestart(relay: Relay, notifier: Notifier, log: Logger): Promise<boolean> {
+export async function handOverOnRestart(relay: Relay, notifier: Notifier, log: Logger, enabled = true): Promise<boolean> {
   if (!notifier.available) return false;
   let own: Awaited<ReturnType<typeof ownJob>>;
   try {
@@ -59,6 +59,10 @@ export async function handOverOnRestart(relay: Relay, notifier: Notifier, log: L
   }
   if (own.job === undefined || !RESTART_JOBS.has(own.job)) {
     log.info('not a restart: clients are closed', { job: own.job ?? 'none' });
+    return false;
+  }
+  if (!enabled) {
+    log.info('a restart, clients are closed (restart_handover = 0)', { job: own.job });
     return false;
   }
   if (own.fdStoreMax < 3) {

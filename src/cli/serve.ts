@@ -170,7 +170,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     leased?.stop();
     const closed = closeServers(listening.servers); // no new connection from here on
     // A restart (systemd's job on us): ws:// sessions go to the fd store, the rest get 1012.
-    const handedOver = await handOverOnRestart(relay, notifier, log);
+    const handedOver = await handOverOnRestart(relay, notifier, log, c.restart_handover);
     if (!handedOver) await relay.close();
     await closed;
     ports.close(handedOver); // the clients' TAPs are gone (or the next relay's): their leaves can go too

@@ -132,6 +132,8 @@ export const schema = [
     doc: 'How established ws:// sessions are relayed: native (the addon\'s own threads, off Node\'s event loop) or js (ws on the event loop, as wss:// always is).' },
   { key: 'data_threads', kind: 'int', default: '0', meta: 'N', min: 0, max: 64,
     doc: 'Threads of the native data path; 0: one per CPU core.' },
+  { key: 'restart_handover', kind: 'bool', default: '1',
+    doc: 'On a restart by systemd (systemctl restart, a package upgrade), hand every ws:// client to the next relay through systemd\'s fd store: its connection, TAP and address stay; 0: close every client (1001), as a stop does.' },
   { key: 'control_socket', kind: 'path', default: '', meta: 'PATH',
     doc: 'Unix socket (mode 0660, group wsnic) where the relay answers `wsnic status` and `wsnic disconnect`; empty: control.sock in runtime_dir with -relay added (/run/wsnic-relay/control.sock).' },
   { key: 'metrics_address', kind: 'listen', default: '', meta: 'HOST:PORT',

@@ -219,15 +219,24 @@ export class Relay {
    * store): the same connection, TAP, MAC and address, taken up where they were.
    */
   adopt(c: Carried, sock: number, tap: Tap): void {
-    this.lastId = Math.max(this.lastId, c.id);
     this.names.claim(tap.name);
     this.opts.ports.claim(c.bridge);
     this.opts.admission.admit(c.address);
-    const s = this.session(undefined, tap, { id: c.id, address: c.address, port: c.port, scheme: 'ws', origin: c.origin, bridge: c.bridge }, {
-      from: { sock, unread: c.unread, owed: c.owed, frag: c.frag, fragOpcode: c.fragOpcode, mac: c.mac, counts: c.counts },
-      since: c.since,
-      ip: c.ip,
-    });
+    let s: Session;
+    try {
+      s = this.session(undefined, tap, { id: c.id, address: c.address, port: c.port, scheme: 'ws', origin: c.origin, bridge: c.bridge }, {
+        from: { sock, unread: c.unread, owed: c.owed, frag: c.frag, fragOpcode: c.fragOpcode, mac: c.mac, counts: c.counts },
+        since: c.since,
+        ip: c.ip,
+      });
+    } catch (err) {
+      // (the caller closes the fds: the TAP's name, port and place are free at once)
+      this.names.release(tap.name);
+      this.opts.ports.release(c.bridge);
+      this.opts.admission.release(c.address);
+      throw err;
+    }
+    this.lastId = Math.max(this.lastId, c.id);
     if (c.mac !== undefined) {
       this.bindMac(s, c.mac);
       if (c.ip !== undefined) this.opts.leased?.acked(tap.name, c.mac, c.ip);

@@ -9,20 +9,24 @@
  *   status: the relay (each data path) with the largest scale step of idle clients, `wsnic
  *           status --json` run back to back while one more client pings the gateway every 10 ms
  *
+ *   restart: `systemctl restart wsnic` in the booted container with N guests pinging every 10 ms
+ *           and an iperf3 stream, with the hand-over and without (restart.ts)
+ *
  *   paths:  ping, TCP, UDP and jumbo for each data path (--paths native,js): native (the
  *           addon's threads, `.relay`) and js (the TypeScript path, `.relay_js`), in one run;
  *           threads: guest-to-guest TCP with data_threads 1 and 2; steady: --steady N clients
  *           each sending 1 Mbit/s, the relay's CPU and an idle client's ping during it
  *
  * Options: --quick (short runs), --relay-cmd 'CMD with {conf}', --scale 100,1000,10000,
- *          --only lease,ping,tcp,jumbo,udp,threads,steady,scale,status,slow, --paths native,js,
- *          --steady 1000, --out DIR
+ *          --only lease,ping,tcp,jumbo,udp,threads,steady,scale,status,slow,restart, --paths native,js,
+ *          --steady 1000, --restart-clients 100,1000, --out DIR
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, WSNIC, Topology, relayNetwork, sh, type Proc } from '../e2e/topology';
 import { barsFromFigures, renderChart } from './chart';
+import { restartPart } from './restart';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -39,7 +43,9 @@ const SCALES = opt('scale', QUICK ? '100' : '100,1000,10000')
   .map((n) => Math.min(n, Math.floor((FD_HARD - 64) / 2)));
 /** Extra wsnic.conf keys for every relay of the run: --relay-conf bind_client_ip=0,mtu=9000 */
 const RELAY_CONF = Object.fromEntries(opt('relay-conf', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-const ONLY = opt('only', 'lease,ping,tcp,jumbo,udp,threads,steady,scale,status,slow').split(',');
+const ONLY = opt('only', 'lease,ping,tcp,jumbo,udp,threads,steady,scale,status,slow,restart').split(',');
+/** Emulated guests of the restart part, each pinging every 10 ms. */
+const RESTART_CLIENTS = opt('restart-clients', QUICK ? '100' : '100,1000').split(',').map(Number);
 const OUT = opt('out', join(ROOT, 'bench-results'));
 /** The relay's data paths to measure, in one run: native (the default) and js (before it). */
 const PATHS = opt('paths', 'native,js').split(',') as ('native' | 'js')[];
@@ -501,6 +507,7 @@ async function main(): Promise<void> {
   if (ONLY.includes('scale')) for (const s of SCALES) await scale(s);
   if (ONLY.includes('status')) for (const path of PATHS) await statusUnderLoad(Math.max(...SCALES), path);
   if (ONLY.includes('slow')) await slowConsumer();
+  if (ONLY.includes('restart')) await restartPart({ report, registerCleanup, cleanupAll, quick: QUICK }, RESTART_CLIENTS);
   writeFileSync(join(OUT, 'bench.json'), `${JSON.stringify({ relay: RELAY_CMD, quick: QUICK, date: new Date().toISOString(), figures }, null, 2)}\n`);
   writeFileSync(join(OUT, 'bench.svg'), renderChart(`wsnic benchmark (${new Date().toISOString().slice(0, 10)}, 2 cores)`, barsFromFigures(figures)));
   console.log(`# wrote ${join(OUT, 'bench.json')} and ${join(OUT, 'bench.svg')}`);
