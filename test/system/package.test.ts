@@ -119,18 +119,25 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
       const pid = mainPid();
       const mark = c1.mark();
       const journalAt = journal().length;
-      // 200 pings 20 ms apart (4 s) through the relay while it restarts.
+      // 200 pings 20 ms apart (4 s) through the relay while it restarts, counted where they reach
+      // the guest: busybox ping's own socket buffer (~7 KB) drops the burst of replies that waited
+      // in the TAP while no relay ran (seen: every reply on the wire, ping missing the last few).
+      const dump = topo.spawn(host, 'tcpdump', ['-i', 'wsn0', '-n', '-l', 'icmp[icmptype] = icmp-echoreply']);
+      await dump.waitFor(/listening on/);
       const ping = topo.spawn(host, 'busybox', ['ping', '-i', '0.02', '-c', '200', '-W', '5', '192.168.86.1']);
       await new Promise((r) => setTimeout(r, 1000));
       const restart = sh('systemctl restart wsnic.service');
       t.equal(restart.code, 0, restart.stderr);
       await ping.exited;
+      await new Promise((r) => setTimeout(r, 300));
+      dump.child.kill('SIGINT');
+      await dump.exited;
       const [, sent, got] = /(\d+) packets transmitted, (\d+) packets received/.exec(ping.output()) ?? [];
-      t.comment(`pings during the restart: ${got} of ${sent} answered`);
-      const seqs = new Set([...ping.output().matchAll(/seq=(\d+) /g)].map((m) => Number(m[1])));
-      const missing = Array.from({ length: 200 }, (_, i) => i).filter((i) => !seqs.has(i));
+      const answered = new Set([...dump.output().matchAll(/ICMP echo reply, id \d+, seq (\d+),/g)].map((m) => Number(m[1])));
+      const missing = Array.from({ length: 200 }, (_, i) => i).filter((i) => !answered.has(i));
       const slowest = Math.max(...[...ping.output().matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])));
-      t.ok(Number(sent) === 200 && Number(sent) - Number(got) <= 5, `at most a few pings lost (${Number(sent) - Number(got)}: seq ${missing.join(' ')}; slowest reply ${slowest} ms)`);
+      t.comment(`pings during the restart: ${answered.size} of ${sent} answered on the guest's link (busybox ping counted ${got}); slowest reply ${slowest} ms`);
+      t.ok(Number(sent) === 200 && missing.length <= 2, `at most a few pings lost (${missing.length}: seq ${missing.join(' ')})`);
       t.not(mainPid(), pid, 'the relay did restart');
       const since = c1.output().slice(mark);
       t.notMatch(since, /disconnected|connected url=/, 'the client saw no close and did not reconnect');
