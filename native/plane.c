@@ -356,17 +356,31 @@ static bool get_resume(napi_env env, napi_value o, Resume *r) {
     napi_value v;
     bool is = false;
     memset(r, 0, sizeof *r);
-    if (!get_buffer(env, o, "owed", &r->owed, &r->owed_len) || !get_buffer(env, o, "frag", &r->frag, &r->frag_len) ||
-        !get_buffer(env, o, "mac", &mac, &mac_len) || !get_num(env, o, "fragOpcode", &op)) {
-        napi_throw_type_error(env, NULL, "planeAdd: bad hand-over options");
+    const char *bad = !get_buffer(env, o, "owed", &r->owed, &r->owed_len) ? "owed"
+                      : !get_buffer(env, o, "frag", &r->frag, &r->frag_len) ? "frag"
+                      : !get_buffer(env, o, "mac", &mac, &mac_len)          ? "mac"
+                      : !get_num(env, o, "fragOpcode", &op)                  ? "fragOpcode"
+                                                                             : NULL;
+    if (bad) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "planeAdd: %s must be a Buffer", bad);
+        napi_throw_type_error(env, NULL, msg);
         return false;
     }
-    if ((mac && mac_len != 6) || r->frag_len > MAX_MESSAGE || (r->frag_len && op != WS_TEXT && op != WS_BINARY) ||
-        r->owed_len > 4 * HIGH_WATER) {
-        napi_throw_range_error(env, NULL, "planeAdd: hand-over state out of range");
+    /* A fragmented message may be open with no byte yet (an empty first fragment). */
+    bad = mac && mac_len != 6                                    ? "mac is not 6 bytes"
+          : r->frag_len > MAX_MESSAGE                             ? "frag is larger than a message"
+          : op != 0 && op != WS_TEXT && op != WS_BINARY           ? "fragOpcode is not 0, 1 or 2"
+          : r->frag_len && op == 0                                ? "frag without fragOpcode"
+          : r->owed_len > 4 * HIGH_WATER                          ? "owed is more than a plane owes"
+                                                                  : NULL;
+    if (bad) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "planeAdd: %s", bad);
+        napi_throw_range_error(env, NULL, msg);
         return false;
     }
-    r->frag_opcode = r->frag_len ? (uint32_t)op : 0;
+    r->frag_opcode = (uint32_t)op;
     if (mac) {
         r->has_mac = true;
         memcpy(r->mac, mac, 6);
@@ -381,6 +395,11 @@ static bool get_resume(napi_env env, napi_value o, Resume *r) {
             return false;
         }
         memcpy(r->counts, data, sizeof r->counts);
+        for (int i = 0; i < 12; i++)
+            if (!(r->counts[i] >= 0 && r->counts[i] <= 9007199254740992.0)) { /* (NaN fails too) */
+                napi_throw_range_error(env, NULL, "planeAdd: counts must be 0 to 2^53");
+                return false;
+            }
         r->has_counts = true;
     }
     return true;
@@ -396,8 +415,8 @@ static void resume(Session *s, const Resume *r, uint8_t *frag) {
         memcpy(frag, r->frag, r->frag_len);
         s->reader.frag = frag;
         s->reader.frag_len = r->frag_len;
-        s->reader.frag_opcode = (uint8_t)r->frag_opcode;
     }
+    s->reader.frag_opcode = (uint8_t)r->frag_opcode; /* (the reader allocates its buffer if none) */
     if (r->has_mac) { /* bound and admitted by the relay before */
         s->guard.bound = true;
         memcpy(s->guard.mac, r->mac, 6);

@@ -20,6 +20,7 @@
  *                               the journal's native protocol, no libsystemd
  *   notifyBarrier(path, ms)     sd_notify BARRIER=1: waits until systemd has handled the rest
  *   memfdCreate(name)           an fd of an anonymous file in memory (a handed-over session's state)
+ *   setCloexec(fd)              close-on-exec on an inherited fd (none reaches a child)
  *
  * Errors become JS exceptions whose message names the call and the interface, with .errno
  * and .code (e.g. "EPERM").
@@ -698,6 +699,21 @@ static napi_value notify_barrier(napi_env env, napi_callback_info info) {
     return result;
 }
 
+/* setCloexec(fd): close-on-exec on an fd we were given (systemd passes them without). */
+static napi_value set_cloexec(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    int32_t fd = -1;
+    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+    if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+        napi_throw_type_error(env, NULL, "setCloexec: an fd is needed");
+        return NULL;
+    }
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) throw_errno(env, errno, "setCloexec");
+    return NULL;
+}
+
 /* memfdCreate(name) -> fd: an anonymous file in memory (close-on-exec), e.g. a session's state. */
 static napi_value memfd_create_js(napi_env env, napi_callback_info info) {
     size_t argc = 1;
@@ -809,6 +825,7 @@ static napi_value init(napi_env env, napi_value exports) {
         {"sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL},
         {"notifyBarrier", NULL, notify_barrier, NULL, NULL, NULL, napi_default, NULL},
         {"memfdCreate", NULL, memfd_create_js, NULL, NULL, NULL, napi_default, NULL},
+        {"setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_default, NULL},
         {"wsMask", NULL, ws_mask, NULL, NULL, NULL, napi_default, NULL},
         {"wsUnmask", NULL, ws_unmask, NULL, NULL, NULL, napi_default, NULL},
     };

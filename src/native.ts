@@ -100,6 +100,8 @@ export interface Addon {
   notifyBarrier(socketPath: string, timeoutMs: number): boolean;
   /** An anonymous file in memory (memfd_create, close-on-exec). */
   memfdCreate(name: string): number;
+  /** FD_CLOEXEC on an fd (systemd passes its fds without). */
+  setCloexec(fd: number): void;
 }
 
 let addon: Addon | undefined;

@@ -3,7 +3,8 @@
  * stores its ws:// sessions in systemd's fd store; the relay after it takes them up before it
  * reads its listening sockets. `wsnic run` (no systemd) does neither.
  */
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Logger } from '../log';
 import { native } from '../native';
 import { Tap } from '../net/tap';
@@ -14,6 +15,31 @@ import type { Notifier } from '../systemd/notify';
 
 /** How long a stopping relay waits for systemd to confirm it has taken every session. */
 const BARRIER_MS = 5000;
+/** fds the next relay needs for itself (listening sockets, the journal, Node's own). */
+const FD_MARGIN = 256;
+
+/** The soft RLIMIT_NOFILE (the next relay gets the same from the unit). */
+function openFilesLimit(): number {
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return m?.[1] === undefined || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+/** The bridge an interface is a port of, if any. */
+function bridgeOf(ifname: string): string | undefined {
+  try {
+    return basename(readlinkSync(`/sys/class/net/${ifname}/master`));
+  } catch {
+    return undefined;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // (closed already)
+  }
+}
 
 /**
  * Takes up the sessions the relay before a restart stored. One that cannot be (its state
@@ -32,6 +58,10 @@ export function adoptStored(stored: StoredSession[], relay: Relay, notifier: Not
       const c = decodeState(readState(s.state!));
       if (c instanceof Error) throw c;
       const tap = Tap.adopt(s.tap!, c.tap);
+      // Still a port of its bridge (not so after `systemctl restart wsnic-bridge`, which made a
+      // new bridge): a client on no bridge would stay connected with no network.
+      const master = bridgeOf(c.tap);
+      if (master !== c.bridge) throw new Error(`TAP ${c.tap} is ${master ? `on ${master}` : 'on no bridge'}, not on ${c.bridge}`);
       relay.adopt(c, s.sock!, tap);
       closeStored(s, { tap: true }); // the plane has its own dup of the socket; the TAP is the session's
       resumed++;
@@ -71,7 +101,9 @@ export async function handOverOnRestart(relay: Relay, notifier: Notifier, log: L
   }
   const t0 = Date.now();
   const clients = relay.sessions.size;
-  const handed = await relay.handOver(Math.floor(own.fdStoreMax / 3));
+  // Three fds a session: what the store takes, and what the next relay can open beside its own.
+  const room = Math.floor(Math.min(own.fdStoreMax, openFilesLimit() - FD_MARGIN) / 3);
+  const { handed, leaving } = await relay.handOver(room);
   let stored = 0;
   for (const { detached: d, carried: c } of handed) {
     let memfd: number | undefined;
@@ -82,13 +114,14 @@ export async function handOverOnRestart(relay: Relay, notifier: Notifier, log: L
       notifier.store(storeName(c.id), [d.sock, d.tap, memfd]);
       stored++;
     } catch (err) {
-      log.warning('session not handed over, client closed', { tap: c.tap, client_address: c.address, reason: (err as Error).message });
+      log.warning('session not handed over, connection closed', { tap: c.tap, client_address: c.address, reason: (err as Error).message });
     } finally {
-      // systemd holds its own references from the send on; ours go.
-      for (const fd of [memfd, d.sock, d.tap]) if (fd !== undefined) closeSync(fd);
+      // systemd holds its own references from the send on; ours go (a failed one's with them).
+      for (const fd of [memfd, d.sock, d.tap]) if (fd !== undefined) closeQuietly(fd);
     }
   }
   const confirmed = notifier.barrier(BARRIER_MS);
   log.info('sessions handed over for the restart', { job: own.job, clients, handed_over: stored, closed: clients - stored, ms: Date.now() - t0, confirmed });
+  await leaving; // the others' TAPs (closed with 1012), within systemd's stop timeout
   return true;
 }

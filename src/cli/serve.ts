@@ -66,7 +66,8 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   // Client addresses on the bridge: only as leased (the rules are in wsnic setup's ruleset).
   const leased = bindsClientIp(c) ? new LeasedSet(log) : undefined;
   leased?.reset(stored.length > 0);
-  if (c.data_path !== 'js') log.info('native data path', { threads: startPlane(c.data_threads) });
+  // (sessions handed over are the native path's whatever data_path says now)
+  if (c.data_path !== 'js' || stored.length > 0) log.info('native data path', { threads: startPlane(c.data_threads) });
   const relay = new Relay({
     ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, isolateClients: c.isolate_clients,
     admission, log, leased, gateway: net.bridgeAddress, duplicateMac: c.duplicate_mac === 'refuse' ? 'refuse' : 'allow',

@@ -10,12 +10,13 @@
  * missing or out of range, refuses the whole state with the reason: that client is closed, the
  * others go on.
  */
+import { isIPv4 } from 'node:net';
 import type { PathCounts } from './path';
 
 export const STATE_MAGIC = 'wsnic-session';
 export const STATE_VERSION = 1;
 
-/** At most: what a plane may owe a client and hold unread, with room (native/plane.h). */
+/** At most: what a plane may owe a client (4 * HIGH_WATER in native/plane.h; it holds at most 768 KiB unread). */
 const MAX_BYTES = 4 * 1024 * 1024;
 
 export interface Carried {
@@ -68,7 +69,7 @@ export function decodeState(bytes: Buffer): Carried | Error {
   }
   if (typeof o !== 'object' || o === null) return new Error('session state is not an object');
   const wrong = (field: string): Error => new Error(`session state: bad ${field}`);
-  const int = (k: string, min: number, max: number): boolean => Number.isInteger(o[k]) && (o[k] as number) >= min && (o[k] as number) <= max;
+  const int = (k: string, min: number, max: number): boolean => Number.isSafeInteger(o[k]) && (o[k] as number) >= min && (o[k] as number) <= max;
   const str = (k: string, re: RegExp): boolean => typeof o[k] === 'string' && re.test(o[k] as string);
   if (!int('id', 1, 2 ** 32 - 1)) return wrong('id');
   if (!str('address', /^[0-9a-fA-F.:]{2,45}$/)) return wrong('address');
@@ -77,19 +78,19 @@ export function decodeState(bytes: Buffer): Carried | Error {
   if (!str('bridge', /^[^\s/]{1,15}$/)) return wrong('bridge');
   if (!str('tap', /^[^\s/]{1,15}$/)) return wrong('tap');
   if (o.mac !== undefined && !str('mac', /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)) return wrong('mac');
-  if (o.ip !== undefined && !str('ip', /^\d{1,3}(\.\d{1,3}){3}$/)) return wrong('ip');
-  if (!int('since', 0, 2 ** 53 - 1)) return wrong('since');
+  if (o.ip !== undefined && !(typeof o.ip === 'string' && isIPv4(o.ip))) return wrong('ip');
+  if (!int('since', 0, 8.64e15)) return wrong('since'); // (a Date's range)
   if (!int('fragOpcode', 0, 2)) return wrong('fragOpcode');
   const counts = o.counts as Record<string, unknown> | undefined;
   if (typeof counts !== 'object' || counts === null) return wrong('counts');
-  for (const k of COUNTS) if (!Number.isInteger(counts[k]) || (counts[k] as number) < 0) return wrong(`counts.${k}`);
+  for (const k of COUNTS) if (!Number.isSafeInteger(counts[k]) || (counts[k] as number) < 0) return wrong(`counts.${k}`);
   const buffers: Record<string, Buffer> = {};
   for (const k of ['unread', 'owed', 'frag']) {
     if (typeof o[k] !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o[k] as string)) return wrong(k);
     buffers[k] = Buffer.from(o[k] as string, 'base64');
     if (buffers[k]!.length > MAX_BYTES) return wrong(k);
   }
-  if ((buffers.frag!.length > 0) !== (o.fragOpcode !== 0)) return wrong('frag');
+  if (buffers.frag!.length > 0 && o.fragOpcode === 0) return wrong('frag'); // (an open message may have no byte yet)
   return {
     id: o.id as number, address: o.address as string, port: o.port as number, origin: o.origin, bridge: o.bridge as string,
     tap: o.tap as string, mac: o.mac as string | undefined, ip: o.ip as string | undefined, since: o.since as number,

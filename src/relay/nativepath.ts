@@ -107,10 +107,15 @@ export class NativePath implements DataPath {
    * Resolves with its open fds and state, or undefined if it was not handed over (closing, its
    * first frame waiting for admit, or the connection failed): the caller closes it.
    */
-  detach(): Promise<Detached | undefined> {
+  detach(waitMs: number): Promise<Detached | undefined> {
     if (this.final) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      this.detaching = resolve;
+      // A plane that does not answer in time: not handed over (its fds go when we exit).
+      const timer = setTimeout(() => this.detached(undefined), waitMs);
+      this.detaching = (d) => {
+        clearTimeout(timer);
+        resolve(d);
+      };
       native().planeDetach(this.handle);
     });
   }

@@ -46,6 +46,9 @@ export interface RelayOptions {
  */
 const TAPS_AT_ONCE = 4;
 
+/** How long a session may take to leave its data-plane thread on a hand-over (then it is closed). */
+const HANDOVER_WAIT_MS = 3000;
+
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 export interface Totals {
@@ -383,12 +386,13 @@ export class Relay {
    * most `most`: the fd store's room) stops here with its socket and TAP left open for the next
    * relay. The others are closed with 1012 (Service Restart), so their browsers come back at once.
    */
-  async handOver(most: number): Promise<{ detached: Detached; carried: Carried }[]> {
+  async handOver(most: number): Promise<{ handed: { detached: Detached; carried: Carried }[]; leaving: Promise<unknown> }> {
     this.closing = true;
     clearInterval(this.keepalive);
-    await Promise.race([Promise.all(this.opening), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    // (TAPs being made: those clients are cut off as their TAPs come; they must not hold up the rest)
+    await Promise.race([Promise.all(this.opening), new Promise((r) => setTimeout(r, 2000).unref())]);
     const all = [...this.sessions];
-    const results = await Promise.all(all.map((s, i) => (i < most ? s.handOver() : Promise.resolve(undefined))));
+    const results = await Promise.all(all.map((s, i) => (i < most ? s.handOver(HANDOVER_WAIT_MS) : Promise.resolve(undefined))));
     const handed: { detached: Detached; carried: Carried }[] = [];
     const leaving: Session[] = [];
     all.forEach((s, i) => {
@@ -401,8 +405,8 @@ export class Relay {
         leaving.push(s);
       }
     });
-    await Promise.race([Promise.all(leaving.map((s) => s.gone)), new Promise((r) => setTimeout(r, 10_000).unref())]);
-    return handed;
+    // The caller stores the handed first, then waits for these (systemd's stop timeout runs).
+    return { handed, leaving: Promise.race([Promise.all(leaving.map((s) => s.gone)), new Promise((r) => setTimeout(r, 5000).unref())]) };
   }
 
   /** Takes no new client and closes every client with 1001 (their TAPs go at once). */

@@ -137,9 +137,9 @@ export class Session {
    * TAP (open: they go to systemd's fd store) and what the next relay needs, or undefined if it
    * cannot go (the TypeScript path, closing, its first frame not admitted yet): close it then.
    */
-  async handOver(): Promise<{ detached: Detached; carried: Carried } | undefined> {
+  async handOver(waitMs: number): Promise<{ detached: Detached; carried: Carried } | undefined> {
     if (this.closing || !(this.path instanceof NativePath)) return undefined;
-    const d = await this.path.detach();
+    const d = await this.path.detach(waitMs);
     if (d === undefined || this.ended) return undefined;
     this.ended = this.closing = true; // its TAP stays open: the next relay's now
     const c = this.client;

@@ -255,6 +255,19 @@ systemctl daemon-reload`);
       await until('a ping through the new relay', () => /1 packets received/.test(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '1', '192.168.86.1']).stdout), 15_000);
     });
 
+    t.test('restarting the bridge unit: a stored TAP left on no bridge is closed, and the client comes back', async (t) => {
+      const mark = c1.mark();
+      const journalAt = journal().length;
+      t.equal(sh('systemctl restart wsnic-bridge.service').code, 0);
+      await until('the relay back', () => sh('systemctl is-active wsnic.service').stdout.trim() === 'active', 30_000);
+      await c1.waitFor(/connected url=/, 30_000, mark);
+      const lines = journal().slice(journalAt).map((e) => e.MESSAGE ?? '');
+      t.ok(lines.some((l) => /stored session not resumed, client closed .*on no bridge, not on wsbr0/.test(l)), `named: ${lines.filter((l) => /stored|resumed|handed/.test(l)).join(' | ')}`);
+      // (dnsmasq restarted with the bridge: the guest asks for its lease again, as its DHCP client would)
+      t.match(topo.dhcp(host, 'wsn0').ip, /^192\.168\.86\./);
+      await until('a ping through the new bridge', () => /1 packets received/.test(topo.exec(host, 'busybox', ['ping', '-c', '1', '-W', '1', '192.168.86.1']).stdout), 20_000);
+    });
+
     t.test('the watchdog restarts a relay stopped with SIGSTOP', async (t) => {
       const mark = c1.mark();
       const pid = sh('systemctl show -p MainPID --value wsnic.service').stdout.trim();

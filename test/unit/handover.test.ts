@@ -37,7 +37,11 @@ t.test('a state that is not ours or is damaged is refused with the reason', asyn
   t.match(reason(good.replace('"52:54:00:12:34:56"', '"52:54:00:12:34"')), /bad mac/);
   t.match(reason(good.replace('"port":40123', '"port":70000')), /bad port/);
   t.match(reason(good.replace('"stalls":1', '"stalls":-1')), /bad counts\.stalls/);
-  t.match(reason(good.replace('"fragOpcode":0', '"fragOpcode":2')), /bad frag/, 'an opcode without a message');
+  t.same(decodeState(Buffer.from(good.replace('"fragOpcode":0', '"fragOpcode":2'))), { ...carried(), fragOpcode: 2 }, 'a message open with no byte yet (an empty first fragment)');
+  t.match(reason(good.replace('"frag":""', '"frag":"AAAA"')), /bad frag/, 'bytes of a message without its opcode');
+  t.match(reason(good.replace('"ip":"192.168.86.23"', '"ip":"999.1.1.1"')), /bad ip/);
+  t.match(reason(good.replace('"since":1796000000000', '"since":9000000000000000')), /bad since/, 'beyond a Date');
+  t.match(reason(good.replace('"bytesIn":900', '"bytesIn":1e300')), /bad counts\.bytesIn/, 'not exact in a double');
   t.match(reason(good.replace(/"owed":"[^"]*"/, '"owed":"%%%"')), /bad owed/);
   t.match(reason(`wsnic-session 1\n${JSON.stringify({ ...JSON.parse(good.slice(good.indexOf('\n') + 1)), owed: Buffer.alloc(5 * 1024 * 1024).toString('base64') })}`), /bad owed/, 'more than a plane owes');
 });

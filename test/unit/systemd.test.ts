@@ -7,11 +7,13 @@ import { journalFields } from '../../src/log';
 
 t.test('socket activation: fds by name only when LISTEN_PID is ours; the variables are removed', async (t) => {
   const env: NodeJS.ProcessEnv = { LISTEN_PID: '42', LISTEN_FDS: '2', LISTEN_FDNAMES: 'ws:wss' };
-  t.same(takeListenFds(env, 42), [{ name: 'ws', fd: 3 }, { name: 'wss', fd: 4 }]);
+  const marked: number[] = [];
+  t.same(takeListenFds(env, 42, (fd) => marked.push(fd)), [{ name: 'ws', fd: 3 }, { name: 'wss', fd: 4 }]);
+  t.same(marked, [3, 4], 'each made close-on-exec');
   t.same(env, {}, 'children do not inherit them');
   t.same(takeListenFds({ LISTEN_PID: '41', LISTEN_FDS: '1', LISTEN_FDNAMES: 'ws' }, 42), [], 'for another process');
   t.same(takeListenFds({}, 42), [], 'not socket-activated');
-  t.same(takeListenFds({ LISTEN_PID: '42', LISTEN_FDS: '1' }, 42), [{ name: 'unknown', fd: 3 }], 'unnamed');
+  t.same(takeListenFds({ LISTEN_PID: '42', LISTEN_FDS: '1' }, 42, () => undefined), [{ name: 'unknown', fd: 3 }], 'unnamed');
 });
 
 t.test('journal entries: KEY=value lines, binary form for values with newlines', async (t) => {
