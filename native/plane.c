@@ -356,24 +356,17 @@ static bool get_resume(napi_env env, napi_value o, Resume *r) {
     napi_value v;
     bool is = false;
     memset(r, 0, sizeof *r);
-    const char *bad = !get_buffer(env, o, "owed", &r->owed, &r->owed_len) ? "owed"
-                      : !get_buffer(env, o, "frag", &r->frag, &r->frag_len) ? "frag"
-                      : !get_buffer(env, o, "mac", &mac, &mac_len)          ? "mac"
-                      : !get_num(env, o, "fragOpcode", &op)                  ? "fragOpcode"
+    /* (a fragmented message may be open with no byte yet: an empty first fragment) */
+    const char *bad = !get_buffer(env, o, "owed", &r->owed, &r->owed_len)  ? "owed must be a Buffer"
+                      : !get_buffer(env, o, "frag", &r->frag, &r->frag_len) ? "frag must be a Buffer"
+                      : !get_buffer(env, o, "mac", &mac, &mac_len)          ? "mac must be a Buffer"
+                      : !get_num(env, o, "fragOpcode", &op)                  ? "fragOpcode must be a number"
+                      : mac && mac_len != 6                                  ? "mac is not 6 bytes"
+                      : r->frag_len > MAX_MESSAGE                            ? "frag is larger than a message"
+                      : op != 0 && op != WS_TEXT && op != WS_BINARY          ? "fragOpcode is not 0, 1 or 2"
+                      : r->frag_len && op == 0                               ? "frag without fragOpcode"
+                      : r->owed_len > 4 * HIGH_WATER                         ? "owed is more than a plane owes"
                                                                              : NULL;
-    if (bad) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "planeAdd: %s must be a Buffer", bad);
-        napi_throw_type_error(env, NULL, msg);
-        return false;
-    }
-    /* A fragmented message may be open with no byte yet (an empty first fragment). */
-    bad = mac && mac_len != 6                                    ? "mac is not 6 bytes"
-          : r->frag_len > MAX_MESSAGE                             ? "frag is larger than a message"
-          : op != 0 && op != WS_TEXT && op != WS_BINARY           ? "fragOpcode is not 0, 1 or 2"
-          : r->frag_len && op == 0                                ? "frag without fragOpcode"
-          : r->owed_len > 4 * HIGH_WATER                          ? "owed is more than a plane owes"
-                                                                  : NULL;
     if (bad) {
         char msg[80];
         snprintf(msg, sizeof msg, "planeAdd: %s", bad);

@@ -102,6 +102,10 @@ export interface Addon {
   memfdCreate(name: string): number;
   /** FD_CLOEXEC on an fd (systemd passes its fds without). */
   setCloexec(fd: number): void;
+  /** A socketpair [a, b] holding these fds in flight, in order (both ends to be kept open). */
+  carrierPack(fds: number[]): [number, number];
+  /** The fds in flight towards fd, in order (close-on-exec). */
+  carrierUnpack(fd: number): number[];
 }
 
 let addon: Addon | undefined;

@@ -3,14 +3,14 @@
  * stores its ws:// sessions in systemd's fd store; the relay after it takes them up before it
  * reads its listening sockets. `wsnic run` (no systemd) does neither.
  */
-import { closeSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Logger } from '../log';
 import { native } from '../native';
 import { Tap } from '../net/tap';
-import { decodeState, encodeState } from '../relay/handover';
+import { decodeStates, encodeStates, type Carried } from '../relay/handover';
 import type { Relay } from '../relay/server';
-import { RESTART_JOBS, closeStored, ownJob, readState, storeName, type StoredSession } from '../systemd/fdstore';
+import { RESTART_JOBS, STORE_NAME, closeAll, fdKind, ownJob, readState, type Stored } from '../systemd/fdstore';
 import type { Notifier } from '../systemd/notify';
 
 /** How long a stopping relay waits for systemd to confirm it has taken every session. */
@@ -33,45 +33,66 @@ function bridgeOf(ifname: string): string | undefined {
   }
 }
 
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // (closed already)
-  }
+
+
+/** A stored session, unpacked: its state (or why it cannot be read) and its fds. */
+export interface Unpacked {
+  state: Carried | Error;
+  sock: number | undefined;
+  tap: number | undefined;
 }
 
 /**
- * Takes up the sessions the relay before a restart stored. One that cannot be (its state
- * unreadable, an fd missing, its TAP not the one named) is closed and logged; the others go on.
+ * The sessions the relay before a restart stored, out of the store (removed from it at once: a
+ * crash from here on must not pass them on again). Fds without a state line are closed.
  */
-export function adoptStored(stored: StoredSession[], relay: Relay, notifier: Notifier, log: Logger): void {
-  if (stored.length === 0) return;
+export function unpackStored(stored: Stored | undefined, notifier: Notifier, log: Logger): Unpacked[] {
+  if (stored === undefined) return [];
+  notifier.unstore(STORE_NAME);
+  const fds = stored.sockets.flatMap((fd) => native().carrierUnpack(fd));
+  let states: (Carried | Error)[] = [];
+  try {
+    if (stored.state === undefined) throw new Error('no states file in the fd store');
+    states = decodeStates(readState(stored.state));
+  } catch (err) {
+    log.warning('stored sessions unreadable, clients closed', { sessions: fds.length / 2, reason: (err as Error).message });
+  }
+  closeAll([...stored.sockets, stored.state, ...stored.other]);
+  closeAll(fds.slice(2 * states.length));
+  return states.map((state, i) => ({ state, sock: fds[2 * i], tap: fds[2 * i + 1] }));
+}
+
+/**
+ * Takes up the stored sessions. One that cannot be (its state unreadable, an fd missing, its
+ * TAP not the one named or on no bridge) is closed and logged; the others go on.
+ */
+export function adoptStored(sessions: Unpacked[], relay: Relay, log: Logger): void {
+  if (sessions.length === 0) return;
   const t0 = Date.now();
   let resumed = 0;
-  let failed = 0;
-  for (const s of stored) {
-    notifier.unstore(s.name); // at once: a crash from here on must not pass this state on again
+  for (const [i, u] of sessions.entries()) {
     try {
-      const missing = (['sock', 'tap', 'state'] as const).filter((k) => s[k] === undefined);
-      if (missing.length > 0) throw new Error(`incomplete in the fd store (no ${missing.join(', no ')})`);
-      const c = decodeState(readState(s.state!));
-      if (c instanceof Error) throw c;
-      const tap = Tap.adopt(s.tap!, c.tap);
+      if (u.state instanceof Error) throw u.state;
+      const c = u.state;
+      if (u.sock === undefined || fdKind(u.sock) !== 'socket' || u.tap === undefined || fdKind(u.tap) !== 'device') {
+        throw new Error('its socket and TAP are not in the store');
+      }
+      const tap = Tap.adopt(u.tap, c.tap);
       // Still a port of its bridge (not so after `systemctl restart wsnic-bridge`, which made a
       // new bridge): a client on no bridge would stay connected with no network.
       const master = bridgeOf(c.tap);
       if (master !== c.bridge) throw new Error(`TAP ${c.tap} is ${master ? `on ${master}` : 'on no bridge'}, not on ${c.bridge}`);
-      relay.adopt(c, s.sock!, tap);
-      closeStored(s, { tap: true }); // the plane has its own dup of the socket; the TAP is the session's
+      relay.adopt(c, u.sock, tap);
+      closeAll([u.sock]); // the plane has its own dup; the TAP is the session's
       resumed++;
     } catch (err) {
-      failed++;
-      log.warning('stored session not resumed, client closed', { name: s.name, reason: (err as Error).message });
-      closeStored(s);
+      log.warning('stored session not resumed, client closed', {
+        session: i + 1, tap: u.state instanceof Error ? undefined : u.state.tap, reason: (err as Error).message,
+      });
+      closeAll([u.sock, u.tap]);
     }
   }
-  log.info('sessions resumed after a restart', { resumed, failed, ms: Date.now() - t0 });
+  log.info('sessions resumed after a restart', { resumed, failed: sessions.length - resumed, ms: Date.now() - t0 });
 }
 
 /**
@@ -101,24 +122,29 @@ export async function handOverOnRestart(relay: Relay, notifier: Notifier, log: L
   }
   const t0 = Date.now();
   const clients = relay.sessions.size;
-  // Three fds a session: what the store takes, and what the next relay can open beside its own.
-  const room = Math.floor(Math.min(own.fdStoreMax, openFilesLimit() - FD_MARGIN) / 3);
+  // What the next relay can open beside its own fds: two a session, and room to take them up.
+  const room = Math.floor((openFilesLimit() - FD_MARGIN) / 3);
   const { handed, leaving } = await relay.handOver(room);
+  // All in one message: both ends of a socketpair holding the sessions' sockets and TAPs in
+  // flight, and the states file (systemd/fdstore.ts says why not three fds a session).
+  const fds = handed.flatMap(({ detached: d }) => [d.sock, d.tap]);
   let stored = 0;
-  for (const { detached: d, carried: c } of handed) {
-    let memfd: number | undefined;
-    try {
-      memfd = native().memfdCreate(`wsnic-state ${c.tap}`);
-      const bytes = encodeState(c);
+  let memfd: number | undefined;
+  let ends: number[] = [];
+  try {
+    if (handed.length > 0) {
+      memfd = native().memfdCreate(STORE_NAME);
+      const bytes = encodeStates(handed.map((h) => h.carried));
       for (let off = 0; off < bytes.length; ) off += writeSync(memfd, bytes, off, bytes.length - off);
-      notifier.store(storeName(c.id), [d.sock, d.tap, memfd]);
-      stored++;
-    } catch (err) {
-      log.warning('session not handed over, connection closed', { tap: c.tap, client_address: c.address, reason: (err as Error).message });
-    } finally {
-      // systemd holds its own references from the send on; ours go (a failed one's with them).
-      for (const fd of [memfd, d.sock, d.tap]) if (fd !== undefined) closeQuietly(fd);
+      ends = native().carrierPack(fds);
+      notifier.store(STORE_NAME, [...ends, memfd]);
+      stored = handed.length;
     }
+  } catch (err) {
+    log.warning('sessions not handed over, connections closed', { sessions: handed.length, reason: (err as Error).message });
+  } finally {
+    // systemd holds its own references from the send on (and the carrier the sessions'); ours go.
+    closeAll([memfd, ...ends, ...fds]);
   }
   const confirmed = notifier.barrier(BARRIER_MS);
   log.info('sessions handed over for the restart', { job: own.job, clients, handed_over: stored, closed: clients - stored, ms: Date.now() - t0, confirmed });

@@ -18,9 +18,8 @@ import { reload } from '../relay/reload';
 import { startPlane } from '../relay/nativepath';
 import { Relay } from '../relay/server';
 import { takeListenFds } from '../systemd/activation';
-import { readState, takeStored, type StoredSession } from '../systemd/fdstore';
-import { decodeState } from '../relay/handover';
-import { adoptStored, handOverOnRestart } from './restart';
+import { takeStored } from '../systemd/fdstore';
+import { adoptStored, handOverOnRestart, unpackStored } from './restart';
 import { reportNetworkd } from '../systemd/networkd';
 import { Notifier } from '../systemd/notify';
 import { StatusReporter } from '../systemd/status';
@@ -50,14 +49,14 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const notifier = new Notifier(log);
   const inherited = takeListenFds();
   // Sessions the relay before a restart handed over (systemd's fd store): taken up below.
-  const stored = takeStored(inherited);
+  const stored = unpackStored(takeStored(inherited), notifier, log);
   // A `metrics` socket systemd passed is the metrics endpoint's, not a WebSocket server's.
   const metricsSocket = inherited.find((s) => s.name === 'metrics');
   if (metricsSocket) inherited.splice(inherited.indexOf(metricsSocket), 1);
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
   startForkServer(log); // before the first TAP: see forkserver.ts
   const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log, c.isolate_clients);
-  ports.sweep(storedBridges(stored));
+  ports.sweep(new Set(stored.flatMap((u) => (u.state instanceof Error ? [] : [u.state.bridge]))));
   const capacity = clientCapacity();
   const admission = new Admission({
     allowedOrigins: c.allowed_origins, tokensFile: c.auth_tokens_file, maxClients: c.max_clients,
@@ -79,7 +78,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   });
   // Before the listening sockets are read: the clients of the relay before a restart.
   leased?.pause();
-  adoptStored(stored, relay, notifier, log);
+  adoptStored(stored, relay, log);
   leased?.unpause();
   const listening = await openServers({
     inherited, address: c.ws_address, wsPort: c.ws_port, wssPort: c.wss_port, tls, version: VERSION,
@@ -179,17 +178,3 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   }
 }
 
-/** The bridges stored sessions' TAPs are on (their leaves must not be swept away). */
-function storedBridges(stored: StoredSession[]): Set<string> {
-  const out = new Set<string>();
-  for (const s of stored) {
-    if (s.state === undefined) continue;
-    try {
-      const c = decodeState(readState(s.state));
-      if (!(c instanceof Error)) out.add(c.bridge);
-    } catch {
-      // (adoptStored says why)
-    }
-  }
-  return out;
-}

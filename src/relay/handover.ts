@@ -1,13 +1,13 @@
 /**
  * What a ws:// session carries across a restart (src/systemd/fdstore.ts keeps it in systemd's
- * fd store, beside the session's socket and TAP): who the client is, its MAC and address, its
+ * fd store, beside the sessions' sockets and TAPs): who the client is, its MAC and address, its
  * counters, and the native plane's bytes in flight (read and not parsed yet, owed and not sent,
- * a fragmented message). One memfd per session holds it, as
+ * a fragmented message). One line a session, in one memfd for all:
  *
- *   wsnic-session 1\n{JSON}
+ *   wsnic-session 1 {JSON}
  *
  * Buffers are base64 in the JSON. A reader that does not know the version, or finds a field
- * missing or out of range, refuses the whole state with the reason: that client is closed, the
+ * missing or out of range, refuses that line with the reason: that client is closed, the
  * others go on.
  */
 import { isIPv4 } from 'node:net';
@@ -51,19 +51,34 @@ export function encodeState(c: Carried): Buffer {
     owed: c.owed.toString('base64'),
     frag: c.frag.toString('base64'),
   });
-  return Buffer.from(`${STATE_MAGIC} ${STATE_VERSION}\n${json}`);
+  return Buffer.from(`${STATE_MAGIC} ${STATE_VERSION} ${json}`);
+}
+
+/** Every session's line, in order. */
+export function encodeStates(cs: Carried[]): Buffer {
+  return Buffer.concat(cs.flatMap((c) => [encodeState(c), Buffer.from('\n')]));
+}
+
+/** The lines of a states file, each decoded (or why not). */
+export function decodeStates(bytes: Buffer): (Carried | Error)[] {
+  const out: (Carried | Error)[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    const nl = bytes.indexOf(10, at);
+    const end = nl < 0 ? bytes.length : nl;
+    out.push(decodeState(bytes.subarray(at, end)));
+    at = end + 1;
+  }
+  return out;
 }
 
 /** The state in bytes, or an Error saying what is wrong with it. */
 export function decodeState(bytes: Buffer): Carried | Error {
-  const nl = bytes.indexOf(10);
-  const head = nl < 0 ? '' : bytes.subarray(0, nl).toString('latin1');
-  const m = new RegExp(`^${STATE_MAGIC} (\\d+)$`).exec(head);
-  if (!m) return new Error(`not a session state (${bytes.length} bytes, no "${STATE_MAGIC}" line)`);
+  const m = new RegExp(`^${STATE_MAGIC} (\\d+) `).exec(bytes.subarray(0, 40).toString('latin1'));
+  if (!m) return new Error(`not a session state (${bytes.length} bytes, no "${STATE_MAGIC}" at its start)`);
   if (Number(m[1]) !== STATE_VERSION) return new Error(`session state version ${m[1]}, this relay reads ${STATE_VERSION}`);
   let o: Record<string, unknown>;
   try {
-    o = JSON.parse(bytes.subarray(nl + 1).toString('utf8')) as Record<string, unknown>;
+    o = JSON.parse(bytes.subarray(m[0].length).toString('utf8')) as Record<string, unknown>;
   } catch (err) {
     return new Error(`session state is not JSON: ${(err as Error).message}`);
   }

@@ -1,8 +1,9 @@
 // N emulated guests, each a WebSocket client of the relay that pings the gateway (the bench's
 // `restart` part): no TAP or namespace per guest, the Ethernet frames are made here.
-//   node pinger.js URL N FIRST_IP GATEWAY_IP INTERVAL_MS
+//   node pinger.js URL N FIRST_IP GATEWAY_IP INTERVAL_MS [GATEWAY_MAC]
 // Guest i has MAC 02:fd:00:00:ii:ii and address FIRST_IP + i. Once connected it asks the gateway
-// for its MAC (an ARP request, from which the gateway learns the guest's), answers ARP requests
+// for its MAC (an ARP request, from which the gateway learns the guest's; sent to GATEWAY_MAC
+// if given, so that a thousand guests do not flood each other), answers ARP requests
 // for its own address, and every INTERVAL_MS sends an ICMP echo request to the gateway (id i,
 // seq counting up). A closed connection is opened again after 100 ms, and counted.
 // Prints {"event":"connected","n":N,"failed":F} once every guest had its first try; on SIGTERM it
@@ -13,7 +14,7 @@
 'use strict';
 const WebSocket = require('ws');
 
-const [url, countArg, firstArg, gwArg, intervalArg] = process.argv.slice(2);
+const [url, countArg, firstArg, gwArg, intervalArg, gwMacArg] = process.argv.slice(2);
 const N = Number(countArg);
 const INTERVAL = Number(intervalArg || 10);
 const ipToInt = (s) => s.split('.').reduce((a, b) => a * 256 + Number(b), 0);
@@ -21,6 +22,7 @@ const FIRST = ipToInt(firstArg);
 const GW = ipToInt(gwArg);
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const BCAST = Buffer.from('ffffffffffff', 'hex');
+const GW_MAC = gwMacArg ? Buffer.from(gwMacArg.replace(/:/g, ''), 'hex') : BCAST;
 
 function checksum(buf, start, end) {
   let sum = 0;
@@ -52,7 +54,7 @@ class Guest {
     this.i = i;
     this.mac = Buffer.from([2, 0xfd, 0, 0, (i >> 8) & 255, i & 255]);
     this.ip = FIRST + i;
-    this.gwMac = BCAST;
+    this.gwMac = GW_MAC;
     this.ticks = 0;
     this.sent = 0;
     this.replies = 0;
@@ -69,7 +71,7 @@ class Guest {
     this.ws = ws;
     ws.on('open', () => {
       this.open = true;
-      ws.send(arp(1, this.mac, this.ip, BCAST, Buffer.alloc(6), GW));
+      ws.send(arp(1, this.mac, this.ip, GW_MAC, Buffer.alloc(6), GW));
       if (onFirst) onFirst(true);
       onFirst = undefined;
     });
@@ -143,8 +145,22 @@ const guests = Array.from({ length: N }, (_, i) => new Guest(i));
     }))));
   }
   out({ event: 'connected', n: N - failed, failed });
+  // Each round in slices of 100 guests with I/O between them: a round that took longer than the
+  // interval must not keep replies unread (they would back up into the relay).
+  let busy = false;
   const timer = setInterval(() => {
-    for (const g of guests) g.ping();
+    if (busy) {
+      for (const g of guests) g.ticks++; // due and not sent: the generator's limit, counted as lost
+      return;
+    }
+    busy = true;
+    let i = 0;
+    const slice = () => {
+      for (const end = Math.min(guests.length, i + 100); i < end; i++) guests[i].ping();
+      if (i < guests.length) setImmediate(slice);
+      else busy = false;
+    };
+    slice();
   }, INTERVAL);
   process.once('SIGTERM', () => {
     clearInterval(timer);

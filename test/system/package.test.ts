@@ -188,12 +188,15 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
       const tap3 = three.find((c) => c.tap !== 'wstap0' && c.tap !== tap2)!.tap;
       const [index2, index3] = [ifindex(tap2), ifindex(tap3)];
       // Between the stop and the next relay (its ExecStartPre, as root): 2 s to let c2 go, and
-      // c3's state in systemd's fd store overwritten through PID 1's fd.
+      // c3's line in the states file in systemd's fd store damaged through PID 1's fd ("tap"
+      // becomes "tXp": still JSON, no longer a state).
       sh(`cat > /usr/local/sbin/wsnic-test-corrupt <<'EOF'
 #!/bin/sh
 sleep 2
 for f in /proc/1/fd/*; do
-  [ "$(readlink "$f")" = "/memfd:wsnic-state ${tap3} (deleted)" ] && echo garbage > "$f"
+  [ "$(readlink "$f")" = "/memfd:wsnic-sessions (deleted)" ] || continue
+  at=$(grep -a -b -o '"tap":"${tap3}"' "$f" | cut -d: -f1)
+  [ -n "$at" ] && printf X | dd of="$f" bs=1 seek=$((at + 2)) conv=notrunc 2>/dev/null
 done
 exit 0
 EOF
@@ -210,7 +213,7 @@ systemctl daemon-reload`);
       await until('the next relay', () => journal().slice(journalAt).some((e) => /sessions resumed after a restart/.test(e.MESSAGE ?? '')), 30_000);
       const lines = (): string[] => journal().slice(journalAt).map((e) => e.MESSAGE ?? '');
       t.ok(lines().some((l) => /sessions resumed after a restart resumed=2 failed=1/.test(l)), `two resumed, one refused: ${lines().join('\n')}`);
-      t.ok(lines().some((l) => /stored session not resumed, client closed .*not a session state/.test(l)), 'the corrupt state is named');
+      t.ok(lines().some((l) => new RegExp(`stored session not resumed, client closed .*reason="session state: bad tap"`).test(l)), 'the damaged state is named');
       // (a client back may have its TAP's name again, not its ifindex)
       await until(`${tap2} (its client left meanwhile) removed`, () => ifindex(tap2) !== index2);
       await until(`${tap3} (its state unreadable) removed`, () => ifindex(tap3) !== index3);

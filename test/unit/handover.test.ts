@@ -5,8 +5,8 @@
 import t from 'tap';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
-import { decodeState, encodeState, type Carried } from '../../src/relay/handover';
-import { readState, takeStored } from '../../src/systemd/fdstore';
+import { decodeState, decodeStates, encodeState, encodeStates, type Carried } from '../../src/relay/handover';
+import { STORE_NAME, closeAll, fdKind, readState, takeStored } from '../../src/systemd/fdstore';
 import { native } from '../../src/native';
 
 const carried = (): Carried => ({
@@ -31,7 +31,7 @@ t.test('a state that is not ours or is damaged is refused with the reason', asyn
   };
   t.match(reason('garbage\n'), /not a session state \(8 bytes/);
   t.match(reason(''), /not a session state/);
-  t.match(reason(good.replace('wsnic-session 1', 'wsnic-session 2')), /version 2, this relay reads 1/);
+  t.match(reason(good.replace('wsnic-session 1 ', 'wsnic-session 2 ')), /version 2, this relay reads 1/);
   t.match(reason(good.slice(0, good.length - 5)), /not JSON/);
   t.match(reason(good.replace('"wstap3"', '"a/b"')), /bad tap/);
   t.match(reason(good.replace('"52:54:00:12:34:56"', '"52:54:00:12:34"')), /bad mac/);
@@ -43,10 +43,20 @@ t.test('a state that is not ours or is damaged is refused with the reason', asyn
   t.match(reason(good.replace('"since":1796000000000', '"since":9000000000000000')), /bad since/, 'beyond a Date');
   t.match(reason(good.replace('"bytesIn":900', '"bytesIn":1e300')), /bad counts\.bytesIn/, 'not exact in a double');
   t.match(reason(good.replace(/"owed":"[^"]*"/, '"owed":"%%%"')), /bad owed/);
-  t.match(reason(`wsnic-session 1\n${JSON.stringify({ ...JSON.parse(good.slice(good.indexOf('\n') + 1)), owed: Buffer.alloc(5 * 1024 * 1024).toString('base64') })}`), /bad owed/, 'more than a plane owes');
+  t.match(reason(`wsnic-session 1 ${JSON.stringify({ ...JSON.parse(good.slice('wsnic-session 1 '.length)), owed: Buffer.alloc(5 * 1024 * 1024).toString('base64') })}`), /bad owed/, 'more than a plane owes');
 });
 
-t.test('stored fds are told apart by type: socket, TAP, state memfd', async (t) => {
+t.test('the states file: one line a session, each read on its own', async (t) => {
+  const lines = decodeStates(encodeStates([carried(), { ...carried(), id: 18, tap: 'wstap4' }]));
+  t.same(lines, [carried(), { ...carried(), id: 18, tap: 'wstap4' }]);
+  const damaged = encodeStates([carried(), { ...carried(), id: 18, tap: 'wstap4' }]).toString().replace('"tap":"wstap4"', '"tXp":"wstap4"');
+  const r = decodeStates(Buffer.from(damaged));
+  t.same(r[0], carried(), 'the first is read');
+  t.match((r[1] as Error).message, /bad tap/, 'the damaged one is refused alone');
+  t.same(decodeStates(Buffer.alloc(0)), [], 'none');
+});
+
+t.test('the store gives back a carrier socketpair and the states file; the sessions\' fds come out in order', async (t) => {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
@@ -57,22 +67,19 @@ t.test('stored fds are told apart by type: socket, TAP, state memfd', async (t) 
     server.close();
   });
   const sockFd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
-  const memfd = native().memfdCreate('wsnic-state test');
-  writeSync(memfd, encodeState(carried()));
-  const tun = openSync('/dev/zero', 'r+'); // a character device, as a TAP's fd (/dev/net/tun) is
-  const null_ = openSync('/dev/null', 'r'); // also a character device: a second one goes to `other`
-  const inherited = [
-    { name: 'ws', fd: 3 },
-    { name: 'wsnic-c9', fd: memfd },
-    { name: 'wsnic-c9', fd: sockFd },
-    { name: 'wsnic-c9', fd: tun },
-    { name: 'wsnic-c2', fd: null_ },
-  ];
+  const dev = openSync('/dev/zero', 'r+'); // a character device, as a TAP's fd (/dev/net/tun) is
+  const memfd = native().memfdCreate('wsnic-sessions');
+  writeSync(memfd, encodeStates([carried()]));
+  const [a, b] = native().carrierPack([sockFd, dev]);
+  closeSync(dev);
+  const inherited = [{ name: 'ws', fd: 3 }, { name: STORE_NAME, fd: b! }, { name: STORE_NAME, fd: memfd }, { name: STORE_NAME, fd: a! }];
   const stored = takeStored(inherited);
   t.same(inherited, [{ name: 'ws', fd: 3 }], 'the listening socket stays');
-  t.same(stored.map((s) => s.name), ['wsnic-c2', 'wsnic-c9'], 'by id');
-  t.same(stored[1], { name: 'wsnic-c9', sock: sockFd, tap: tun, state: memfd, other: [] });
-  t.same(stored[0], { name: 'wsnic-c2', tap: null_, other: [] }, 'incomplete: the next relay closes it');
-  t.same(decodeState(readState(memfd)), carried(), 'read from the start, whatever the offset');
-  for (const fd of [memfd, tun, null_]) closeSync(fd);
+  t.same(stored, { sockets: [a, b], state: memfd, other: [] });
+  const fds = stored!.sockets.flatMap((fd) => native().carrierUnpack(fd));
+  t.equal(fds.length, 2, 'two fds came out of the carrier');
+  t.same(fds.map(fdKind), ['socket', 'device'], 'in the order they went in');
+  t.same(decodeStates(readState(memfd)), [carried()], 'the states read from the start, whatever the offset');
+  closeAll([a, b, memfd, ...fds]);
+  t.equal(fdKind(memfd), 'closed');
 });
