@@ -106,7 +106,7 @@ export async function restartPart(ctx: BenchContext, counts: number[]): Promise<
       pinger.child.kill('SIGTERM');
       await pinger.exited;
       const guests = pinger.output().split('\n').filter((l) => l.includes('"event":"guest"'))
-        .map((l) => JSON.parse(l) as { ticks: number; sent: number; replies: number; closes: number; longestGapMs: number });
+        .map((l) => JSON.parse(l) as { ticks: number; skipped: number; sent: number; replies: number; closes: number; longestGapMs: number });
       const lost = guests.map((g) => g.ticks - g.replies);
       const gaps = guests.map((g) => g.longestGapMs);
       ctx.report(`${R}_guests_connected`, connected.n, 'clients');
@@ -114,6 +114,7 @@ export async function restartPart(ctx: BenchContext, counts: number[]): Promise<
       ctx.report(`${R}_ping_interval_ms`, interval(n), 'ms');
       ctx.report(`${R}_pings_due_per_guest`, pct(guests.map((g) => g.ticks), 50), 'pings');
       ctx.report(`${R}_pings_sent_total`, guests.reduce((a, g) => a + g.sent, 0), 'pings');
+      ctx.report(`${R}_rounds_skipped_by_generator`, pct(guests.map((g) => g.skipped), 50), 'rounds');
       ctx.report(`${R}_pings_lost_per_guest_p50`, pct(lost, 50), 'pings');
       ctx.report(`${R}_pings_lost_per_guest_p99`, pct(lost, 99), 'pings');
       ctx.report(`${R}_pings_lost_per_guest_max`, Math.max(...lost), 'pings');
