@@ -516,21 +516,18 @@ static Session *live(napi_env env, napi_callback_info info, size_t *argc, napi_v
     return h && !h->released ? h->s : NULL;
 }
 
-static napi_value plane_admit(napi_env env, napi_callback_info info) {
+/* A command that takes nothing but the session: planeAdmit, planePing, planeDetach. */
+static napi_value post_plain(napi_env env, napi_callback_info info, enum CmdType type) {
     size_t argc = 1;
     napi_value argv[1];
     Session *s = live(env, info, &argc, argv);
-    if (s) post(s, C_ADMIT, 0, NULL);
+    if (s) post(s, type, 0, NULL);
     return NULL;
 }
 
-static napi_value plane_ping(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    Session *s = live(env, info, &argc, argv);
-    if (s) post(s, C_PING, 0, NULL);
-    return NULL;
-}
+static napi_value plane_admit(napi_env env, napi_callback_info info) { return post_plain(env, info, C_ADMIT); }
+static napi_value plane_ping(napi_env env, napi_callback_info info) { return post_plain(env, info, C_PING); }
+static napi_value plane_detach(napi_env env, napi_callback_info info) { return post_plain(env, info, C_DETACH); }
 
 static napi_value plane_close(napi_env env, napi_callback_info info) {
     size_t argc = 3;
@@ -543,14 +540,6 @@ static napi_value plane_close(napi_env env, napi_callback_info info) {
     if (argc > 1) napi_get_value_int32(env, argv[1], &code);
     if (argc > 2) napi_get_value_string_utf8(env, argv[2], reason, sizeof reason, &len);
     post(s, C_CLOSE, code, reason);
-    return NULL;
-}
-
-static napi_value plane_detach(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    Session *s = live(env, info, &argc, argv);
-    if (s) post(s, C_DETACH, 0, NULL);
     return NULL;
 }
 
