@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { rerun } from './rerun';
 
 const ROOT = join(__dirname, '..', '..');
-const FILES = ['protocol', 'plane', 'backpressure', 'antispoof', 'status', 'tapwrite', 'fuzz'].map((f) => `test/e2e/${f}.test.ts`);
+// Not plane.test.ts: what it asserts is latency (no ping waits while the event loop is blocked),
+// which a sanitized relay beside other suites on 2 cores cannot promise (seen once in CI: one
+// ping 1,018 ms, on a build that passed it four times). Its code paths run here in the others;
+// the plain run keeps the latency check.
+const FILES = ['protocol', 'backpressure', 'antispoof', 'status', 'tapwrite', 'fuzz'].map((f) => `test/e2e/${f}.test.ts`);
 
 t.setTimeout(1_200_000);
 
