@@ -49,6 +49,11 @@ const TAPS_AT_ONCE = 4;
 /** How long a session may take to leave its data-plane thread on a hand-over (then it is closed). */
 const HANDOVER_WAIT_MS = 3000;
 
+/** p, or nothing once ms have passed (the timer keeps no process alive). */
+function atMost(ms: number, p: Promise<unknown>): Promise<unknown> {
+  return Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
+}
+
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 export interface Totals {
@@ -390,7 +395,7 @@ export class Relay {
     this.closing = true;
     clearInterval(this.keepalive);
     // (TAPs being made: those clients are cut off as their TAPs come; they must not hold up the rest)
-    await Promise.race([Promise.all(this.opening), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await atMost(2000, Promise.all(this.opening));
     const all = [...this.sessions];
     const results = await Promise.all(all.map((s, i) => (i < most ? s.handOver(HANDOVER_WAIT_MS) : Promise.resolve(undefined))));
     const handed: { detached: Detached; carried: Carried }[] = [];
@@ -406,7 +411,7 @@ export class Relay {
       }
     });
     // The caller stores the handed first, then waits for these (systemd's stop timeout runs).
-    return { handed, leaving: Promise.race([Promise.all(leaving.map((s) => s.gone)), new Promise((r) => setTimeout(r, 5000).unref())]) };
+    return { handed, leaving: atMost(5000, Promise.all(leaving.map((s) => s.gone))) };
   }
 
   /** Takes no new client and closes every client with 1001 (their TAPs go at once). */
@@ -414,10 +419,10 @@ export class Relay {
     this.closing = true;
     clearInterval(this.keepalive);
     // TAPs being made: each is closed as it comes (a kernel that hangs does not hold us past 10 s).
-    await Promise.race([Promise.all(this.opening), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await atMost(10_000, Promise.all(this.opening));
     const leaving = [...this.sessions];
     for (const s of leaving) s.close(CLOSE.goingAway, 'server shutting down');
     // TAPs go on the thread pool, ~20 ms each; what is left after 10 s goes when we exit.
-    await Promise.race([Promise.all(leaving.map((s) => s.gone)), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    await atMost(10_000, Promise.all(leaving.map((s) => s.gone)));
   }
 }

@@ -10,10 +10,9 @@
  * pings lost per guest, the longest gap between replies, the longest iperf3 gap, and (with the
  * hand-over) the time from systemd's stop to the last session resumed, from the journal.
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Container, until } from '../system/container';
+import { Container, buildDeb, rootfsTarball, until } from '../system/container';
 import { ROOT, Topology, sh, type Proc } from '../e2e/topology';
 
 export interface BenchContext {
@@ -23,7 +22,6 @@ export interface BenchContext {
   quick: boolean;
 }
 
-const lastLine = (s: string): string => s.trim().split('\n').pop()!;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 
@@ -46,8 +44,8 @@ export async function restartPart(ctx: BenchContext, counts: number[]): Promise<
   const saved = GC_THRESH.map((f) => readFileSync(f, 'utf8').trim());
   ctx.registerCleanup(async () => GC_THRESH.forEach((f, i) => writeFileSync(f, saved[i]!)));
   GC_THRESH.forEach((f, i) => writeFileSync(f, String(Math.max(Number(saved[i]), [4096, 8192, 16384][i]!))));
-  const deb = lastLine(execFileSync(join(ROOT, 'packaging', 'build-deb.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
-  const tarball = lastLine(execFileSync(join(ROOT, 'test', 'tools', 'rootfs.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  const deb = buildDeb();
+  const tarball = rootfsTarball();
   const topo = new Topology();
   ctx.registerCleanup(() => topo.cleanup());
   const host = topo.ns('host');

@@ -16,7 +16,7 @@
  * - in a private mount namespace with a tmpfs on /run: nspawn keeps state in
  *   /run/systemd/nspawn, which on this host is a disk and would be left behind.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -271,4 +271,19 @@ function run(cmd: string, args: string[]): Buffer {
   const r = spawnSync(cmd, args, { maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr?.toString() ?? r.error?.message}`);
   return r.stdout;
+}
+
+const lastLine = (s: string): string => s.trim().split('\n').pop()!;
+
+/** packaging/build-deb.sh (as `version`, package.json's when undefined): the .deb's path. */
+export function buildDeb(version?: string): string {
+  const root = join(__dirname, '..', '..');
+  const env = version === undefined ? process.env : { ...process.env, WSNIC_DEB_VERSION: version };
+  return lastLine(execFileSync(join(root, 'packaging', 'build-deb.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env }));
+}
+
+/** test/tools/rootfs.sh (cached under /var/tmp): the Debian 12 root filesystem tarball's path. */
+export function rootfsTarball(): string {
+  const root = join(__dirname, '..', '..');
+  return lastLine(execFileSync(join(root, 'test', 'tools', 'rootfs.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
 }

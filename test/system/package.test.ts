@@ -6,19 +6,18 @@
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Container, until } from './container';
+import { Container, buildDeb, rootfsTarball, until } from './container';
 import { ROOT, Topology } from '../e2e/topology';
 
 const PROBE = join(ROOT, 'test', 'fixtures', 'probe.js');
-const lastLine = (s: string): string => s.trim().split('\n').pop()!;
 
 t.test('wsnic as a Debian package under a booted systemd', async (t) => {
-  const deb = lastLine(execFileSync(join(ROOT, 'packaging', 'build-deb.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  const deb = buildDeb();
   t.match(deb, /wsnic_[\d.]+_amd64\.deb$/, 'npm run deb prints the .deb path last');
   const lint = execFileSync('lintian', [deb], { encoding: 'utf8' });
   t.same(lint.split('\n').filter((l) => /^[EW]: /.test(l)), [], 'lintian: no errors, no warnings');
 
-  const tarball = lastLine(execFileSync(join(ROOT, 'test', 'tools', 'rootfs.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  const tarball = rootfsTarball();
   const topo = new Topology();
   t.teardown(() => topo.cleanup());
   const host = topo.ns('host');
@@ -155,9 +154,7 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     });
 
     t.test('a package upgrade with the client connected: the new version takes it over', async (t) => {
-      const newer = lastLine(execFileSync(join(ROOT, 'packaging', 'build-deb.sh'), {
-        encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, WSNIC_DEB_VERSION: '0.1.0+upgrade' },
-      }));
+      const newer = buildDeb('0.1.0+upgrade');
       ct.copyIn(newer, '/root/wsnic-newer.deb');
       const [before] = clients();
       const index = ifindex(before!.tap);

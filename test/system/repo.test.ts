@@ -10,7 +10,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { Container, until } from './container';
+import { Container, rootfsTarball, until } from './container';
 import { ROOT, Topology } from '../e2e/topology';
 
 const lastLine = (s: string): string => s.trim().split('\n').pop()!;
@@ -43,7 +43,7 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
   // The two packages build (in their own staging dirs) while the container boots.
   const debs = Promise.all([buildDeb(topo.dir), buildDeb(topo.dir, NEXT)]);
   debs.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-  const tarball = lastLine(execFileSync(join(ROOT, 'test', 'tools', 'rootfs.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  const tarball = rootfsTarball();
   const host = topo.ns('host');
   const booting = Container.boot({ tarball, hostNs: host, hostIf: 'ct0', hostAddr: `${HOST_ADDR}/24`, containerAddr: '198.19.9.2/24', name: `${topo.prefix}ct` });
   booting.catch(() => undefined);
