@@ -41,7 +41,11 @@ export function parseArgs(argv: string[], extraOptions: ExtraOption[] = []): Par
       if (next === undefined) throw new ConfigError(`flag ${name} needs a value`);
       return next;
     };
-    if (name === '-h' || name === '--help') out.help = true;
+    // A command's own option wins over a wsnic.conf key's flag of the same name (connect's --mtu
+    // is its TAP's, not the relay's mtu key).
+    const extra = extraOptions.find((o) => o.long === name || (o.short !== undefined && o.short === name));
+    if (extra) out.extras.set(extra.long, extra.meta ? value() : '1');
+    else if (name === '-h' || name === '--help') out.help = true;
     else if (name === '--version') out.version = true;
     else if (name === '-v' || name === '--verbose') out.flags.push({ key: 'log_level', raw: 'debug', source: `flag ${name}` });
     else if (name === '-q' || name === '--quiet') out.flags.push({ key: 'log_level', raw: 'warning', source: `flag ${name}` });
@@ -49,11 +53,7 @@ export function parseArgs(argv: string[], extraOptions: ExtraOption[] = []): Par
     else if (name === '--disable-dhcp' || (byFlag.get(name)?.kind === 'bool' && inline === undefined)) {
       out.flags.push({ key: byFlag.get(name)!.key, raw: '1', source: `flag ${name}` });
     } else if (byFlag.has(name)) out.flags.push({ key: byFlag.get(name)!.key, raw: value(), source: `flag ${name}` });
-    else {
-      const extra = extraOptions.find((o) => o.long === name || (o.short !== undefined && o.short === name));
-      if (!extra) throw new ConfigError(`unknown flag ${name} (see --help)`);
-      out.extras.set(extra.long, extra.meta ? value() : '1');
-    }
+    else throw new ConfigError(`unknown flag ${name} (see --help)`);
   }
   return out;
 }

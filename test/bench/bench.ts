@@ -12,8 +12,11 @@
  *   restart: `systemctl restart wsnic` in the booted container with N guests pinging every 10 ms
  *           and an iperf3 stream, with the hand-over and without (restart.ts)
  *
- *   paths:  ping, TCP, UDP and jumbo for each data path (--paths native,js): native (the
- *           addon's threads, `.relay`) and js (the TypeScript path, `.relay_js`), in one run;
+ *   paths:  ping, TCP, UDP and jumbo for each relay (--paths c,native,js): c (test/bench/minimal.c,
+ *           a minimal C relay in one epoll loop, the yardstick, `.relay_c`), native (the addon's
+ *           threads, `.relay`) and js (the TypeScript path, `.relay_js`), in one run; the guests'
+ *           NIC is a TAP driven by minimal.c's client (one user-space hop, --guest-client minimal)
+ *           or by `wsnic connect` (--guest-client wsnic);
  *           threads: guest-to-guest TCP with data_threads 1 and 2; steady: --steady N clients
  *           each sending 1 Mbit/s, the relay's CPU and an idle client's ping during it
  *
@@ -47,8 +50,13 @@ const ONLY = opt('only', 'lease,ping,tcp,jumbo,udp,threads,steady,scale,status,s
 /** Emulated guests of the restart part, each pinging every 10 ms. */
 const RESTART_CLIENTS = opt('restart-clients', QUICK ? '100' : '100,1000').split(',').map(Number);
 const OUT = opt('out', join(ROOT, 'bench-results'));
-/** The relay's data paths to measure, in one run: native (the default) and js (before it). */
-const PATHS = opt('paths', 'native,js').split(',') as ('native' | 'js')[];
+/** The relays to measure, in one run: the minimal C relay, wsnic's native path (the default) and its js path (before it). */
+type Path = 'c' | 'native' | 'js';
+const PATHS = opt('paths', 'c,native,js').split(',') as Path[];
+/** What drives the guests' TAP in the paths parts: minimal.c's client (one user-space hop) or `wsnic connect`. */
+const GUEST_CLIENT = opt('guest-client', 'minimal') as 'minimal' | 'wsnic';
+/** test/bench/minimal.c, built by main() before any part. */
+const MINIMAL = join(ROOT, 'dist-bench', 'minimal');
 /** Clients of the steady part, each sending 1 Mbit/s. */
 const STEADY = Math.min(Number(opt('steady', QUICK ? '100' : '1000')), Math.floor((FD_HARD - 64) / 2));
 const TCP_SECONDS = QUICK ? 2 : 10;
@@ -88,20 +96,56 @@ const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSyn
 /** The relay's PID: the process in the server namespace that is not dnsmasq or a shell. */
 function relayPid(ns: string): number {
   const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-  const named = pids.map((p) => ({ p, comm: readFileSync(`/proc/${p}/comm`, 'utf8').trim() })).filter((x) => !['dnsmasq', 'sh', 'prlimit', 'iperf3'].includes(x.comm));
+  const comm = (p: number): string => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, 'utf8').trim();
+    } catch {
+      return 'sh'; // gone since the listing (a short-lived child): not the relay
+    }
+  };
+  const named = pids.map((p) => ({ p, comm: comm(p) })).filter((x) => !['dnsmasq', 'sh', 'prlimit', 'iperf3'].includes(x.comm));
   if (named.length === 0) throw new Error(`no relay process in ${ns}`);
   return named.sort((a, b) => a.p - b.p)[0]!.p;
 }
 
-/** A relay network whose server is started by RELAY_CMD (fd limit raised for many clients). */
+/**
+ * A relay network whose server is started by RELAY_CMD (fd limit raised for many clients); with
+ * data_path = c, by `wsnic setup`, dnsmasq and minimal.c's relay instead: the same bridge,
+ * ruleset and DHCP, the minimal relay's TAPs (mrtapN) outside the client-port rules, as the
+ * kernel path's veths are.
+ */
 async function relayNet(conf: Record<string, string | number>, guests: number) {
   // iperf3 on the gateway: the host's own services are closed to clients unless allowed.
   const gateway = conf.subnet === undefined ? '192.168.86.1' : String(conf.subnet).replace(/\.0\/\d+$/, '.1');
   const open = { egress_allow: `${gateway}:tcp:5201, ${gateway}:udp:5201` };
+  if (conf.data_path === 'c') {
+    return relayNetwork(registerCleanup, conf, guests, (topo, srv, dropin) => {
+      const run = join(topo.dir, 'run');
+      const setup = topo.exec(srv, process.execPath, [WSNIC, 'setup', '--runtime-dir', run, '--dnsmasq-conf-dir', dropin, '--mtu', String(conf.mtu ?? 1500),
+        ...(conf.subnet ? ['--subnet', String(conf.subnet)] : []), '--egress-allow', open.egress_allow.replace(/ /g, '')]);
+      if (setup.code !== 0) throw new Error(`minimal relay's setup: ${setup.stderr}`);
+      topo.spawn(srv, 'dnsmasq', ['--keep-in-foreground', `--conf-file=${run}/dnsmasq.conf`]);
+      return topo.spawn(srv, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${MINIMAL} relay ${conf.ws_port ?? 8086} wsbr0`]);
+    });
+  }
   return relayNetwork(registerCleanup, conf, guests, (topo, srv, dropin) => {
     const file = topo.file(`${srv}.conf`, Object.entries({ ws_address: '0.0.0.0', runtime_dir: join(topo.dir, 'run'), dnsmasq_conf_dir: dropin, ping_interval: 600, idle_timeout: 1200, ...open, ...conf, ...RELAY_CONF }).map(([k, v]) => `${k} = ${v}`).join('\n'));
     return topo.spawn(srv, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${RELAY_CMD.replace('{conf}', file)}`]);
   });
+}
+
+/** Every guest joined (by GUEST_CLIENT) and leased, as RelayNetwork.joinAll does: the guests' addresses. */
+async function joinGuests(n: Awaited<ReturnType<typeof relayNet>>, mtu?: number): Promise<string[]> {
+  if (GUEST_CLIENT === 'wsnic') return n.joinAll(mtu ? ['--mtu', String(mtu)] : []);
+  const ips: string[] = [];
+  for (const [i, g] of n.guests.entries()) {
+    const mark = n.server.mark();
+    const url = new URL(n.url(i + 1));
+    await n.topo.spawn(g, MINIMAL, ['client', url.hostname, url.port, 'wsn0', String(mtu ?? 1500)]).waitFor(/connected url=/);
+    await n.server.waitFor(new RegExp(`client connected client_address=198\\.19\\.${i + 1}\\.2 `), 20_000, mark);
+    ips.push(n.topo.dhcp(g, 'wsn0').ip);
+  }
+  return ips;
 }
 
 /** The kernel path: same bridge setup and dnsmasq, guests on veths. */
@@ -197,12 +241,12 @@ async function leaseAndTap(): Promise<void> {
  * path (the default), `.relay_js` for data_path = js (the TypeScript path, kept for the
  * comparison); the kernel path's `.kernel` figures with the native run.
  */
-async function pingAndTcp(jumbo: boolean, path: 'native' | 'js' = 'native', threads = 0): Promise<void> {
+async function pingAndTcp(jumbo: boolean, path: Path = 'native', threads = 0): Promise<void> {
   const mtu = jumbo ? 65521 : undefined;
   const tag = jumbo ? 'jumbo.' : '';
-  const R = path === 'js' ? 'relay_js' : threads ? `relay_${threads}thread` : 'relay';
+  const R = path !== 'native' ? `relay_${path}` : threads ? `relay_${threads}thread` : 'relay';
   const n = await relayNet({ ...(jumbo ? { mtu: 65521 } : {}), data_path: path, data_threads: threads }, 2);
-  const [, ip2] = (await n.joinAll(mtu ? ['--mtu', String(mtu)] : [])) as [string, string];
+  const [, ip2] = (await joinGuests(n, mtu)) as [string, string];
   const [g1, g2] = n.guests as [string, string];
   const pid = relayPid(n.srv);
   const k = R === 'relay' ? await kernelNet(2, mtu ?? 1500) : undefined;
@@ -275,8 +319,8 @@ async function pingAndTcp(jumbo: boolean, path: 'native' | 'js' = 'native', thre
  * 10 ms to the bridge's own MAC, dropped there), so count Mbit/s in all: the relay's CPU, and the
  * ping of one more, idle, client to the gateway during it.
  */
-async function steady(count: number, path: 'native' | 'js'): Promise<void> {
-  const R = path === 'js' ? 'relay_js' : 'relay';
+async function steady(count: number, path: Path): Promise<void> {
+  const R = path !== 'native' ? `relay_${path}` : 'relay';
   const n = await relayNet({ subnet: '10.64.0.0/18', data_path: path }, 2);
   await n.joinAll([], 1);
   const pid = relayPid(n.srv);
@@ -496,7 +540,9 @@ async function slowConsumer(): Promise<void> {
 
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
-  console.log(`# relay: ${RELAY_CMD}${QUICK ? ' (quick)' : ''}`);
+  mkdirSync(join(ROOT, 'dist-bench'), { recursive: true });
+  sh('cc', ['-O2', '-Wall', '-o', MINIMAL, join(ROOT, 'test', 'bench', 'minimal.c')]);
+  console.log(`# relay: ${RELAY_CMD}${QUICK ? ' (quick)' : ''}; paths ${PATHS.join(',')}; guests' client: ${GUEST_CLIENT}`);
   if (ONLY.includes('lease')) await leaseAndTap();
   for (const path of PATHS) {
     if (ONLY.some((o) => ['ping', 'tcp', 'udp'].includes(o))) await pingAndTcp(false, path);
@@ -505,7 +551,7 @@ async function main(): Promise<void> {
   if (ONLY.includes('threads') && PATHS.includes('native')) for (const th of [1, 2]) await pingAndTcp(false, 'native', th);
   if (ONLY.includes('steady')) for (const path of PATHS) await steady(STEADY, path);
   if (ONLY.includes('scale')) for (const s of SCALES) await scale(s);
-  if (ONLY.includes('status')) for (const path of PATHS) await statusUnderLoad(Math.max(...SCALES), path);
+  if (ONLY.includes('status')) for (const path of PATHS.filter((p) => p !== 'c')) await statusUnderLoad(Math.max(...SCALES), path);
   if (ONLY.includes('slow')) await slowConsumer();
   if (ONLY.includes('restart')) await restartPart({ report, registerCleanup, cleanupAll, quick: QUICK }, RESTART_CLIENTS);
   writeFileSync(join(OUT, 'bench.json'), `${JSON.stringify({ relay: RELAY_CMD, quick: QUICK, date: new Date().toISOString(), figures }, null, 2)}\n`);

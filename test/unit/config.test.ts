@@ -150,3 +150,12 @@ t.test('--version is package.json\'s version, read when the code loads', async (
   t.equal(parseArgs(['connect', '--version']).version, true, 'any verb');
   t.equal(parseArgs([]).version, false);
 });
+
+t.test("a command's own option wins over the wsnic.conf flag of the same name (connect --mtu is its TAP's)", async (t) => {
+  const { CONNECT_OPTIONS } = await import('../../src/cli/connect');
+  const a = parseArgs(['ws://h/', '--mtu', '65521', '--tap', 'x0'], CONNECT_OPTIONS);
+  t.equal(a.extras.get('--mtu'), '65521');
+  t.equal(a.extras.get('--tap'), 'x0');
+  t.same(a.flags, [], 'nothing for the mtu key');
+  t.same(parseArgs(['--mtu', '9000']).flags, [{ key: 'mtu', raw: '9000', source: 'flag --mtu' }], 'without the command, the key');
+});
