@@ -62,7 +62,9 @@ t.test('two guests on a relay with NAT: lease, ping, DNS, the outside, jumbo fra
   });
 
   t.test('a 60,000-byte frame passes both ways (MTU 65521, the TAP maximum)', async (t) => {
-    // 59,972 bytes of ICMP payload + 28 bytes of headers = a 60,000-byte IP packet, 60,014-byte frame.
+    // 59,972 bytes of ICMP payload + 28 bytes of headers = a 60,000-byte IP packet, 60,014-byte frame,
+    // not IP fragments: both guests' TAPs took connect's --mtu (a flag of the mtu key once took it).
+    for (const g of [g1, g2]) t.equal((JSON.parse(topo.exec(g, 'ip', ['-j', 'link', 'show', 'wsn0']).stdout) as { mtu: number }[])[0]!.mtu, 65521, `${g}'s TAP MTU`);
     const peer = topo.exec(g1, 'busybox', ['ping', '-c', '2', '-W', '3', '-s', '59972', l2.ip]);
     t.match(peer.stdout, /2 packets received/, peer.stdout + peer.stderr);
     t.match(peer.stdout, /59980 bytes from/, 'the reply is as large (busybox counts ICMP header + payload)');
