@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "coalesce.h"
 #include "guard.h"
 #include "wsframe.h"
 
@@ -55,6 +56,7 @@ typedef struct Session {
     bool close_sent;
     bool in_pending; /* `in` may hold whole frames (kept by a stop), parsed before reading more */
     bool detached;   /* handed over (a restart): the plane let go, fds open, state for planeTake */
+    bool vnet;       /* the TAP has a virtio-net header (IFF_VNET_HDR): segments are joined (coalesce.c) */
     double rest_until, linger_until; /* monotonic ms */
     Guard guard;
     WsReader reader;
@@ -80,6 +82,7 @@ struct Plane {
     pthread_mutex_t lock;
     struct Cmd *head, *tail;
     uint8_t *inbuf, *outbuf;
+    Coalescer co; /* a session's TCP segments for its TAP, joined within one wakeup (flushed in settle) */
     struct iovec iov[TAP_BATCH];
     Session *timed;
     Session *dead;

@@ -1,7 +1,8 @@
 /*
  * One client of the native data path, on its plane's thread: see plane.h.
  *
- *   socket -> ws_read (wsframe.c) -> guard_up (guard.c) -> write(TAP), one frame a write
+ *   socket -> ws_read (wsframe.c) -> guard_up (guard.c) -> write(TAP), one frame a write, or
+ *             with a virtio-net header TAP: a stream's TCP segments joined (coalesce.c)
  *   TAP -> read, up to TAP_BATCH frames -> guard_down -> one sendmsg for the batch
  *
  * What the socket does not take is owed (s->out); past HIGH_WATER owed the TAP is not read (its
@@ -13,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,6 +25,7 @@
 #include "plane.h"
 
 static size_t owed(const Session *s) { return s->out_len - s->out_off; }
+static void tap_flush(Session *s);
 
 /* The socket's epoll interest, from the session's state. */
 static void sock_interest(Session *s) {
@@ -196,6 +201,7 @@ static void end(Session *s, int code, const char *why) {
     free(s->held);
     s->held = NULL;
     s->has_held = false;
+    tap_flush(s);
     detach_tap(s);
     s->linger_until = s->plane->now + LINGER_MS;
     plane_timed(s, true);
@@ -244,7 +250,17 @@ static void close_with(Session *s, int code, const char *reason) {
 static void tap_write(Session *s, const uint8_t *f, size_t len) {
     COUNT(s->frames_in, 1);
     COUNT(s->bytes_in, len);
-    if (write(s->tap, f, len) != (ssize_t)len) COUNT(s->refused, 1); /* Ethernet drops, so do we */
+    int refused = s->vnet ? co_add(&s->plane->co, s->tap, f, len) : write(s->tap, f, len) != (ssize_t)len;
+    if (refused) COUNT(s->refused, (uint64_t)refused); /* Ethernet drops, so do we */
+}
+
+/* Segments joined for this session's TAP go now: before it returns from an entry point, and
+ * before the TAP is Node's again. */
+static void tap_flush(Session *s) {
+    Coalescer *co = &s->plane->co;
+    if (!s->vnet || co->len == 0 || co->fd != s->tap) return;
+    int refused = co_flush(co);
+    if (refused) COUNT(s->refused, (uint64_t)refused);
 }
 
 static void start_rest(Session *s) {
@@ -453,6 +469,7 @@ static void read_client(Session *s) {
  */
 static void settle(Session *s) {
     if (s->in_pending && readable(s)) read_client(s);
+    tap_flush(s);
     if (s->state != S_DONE && failed(s)) finish(s);
 }
 
@@ -478,12 +495,17 @@ void session_on_tap(Session *s, uint32_t events) {
     int k = 0, err = 0;
     for (int reads = 0; reads < TAP_BATCH && pos + WS_HEADER_MAX + FRAME_MAX <= OUT_SCRATCH; reads++) {
         uint8_t *f = buf + pos + WS_HEADER_MAX;
-        ssize_t n = read(s->tap, f, FRAME_MAX);
+        uint8_t vh[VNET_HDR_LEN];
+        struct iovec rv[2] = {{vh, sizeof vh}, {f, FRAME_MAX}};
+        ssize_t n = s->vnet ? readv(s->tap, rv, 2) : read(s->tap, f, FRAME_MAX);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno != EAGAIN) err = errno;
             break;
         }
+        /* The TAP offers the kernel no offloads (no TUNSETOFFLOAD): its frames come whole,
+           checksums done, and their header says nothing (gso_type NONE). */
+        if (s->vnet) n = n > VNET_HDR_LEN ? n - VNET_HDR_LEN : 0;
         if (n == 0) break;
         if (s->masked) {
             bool acked;
@@ -579,6 +601,7 @@ void session_detach(Session *s) {
         return;
     }
     plane_timed(s, false);
+    tap_flush(s);
     detach_tap(s);
     epoll_ctl(s->plane->ep, EPOLL_CTL_DEL, s->sock, NULL);
     s->state = S_DONE;
@@ -591,8 +614,10 @@ void session_detach(Session *s) {
 void session_start(Session *s) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
     struct epoll_event tev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)s | 1};
+    struct ifreq ifr = {0};
     s->state = S_RUN;
     s->tap_reading = true;
+    s->vnet = ioctl(s->tap, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR);
     if (epoll_ctl(s->plane->ep, EPOLL_CTL_ADD, s->sock, &ev) < 0) {
         close(s->sock);
         s->sock = -1;

@@ -1,9 +1,10 @@
 /*
  * wsnic native addon: the few system calls Node cannot make itself.
  *
- *   tapCreate(pattern, { exclusive, bridge, mtu, isolated })
+ *   tapCreate(pattern, { exclusive, bridge, mtu, isolated, vnetHdr })
  *                               a client's whole TAP on libuv's thread pool: TUNSETIFF
- *                               (IFF_TAP|IFF_NO_PI, IFF_TUN_EXCL if exclusive, non-blocking),
+ *                               (IFF_TAP|IFF_NO_PI, IFF_TUN_EXCL if exclusive, IFF_VNET_HDR
+ *                               for the native data path's joined segments, non-blocking),
  *                               IPv6 address generation off and port isolation over rtnetlink,
  *                               MTU, bridge port and up by ioctl -> Promise<{ fd, name }>
  *   tapOpen(pattern, options)   the same on the calling thread -> { fd, name }
@@ -131,14 +132,14 @@ static int if_ioctl(unsigned long req, struct ifreq *ifr) {
 }
 
 /* TUNSETIFF on a new /dev/net/tun fd; name_out gets the kernel's name (PATTERN%d filled in). */
-static int tap_create(const char *pattern, bool exclusive, int *fd_out, char name_out[IFNAMSIZ + 1]) {
+static int tap_create(const char *pattern, bool exclusive, bool vnet, int *fd_out, char name_out[IFNAMSIZ + 1]) {
     struct ifreq ifr;
     int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return errno;
     memset(&ifr, 0, sizeof ifr);
     /* Exclusive: a device of that name that exists already (say, someone's persistent TAP)
      * is EBUSY instead of being attached to. */
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (exclusive ? IFF_TUN_EXCL : 0);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (exclusive ? IFF_TUN_EXCL : 0) | (vnet ? IFF_VNET_HDR : 0);
     memcpy(ifr.ifr_name, pattern, IFNAMSIZ);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int err = errno;
@@ -191,7 +192,7 @@ typedef struct {
     napi_deferred deferred;
     char pattern[IFNAMSIZ + 1], bridge[IFNAMSIZ + 1], name[IFNAMSIZ + 1];
     int32_t mtu;
-    bool exclusive, isolated;
+    bool exclusive, isolated, vnet;
     int fd, err;
     char what[96];
 } CreateJob;
@@ -202,7 +203,7 @@ static void create_execute(napi_env env, void *data) {
     CreateJob *j = data;
     (void)env;
     j->fd = -1;
-    if ((j->err = tap_create(j->pattern, j->exclusive, &j->fd, j->name))) {
+    if ((j->err = tap_create(j->pattern, j->exclusive, j->vnet, &j->fd, j->name))) {
         snprintf(j->what, sizeof j->what, "cannot create TAP device '%s' (TUNSETIFF)", j->pattern);
         return;
     }
@@ -255,7 +256,7 @@ static int opt_bool(napi_env env, napi_value obj, const char *key, bool *out) {
     return napi_get_value_bool(env, v, out) == napi_ok ? 0 : -1;
 }
 
-/* A job from (pattern, { exclusive, bridge, mtu, isolated }); NULL with an exception pending. */
+/* A job from (pattern, { exclusive, bridge, mtu, isolated, vnetHdr }); NULL with an exception pending. */
 static CreateJob *create_job(napi_env env, napi_callback_info info) {
     size_t argc = 2;
     napi_value argv[2], v;
@@ -272,6 +273,7 @@ static CreateJob *create_job(napi_env env, napi_callback_info info) {
         return NULL;
     }
     if (opt_bool(env, argv[1], "exclusive", &j->exclusive) || opt_bool(env, argv[1], "isolated", &j->isolated) ||
+        opt_bool(env, argv[1], "vnetHdr", &j->vnet) ||
         napi_get_named_property(env, argv[1], "bridge", &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok ||
         (t != napi_undefined && get_string(env, v, j->bridge, sizeof j->bridge, "tapCreate: bad bridge name")) ||
         napi_get_named_property(env, argv[1], "mtu", &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok ||

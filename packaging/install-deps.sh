@@ -21,8 +21,9 @@ if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs clang-14 libclang-rt-14-dev"
 	# a Prometheus server scraping the relay's /metrics (test/e2e/metrics.test.ts)
 	pkgs="$pkgs prometheus"
-	# real clients: Chromium (driven by playwright-core), v86 guest parts, iperf3 for npm run bench
-	pkgs="$pkgs chromium seabios iperf3"
+	# real clients: Chromium (driven by playwright-core), v86 guest parts; iperf3 for npm run bench,
+	# perf for its --perf profiles
+	pkgs="$pkgs chromium seabios iperf3 linux-perf"
 fi
 missing=""
 for p in $pkgs; do

@@ -18,6 +18,12 @@ export interface TapCreateOptions {
   mtu?: number | undefined;
   /** Bridge port isolation: this client reaches the gateway, not other clients. */
   isolated?: boolean | undefined;
+  /**
+   * IFF_VNET_HDR: every read and write starts with a virtio-net header. Only for a TAP the native
+   * data path serves (it joins a stream's TCP segments, native/coalesce.c); JavaScript's reads
+   * and writes (Pump) expect bare frames.
+   */
+  vnetHdr?: boolean | undefined;
 }
 
 /** A session of the native data path (native/plane.c). */

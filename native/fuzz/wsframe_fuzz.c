@@ -1,19 +1,61 @@
 /*
  * libFuzzer harness for what a client sends the native data path: the frame codec (wsframe.c)
  * fed in chunks as a session feeds it (kept bytes + the next read), every message through the
- * guard (guard.c) both ways and the DHCP parsers, and an encode/parse round trip.
+ * guard (guard.c) both ways and the DHCP parsers, then the TCP segment joiner (coalesce.c) as
+ * it came and once more repaired (IPv4 length, the next sequence number, both checksums) so
+ * that it joins, and an encode/parse round trip. The joiner writes to /dev/null.
  *
  *   first input byte: bit 0 server/client side, bits 1-2 rate limits on, bits 3-7 chunk size
  *
  * Built and run by test/native/fuzz.test.ts (clang -fsanitize=fuzzer,address,undefined).
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../coalesce.h"
 #include "../guard.h"
 #include "../wsframe.h"
 
 #define MAX 65549
+
+static Coalescer co;
+static int sink = -1;
+
+static uint32_t csum(const uint8_t *p, size_t n, uint32_t acc) {
+    for (size_t i = 0; i + 1 < n; i += 2) acc += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1) acc += (uint32_t)p[n - 1] << 8;
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    return acc;
+}
+
+/* The frame made a joinable next segment where it can be: what a well-behaved guest sends. */
+static void join_repaired(const uint8_t *d, size_t len) {
+    static uint8_t f[CO_MAX];
+    if (len < 54 || len > CO_MAX) return;
+    memcpy(f, d, len);
+    f[12] = 0x08, f[13] = 0x00, f[14] = 0x45, f[23] = 6;
+    f[16] = (uint8_t)((len - 14) >> 8), f[17] = (uint8_t)(len - 14);
+    f[20] = (f[20] & 0x40) | 0x40, f[21] = 0;
+    size_t doff = (size_t)(f[46] >> 4) * 4;
+    if (doff < 20 || 34 + doff > len) return;
+    f[46] &= 0xf0, f[47] = (f[47] & 0x08) | 0x10;
+    if (co.len > 0 && len - 34 - doff <= co.mss) {
+        memcpy(f, co.buf, 34);                                   /* same Ethernet and IPv4 header */
+        f[16] = (uint8_t)((len - 14) >> 8), f[17] = (uint8_t)(len - 14);
+        memcpy(f + 34, co.buf + 34, co.hlen - 34 < doff ? co.hlen - 34 : doff); /* same TCP header */
+        f[38] = (uint8_t)(co.next_seq >> 24), f[39] = (uint8_t)(co.next_seq >> 16), f[40] = (uint8_t)(co.next_seq >> 8), f[41] = (uint8_t)co.next_seq;
+    }
+    f[24] = f[25] = 0;
+    uint32_t ic = ~csum(f + 14, 20, 0) & 0xffff;
+    f[24] = (uint8_t)(ic >> 8), f[25] = (uint8_t)ic;
+    f[50] = f[51] = 0;
+    size_t tl = len - 34;
+    uint32_t tc = ~csum(f + 34, tl, csum(f + 26, 8, 6 + (uint32_t)tl)) & 0xffff;
+    f[50] = (uint8_t)(tc >> 8), f[51] = (uint8_t)tc;
+    (void)co_add(&co, sink, f, len);
+    if (co.len > CO_MAX || (co.len && co.segs < 1)) abort();
+}
 
 static int on_message(void *ctx, int op, uint8_t *d, size_t len) {
     Guard *g = ctx;
@@ -27,6 +69,11 @@ static int on_message(void *ctx, int op, uint8_t *d, size_t len) {
         guard_down(g, d, len, 1, &acked, mac, &ip);
         if (acked && (ip == 0 || ip == g->dhcp_server)) abort();
         (void)dhcp_request_chaddr(d, len);
+        (void)co_add(&co, sink, d, len);
+        if (co.len > CO_MAX) abort();
+        join_repaired(d, len);
+        join_repaired(d, len);                      /* the same again: it follows, and joins */
+        join_repaired(d, len > 60 ? len - d[len - 1] % 7 : len); /* a shorter last one */
     }
     return len % 7 == 3 ? WS_STOP : WS_GO; /* stops, as a hold or a rest makes them */
 }
@@ -73,6 +120,11 @@ static void round_trip(const uint8_t *data, size_t size, bool masked) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
+    if (sink < 0) {
+        sink = open("/dev/null", O_WRONLY);
+        co.buf = malloc(CO_MAX);
+        if (sink < 0 || !co.buf) abort();
+    }
     uint8_t flags = data[0];
     data++;
     size--;
@@ -103,6 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     free(buf);
     ws_reader_free(&r);
+    (void)co_flush(&co);
+    if (co.len != 0) abort();
     round_trip(data, size, server);
     return 0;
 }

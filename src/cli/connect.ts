@@ -29,12 +29,13 @@ export async function connect(args: ParsedArgs, log: Logger): Promise<number> {
   const mtu = mtuRaw === undefined ? undefined : (parseValue({ key: 'mtu', kind: 'int', default: '', doc: '', min: 68, max: 65535 }, mtuRaw) as number);
   const caFile = args.extras.get('--ca');
   const ca = caFile ? readFileSync(caFile) : undefined;
-  const tap = Tap.open(args.extras.get('--tap') ?? 'wsnic%d', { mtu });
+  // ws:// goes to the native data path (one thread): it masks and moves frames off the event
+  // loop, and joins TCP segments for the TAP (a virtio-net header). wss:// stays with ws (Node
+  // owns TLS), as does --js-path.
+  const onNative = url.startsWith('ws://') && !args.extras.has('--js-path');
+  const tap = Tap.open(args.extras.get('--tap') ?? 'wsnic%d', { mtu, vnetHdr: onNative });
   log.info('TAP ready', { tap: tap.name, url });
 
-  // ws:// goes to the native data path (one thread): it masks and moves frames off the event
-  // loop. wss:// stays with ws (Node owns TLS), as does --js-path.
-  const onNative = url.startsWith('ws://') && !args.extras.has('--js-path');
   if (onNative) startPlane(1);
   let stopping = false;
   let socket: WebSocket | undefined;

@@ -168,7 +168,7 @@ export class Relay {
       let made: { tap: Tap; bridge: string } | undefined;
       try {
         // Gone while it waited for its turn (or the relay is stopping): no TAP is made for it.
-        if (ws.readyState === ws.OPEN && !this.closing) made = await this.openPort();
+        if (ws.readyState === ws.OPEN && !this.closing) made = await this.openPort(this.onNativePath(client.scheme));
       } catch (err) {
         this.opts.admission.release(address);
         this.refuse(ws, client, (err as Error).message);
@@ -264,7 +264,7 @@ export class Relay {
         this.onClientCountChange?.();
       }, {
         rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },
-        native: (this.opts.dataPath === 'native' && client.scheme === 'ws') || resumed ? this.opts.rates : undefined,
+        native: this.onNativePath(client.scheme) || resumed ? this.opts.rates : undefined,
         onBound: (s, mac) => this.bindMac(s, mac),
         ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
       }, resumed);
@@ -320,8 +320,16 @@ export class Relay {
     });
   }
 
-  /** A bridge port and a TAP on it; on failure, nothing is kept and the error says which. */
-  private async openPort(): Promise<{ tap: Tap; bridge: string }> {
+  /** ws:// on the native data path (unless data_path = js); wss:// on JavaScript's (Node owns TLS). */
+  private onNativePath(scheme: string): boolean {
+    return this.opts.dataPath === 'native' && scheme === 'ws';
+  }
+
+  /**
+   * A bridge port and a TAP on it (with a virtio-net header for the native path); on failure,
+   * nothing is kept and the error says which.
+   */
+  private async openPort(native: boolean): Promise<{ tap: Tap; bridge: string }> {
     let bridge: string;
     try {
       bridge = await this.opts.ports.reserve();
@@ -329,7 +337,7 @@ export class Relay {
       throw new Error(`no bridge port: ${(err as Error).message}`);
     }
     try {
-      return { tap: await this.openTap(bridge), bridge };
+      return { tap: await this.openTap(bridge, native), bridge };
     } catch (err) {
       this.opts.ports.release(bridge);
       throw new Error(`cannot create TAP: ${(err as Error).message}`);
@@ -337,11 +345,11 @@ export class Relay {
   }
 
   /** A TAP with the next free name; a name someone else holds (EBUSY) is skipped. */
-  private async openTap(bridge: string): Promise<Tap> {
+  private async openTap(bridge: string, native: boolean): Promise<Tap> {
     for (let tries = 0; ; tries++) {
       const name = this.names.take();
       try {
-        return await Tap.create(name, { bridge, mtu: PORT_MTU, isolated: this.opts.isolateClients, exclusive: true });
+        return await Tap.create(name, { bridge, mtu: PORT_MTU, isolated: this.opts.isolateClients, exclusive: true, vnetHdr: native });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || tries >= 100) {
           this.names.release(name);

@@ -22,7 +22,8 @@
  *
  * Options: --quick (short runs), --relay-cmd 'CMD with {conf}', --scale 100,1000,10000,
  *          --only lease,ping,tcp,jumbo,udp,threads,steady,scale,status,slow,restart, --paths native,js,
- *          --steady 1000, --restart-clients 100,1000, --out DIR
+ *          --steady 1000, --restart-clients 100,1000, --out DIR, --perf (a `perf record -g` of the
+ *          relay during each TCP figure: OUT/perf-FIGURE.txt, the top symbols and what calls them)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -59,6 +60,7 @@ const GUEST_CLIENT = opt('guest-client', 'minimal') as 'minimal' | 'wsnic';
 const MINIMAL = join(ROOT, 'dist-bench', 'minimal');
 /** Clients of the steady part, each sending 1 Mbit/s. */
 const STEADY = Math.min(Number(opt('steady', QUICK ? '100' : '1000')), Math.floor((FD_HARD - 64) / 2));
+const PERF = argv.includes('--perf');
 const TCP_SECONDS = QUICK ? 2 : 10;
 const RUNS = QUICK ? 1 : 3;
 
@@ -182,8 +184,34 @@ function pingStats(topo: Topology, ns: string, target: string): { avg: number; p
   return { avg: times.reduce((a, b) => a + b, 0) / times.length, p99: pct(times, 99) };
 }
 
+/**
+ * A profile of the relay (every thread, kernel included) while fn runs: OUT/perf-NAME.txt, the
+ * symbols by share of samples, then the same with their callers. Nothing without --perf.
+ */
+function profiled<T>(name: string, pid: number | undefined, fn: () => T): T {
+  if (!PERF || !pid) return fn();
+  const data = join(OUT, `perf-${name}.data`);
+  const rec = spawn('perf', ['record', '-q', '-F', '997', '-g', '-p', String(pid), '-o', data], { stdio: 'ignore' });
+  spawnSync('sleep', ['0.5']); // perf attached before the load starts
+  try {
+    return fn();
+  } finally {
+    rec.kill('SIGINT');
+    spawnSync('sh', ['-c', `while kill -0 ${rec.pid} 2>/dev/null; do sleep 0.1; done`], { timeout: 30_000 });
+    const flat = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '-g', 'none', '--sort', 'sym', '--percent-limit', '0.7'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+    const calls = spawnSync('perf', ['report', '-i', data, '--stdio', '--no-children', '-g', 'caller,0.5,callee,function,percent', '--sort', 'sym', '--percent-limit', '3'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+    writeFileSync(join(OUT, `perf-${name}.txt`), `${flat}\n# callers of the symbols above 3 %\n${calls}`);
+    spawnSync('rm', ['-f', data]);
+    console.log(`# profile: ${join(OUT, `perf-${name}.txt`)}`);
+  }
+}
+
 /** iperf3 TCP: median Mbit/s over RUNS, and the relay's CPU over those runs. */
-function iperfTcp(topo: Topology, clientNs: string, server: string, reverse: boolean, pid?: number): { mbit: number; cpu: number } {
+function iperfTcp(topo: Topology, clientNs: string, server: string, reverse: boolean, pid?: number, name = ''): { mbit: number; cpu: number } {
+  return profiled(name, pid, () => iperfRuns(topo, clientNs, server, reverse, pid));
+}
+
+function iperfRuns(topo: Topology, clientNs: string, server: string, reverse: boolean, pid?: number): { mbit: number; cpu: number } {
   const rates: number[] = [];
   let cpu = 0;
   let wall = 0;
@@ -278,7 +306,7 @@ async function pingAndTcp(jumbo: boolean, path: Path = 'native', threads = 0): P
     ] as const;
     for (const [what, cns, target, rev, kns, ktarget] of cases) {
       if (threads && what !== 'guest_to_guest') continue; // the threads comparison: guest to guest only
-      const r = iperfTcp(n.topo, cns, target, rev, pid);
+      const r = iperfTcp(n.topo, cns, target, rev, pid, `${tag}tcp_${what}.${R}`);
       report(`${tag}tcp_${what}_mbit.${R}`, r.mbit, 'Mbit/s');
       report(`${tag}tcp_${what}_relay_cpu_pct.${R}`, r.cpu * 100, '%');
       report(`${tag}tcp_${what}_mbit_per_relay_cpu_s.${R}`, r.cpu > 0 ? r.mbit / r.cpu : NaN, 'Mbit/CPU-s');

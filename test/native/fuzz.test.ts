@@ -1,6 +1,6 @@
 /**
  * libFuzzer against what a client sends the native data path (native/fuzz/wsframe_fuzz.c: the
- * frame codec fed as a session feeds it, the guard, the DHCP parsers), built with clang's
+ * frame codec fed as a session feeds it, the guard, the DHCP parsers, the TCP segment joiner), built with clang's
  * AddressSanitizer and UBSan. Seeds: the live fuzzer's frame cases (test/fixtures/fuzz.js
  * --seeds). Every input that ever crashed it is kept in test/fixtures/codec-crashes/ and run
  * first. WSNIC_CODEC_FUZZ_RUNS runs longer (npm run fuzz:codec: 50,000,000).
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 const RUNS = Number(process.env.WSNIC_CODEC_FUZZ_RUNS ?? 1_000_000);
-const SOURCES = ['native/fuzz/wsframe_fuzz.c', 'native/wsframe.c', 'native/guard.c', 'native/wsframe.h', 'native/guard.h'];
+const SOURCES = ['native/fuzz/wsframe_fuzz.c', 'native/wsframe.c', 'native/guard.c', 'native/coalesce.c', 'native/wsframe.h', 'native/guard.h', 'native/coalesce.h'];
 const CRASHES = join(ROOT, 'test', 'fixtures', 'codec-crashes');
 
 t.setTimeout(Math.max(600_000, RUNS / 2));

@@ -1,0 +1,120 @@
+/* See coalesce.h. Frames come from the client (after the guard): every byte read is checked. */
+#define _GNU_SOURCE
+#include "coalesce.h"
+
+#include <linux/virtio_net.h>
+#include <string.h>
+#include <sys/uio.h>
+
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+
+/* The ones' complement sum of len bytes (big-endian 16-bit words), not folded. */
+static uint64_t sum(const uint8_t *p, size_t len, uint64_t acc) {
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) acc += be32(p + i);
+    for (; i + 2 <= len; i += 2) acc += be16(p + i);
+    if (i < len) acc += (uint64_t)p[i] << 8;
+    return acc;
+}
+
+static uint16_t fold(uint64_t acc) {
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)acc;
+}
+
+/* The TCP pseudo-header's sum for an IPv4 header and a TCP length. */
+static uint64_t pseudo(const uint8_t *ip, size_t tcp_len) { return sum(ip + 12, 8, 0) + 6 + tcp_len; }
+
+enum { ETH = 14, IP = 20, F_FIN = 1, F_SYN = 2, F_RST = 4, F_PSH = 8, F_ACK = 16 };
+
+/*
+ * A frame that may be joined: IPv4 without options, not a fragment, DF set, both checksums
+ * right, TCP with ACK and at most PSH besides, and a payload. Its header length and payload in
+ * *hlen and *plen.
+ */
+static bool segment(const uint8_t *f, size_t len, size_t *hlen, size_t *plen) {
+    if (len < ETH + IP + 20 || be16(f + 12) != 0x0800) return false;
+    const uint8_t *ip = f + ETH;
+    if (ip[0] != 0x45 || ip[9] != 6 || be16(ip + 2) != len - ETH) return false;
+    if ((be16(ip + 6) & 0xbfff) != 0 || !(ip[6] & 0x40)) return false; /* MF, offset, reserved; DF */
+    if (fold(sum(ip, IP, 0)) != 0xffff) return false;
+    const uint8_t *th = ip + IP;
+    size_t doff = (size_t)(th[12] >> 4) * 4;
+    if (doff < 20 || (th[12] & 0x0f) || ETH + IP + doff >= len) return false; /* no payload: not joined */
+    if ((th[13] & ~(F_PSH | F_ACK)) || !(th[13] & F_ACK)) return false;
+    size_t tcp_len = len - ETH - IP;
+    if (fold(sum(th, tcp_len, pseudo(ip, tcp_len))) != 0xffff) return false;
+    *hlen = ETH + IP + doff;
+    *plen = len - *hlen;
+    return true;
+}
+
+/* The next segment of the pending stream: every header byte equal but the IP length, ID and checksum, the sequence number, PSH and the TCP checksum. */
+static bool follows(const Coalescer *c, const uint8_t *f, size_t hlen, size_t plen) {
+    const uint8_t *a = c->buf, *b = f;
+    if (hlen != c->hlen || plen > c->mss || c->len + plen > CO_MAX) return false;
+    if (memcmp(a, b, ETH) || a[ETH + 1] != b[ETH + 1] || memcmp(a + ETH + 6, b + ETH + 6, 4) || memcmp(a + ETH + 12, b + ETH + 12, 8)) return false;
+    const uint8_t *ta = a + ETH + IP, *tb = b + ETH + IP;
+    if (be32(tb + 4) != c->next_seq || memcmp(ta, tb, 4) || memcmp(ta + 8, tb + 8, 5) || (ta[13] | F_PSH) != (tb[13] | F_PSH)) return false;
+    return !memcmp(ta + 14, tb + 14, 2) && !memcmp(ta + 18, tb + 18, hlen - ETH - IP - 18);
+}
+
+int co_write_plain(int fd, const uint8_t *frame, size_t len) {
+    struct virtio_net_hdr h = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
+    struct iovec iov[2] = {{&h, sizeof h}, {(void *)frame, len}};
+    return writev(fd, iov, 2) == (ssize_t)(sizeof h + len) ? 0 : 1;
+}
+
+int co_flush(Coalescer *c) {
+    if (c->len == 0) return 0;
+    int segs = c->segs;
+    size_t len = c->len;
+    c->len = 0;
+    c->segs = 0;
+    if (segs == 1) return co_write_plain(c->fd, c->buf, len); /* as it came, checksums and all */
+    uint8_t *ip = c->buf + ETH, *th = ip + IP;
+    put16(ip + 2, (uint16_t)(len - ETH));
+    put16(ip + 10, 0);
+    put16(ip + 10, (uint16_t)~fold(sum(ip, IP, 0)));
+    if (c->psh) th[13] |= F_PSH;
+    /* CHECKSUM_PARTIAL: the pseudo-header's sum in the field, the kernel completes each segment. */
+    put16(th + 16, fold(pseudo(ip, len - ETH - IP)));
+    struct virtio_net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+        .hdr_len = (uint16_t)c->hlen,
+        .gso_size = (uint16_t)c->mss,
+        .csum_start = ETH + IP,
+        .csum_offset = 16,
+    };
+    struct iovec iov[2] = {{&h, sizeof h}, {c->buf, len}};
+    return writev(c->fd, iov, 2) == (ssize_t)(sizeof h + len) ? 0 : segs;
+}
+
+int co_add(Coalescer *c, int fd, const uint8_t *f, size_t len) {
+    size_t hlen, plen;
+    int refused = 0;
+    bool seg = c->buf && segment(f, len, &hlen, &plen);
+    if (seg && c->len && c->fd == fd && follows(c, f, hlen, plen)) {
+        memcpy(c->buf + c->len, f + hlen, plen);
+        c->len += plen;
+        c->segs++;
+        c->next_seq += (uint32_t)plen;
+        c->psh |= (f[ETH + IP + 13] & F_PSH) != 0;
+        /* a short segment or PSH ends what the kernel's GRO would join too */
+        return plen < c->mss || c->psh ? co_flush(c) : 0;
+    }
+    refused += co_flush(c);
+    if (!seg || (f[ETH + IP + 13] & F_PSH)) return refused + co_write_plain(fd, f, len);
+    memcpy(c->buf, f, len);
+    c->len = len;
+    c->hlen = hlen;
+    c->mss = plen;
+    c->next_seq = be32(f + ETH + IP + 4) + (uint32_t)plen;
+    c->fd = fd;
+    c->segs = 1;
+    c->psh = false;
+    return refused;
+}
