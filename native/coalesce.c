@@ -1,7 +1,11 @@
-/* See coalesce.h. Frames come from the client (after the guard): every byte read is checked. */
+/*
+ * See coalesce.h. co_add takes frames from the client (after the guard): every byte it reads is
+ * checked. co_split takes what the kernel hands a TAP with offloads, bounds checked all the same.
+ */
 #define _GNU_SOURCE
 #include "coalesce.h"
 
+#include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -117,4 +121,57 @@ int co_add(Coalescer *c, int fd, const uint8_t *f, size_t len) {
     c->segs = 1;
     c->psh = false;
     return refused;
+}
+
+/* The checksum at csum_start + csum_offset, over [csum_start, len): what the kernel left to us. */
+static bool complete_csum(uint8_t *f, size_t len, size_t start, size_t offset) {
+    if (start + offset + 2 > len) return false;
+    uint16_t c = (uint16_t)~fold(sum(f + start, len - start, 0));
+    put16(f + start + offset, c ? c : 0xffff); /* (as the kernel's skb_checksum_help: 0 is UDP's "none") */
+    return true;
+}
+
+int co_split(const uint8_t vh[VNET_HDR_LEN], uint8_t *f, size_t len, const CoSink *out) {
+    struct virtio_net_hdr h;
+    memcpy(&h, vh, sizeof h);
+    if (h.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+        if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !complete_csum(f, len, h.csum_start, h.csum_offset)) return -1;
+        out->emit(out->ctx, f, len);
+        return 1;
+    }
+    /* Only TCPv4 is offered: IPv4 (any options), TCP, a payload longer than one segment. */
+    if (h.gso_type != VIRTIO_NET_HDR_GSO_TCPV4 || h.gso_size == 0 || len < ETH + IP + 20 || be16(f + 12) != 0x0800) return -1;
+    uint8_t *ip = f + ETH;
+    size_t ihl = (size_t)(ip[0] & 15) * 4;
+    if ((ip[0] >> 4) != 4 || ihl < IP || ip[9] != 6 || ETH + ihl + 20 > len) return -1;
+    uint8_t *th = ip + ihl;
+    size_t doff = (size_t)(th[12] >> 4) * 4, hlen = ETH + ihl + doff;
+    if (doff < 20 || hlen > len) return -1;
+    size_t payload = len - hlen, mss = h.gso_size;
+    uint32_t seq = be32(th + 4);
+    uint16_t id = be16(ip + 4);
+    uint8_t flags = th[13];
+    int n = 0;
+    for (size_t off = 0; off < payload || (off == 0 && payload == 0); off += mss) {
+        size_t seg = payload - off < mss ? payload - off : mss;
+        bool last = off + seg >= payload;
+        uint8_t *o = out->room(out->ctx, hlen + seg);
+        if (!o) return n > 0 ? n : -1; /* (the rest is lost, as on a full queue) */
+        memcpy(o, f, hlen);
+        memcpy(o + hlen, f + hlen + off, seg);
+        uint8_t *oi = o + ETH, *ot = oi + ihl;
+        put16(oi + 2, (uint16_t)(ihl + doff + seg));
+        put16(oi + 4, (uint16_t)(id + n));
+        put16(oi + 10, 0);
+        put16(oi + 10, (uint16_t)~fold(sum(oi, ihl, 0)));
+        ot[4] = (uint8_t)((seq + off) >> 24), ot[5] = (uint8_t)((seq + off) >> 16), ot[6] = (uint8_t)((seq + off) >> 8), ot[7] = (uint8_t)(seq + off);
+        ot[13] = (uint8_t)(flags & ~(last ? 0 : F_FIN | F_PSH) & ~(n == 0 ? 0 : 0x80 /* CWR */));
+        put16(ot + 16, 0);
+        size_t tcp_len = doff + seg;
+        put16(ot + 16, (uint16_t)~fold(sum(ot, tcp_len, pseudo(oi, tcp_len))));
+        out->emit(out->ctx, o, hlen + seg);
+        n++;
+        if (payload == 0) break;
+    }
+    return n;
 }

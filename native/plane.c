@@ -274,8 +274,9 @@ static napi_value plane_start(napi_env env, napi_callback_info info) {
         p->inbuf = malloc(IN_SCRATCH);
         p->outbuf = malloc(OUT_SCRATCH);
         p->co.buf = malloc(CO_MAX);
+        p->gsobuf = malloc(FRAME_MAX);
         pthread_mutex_init(&p->lock, NULL);
-        if (p->ep < 0 || p->wake < 0 || !p->inbuf || !p->outbuf || !p->co.buf || epoll_ctl(p->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0 ||
+        if (p->ep < 0 || p->wake < 0 || !p->inbuf || !p->outbuf || !p->co.buf || !p->gsobuf || epoll_ctl(p->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0 ||
             pthread_create(&p->thread, NULL, plane_main, p) != 0) {
             pthread_sigmask(SIG_SETMASK, &old, NULL);
             napi_throw_error(env, NULL, "planeStart: cannot start a data-plane thread");

@@ -82,6 +82,7 @@ struct Plane {
     pthread_mutex_t lock;
     struct Cmd *head, *tail;
     uint8_t *inbuf, *outbuf;
+    uint8_t *gsobuf; /* FRAME_MAX: a large TCP segment from a vnet TAP, while it is cut (coalesce.c) */
     Coalescer co; /* a session's TCP segments for its TAP, joined within one wakeup (flushed in settle) */
     struct iovec iov[TAP_BATCH];
     Session *timed;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -486,15 +487,64 @@ void session_on_sock(Session *s, uint32_t events) {
     settle(s);
 }
 
+/* A wakeup's frames towards the client: where the next one goes in the plane's out buffer. */
+typedef struct Batch {
+    Session *s;
+    size_t pos;
+    int k;
+} Batch;
+
+static uint8_t *batch_room(void *ctx, size_t need) {
+    Batch *b = ctx;
+    if (b->pos + WS_HEADER_MAX + need > OUT_SCRATCH) return NULL;
+    return b->s->plane->outbuf + b->pos + WS_HEADER_MAX;
+}
+
+/* One frame for the client, at batch_room's place: judged, framed (masked on the client side). */
+static void batch_frame(void *ctx, uint8_t *f, size_t n) {
+    Batch *b = ctx;
+    Session *s = b->s;
+    if (s->masked) {
+        bool acked;
+        uint8_t mac[6];
+        uint32_t ip;
+        enum Verdict v = guard_down(&s->guard, f, n, s->plane->now, &acked, mac, &ip);
+        if (acked) plane_event(s, E_DHCP, 0, NULL, mac, ip);
+        if (v != V_PASS) {
+            if (GET(s->guard.limited_out) == 1) plane_event(s, E_LIMITED, 0, "down", NULL, 0);
+            return;
+        }
+    }
+    uint8_t key[4], hdr[WS_HEADER_MAX];
+    if (!s->masked) {
+        random_key(s->plane, key);
+        ws_mask(f, n, key, 0);
+    }
+    size_t h = ws_header(hdr, WS_BINARY, n, s->masked ? NULL : key);
+    memcpy(f - h, hdr, h);
+    s->plane->iov[b->k].iov_base = f - h;
+    s->plane->iov[b->k].iov_len = h + n;
+    b->k++;
+    b->pos += WS_HEADER_MAX + n;
+    COUNT(s->frames_out, 1);
+    COUNT(s->bytes_out, (uint64_t)n);
+    if (b->k == TAP_BATCH) { /* the iovec is full: this much goes now */
+        send_iov(s, s->plane->iov, b->k);
+        b->k = 0;
+        b->pos = 0;
+    }
+}
+
 void session_on_tap(Session *s, uint32_t events) {
     if (s->state != S_RUN || !s->tap_on) return;
     if (!s->tap_reading && !(events & EPOLLERR)) return;
-    uint8_t *buf = s->plane->outbuf;
-    struct iovec *iov = s->plane->iov;
-    size_t pos = 0;
-    int k = 0, err = 0;
-    for (int reads = 0; reads < TAP_BATCH && pos + WS_HEADER_MAX + FRAME_MAX <= OUT_SCRATCH; reads++) {
-        uint8_t *f = buf + pos + WS_HEADER_MAX;
+    Batch b = {s, 0, 0};
+    CoSink sink = {batch_room, batch_frame, &b};
+    int err = 0;
+    /* a large TCP segment from a vnet TAP becomes up to ~45 frames: room for them too */
+    size_t need = s->vnet ? 2 * (WS_HEADER_MAX + FRAME_MAX) : WS_HEADER_MAX + FRAME_MAX;
+    for (int reads = 0; reads < TAP_BATCH && b.pos + need <= OUT_SCRATCH && s->state == S_RUN; reads++) {
+        uint8_t *f = batch_room(&b, FRAME_MAX);
         uint8_t vh[VNET_HDR_LEN];
         struct iovec rv[2] = {{vh, sizeof vh}, {f, FRAME_MAX}};
         ssize_t n = s->vnet ? readv(s->tap, rv, 2) : read(s->tap, f, FRAME_MAX);
@@ -503,36 +553,25 @@ void session_on_tap(Session *s, uint32_t events) {
             if (errno != EAGAIN) err = errno;
             break;
         }
-        /* The TAP offers the kernel no offloads (no TUNSETOFFLOAD): its frames come whole,
-           checksums done, and their header says nothing (gso_type NONE). */
-        if (s->vnet) n = n > VNET_HDR_LEN ? n - VNET_HDR_LEN : 0;
-        if (n == 0) break;
-        if (s->masked) {
-            bool acked;
-            uint8_t mac[6];
-            uint32_t ip;
-            enum Verdict v = guard_down(&s->guard, f, (size_t)n, s->plane->now, &acked, mac, &ip);
-            if (acked) plane_event(s, E_DHCP, 0, NULL, mac, ip);
-            if (v != V_PASS) {
-                if (GET(s->guard.limited_out) == 1) plane_event(s, E_LIMITED, 0, "down", NULL, 0);
-                continue;
-            }
+        if (!s->vnet) {
+            if (n == 0) break;
+            batch_frame(&b, f, (size_t)n);
+            continue;
         }
-        uint8_t key[4], hdr[WS_HEADER_MAX];
-        if (!s->masked) {
-            random_key(s->plane, key);
-            ws_mask(f, (size_t)n, key, 0);
+        if (n <= VNET_HDR_LEN) break;
+        n -= VNET_HDR_LEN;
+        /* A large segment is cut from a copy: its frames take the place it was read into. */
+        struct virtio_net_hdr h;
+        memcpy(&h, vh, sizeof h);
+        uint8_t *src = f;
+        if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+            memcpy(s->plane->gsobuf, f, (size_t)n);
+            src = s->plane->gsobuf;
         }
-        size_t h = ws_header(hdr, WS_BINARY, (size_t)n, s->masked ? NULL : key);
-        memcpy(f - h, hdr, h);
-        iov[k].iov_base = f - h;
-        iov[k].iov_len = h + (size_t)n;
-        k++;
-        pos += WS_HEADER_MAX + (size_t)n;
-        COUNT(s->frames_out, 1);
-        COUNT(s->bytes_out, (uint64_t)n);
+        /* (-1: a segment the offloads offered cannot produce; dropped, as a NIC would) */
+        (void)co_split(vh, src, (size_t)n, &sink);
     }
-    if (k > 0) send_iov(s, iov, k);
+    if (b.k > 0) send_iov(s, s->plane->iov, b.k);
     if (err) {
         char why[96];
         snprintf(why, sizeof why, "TAP read failed (%s)", strerror(err));

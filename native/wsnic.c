@@ -146,6 +146,13 @@ static int tap_create(const char *pattern, bool exclusive, bool vnet, int *fd_ou
         close(fd);
         return err;
     }
+    /* The native path completes checksums and cuts large TCP segments itself (coalesce.c): the
+       bridge then hands them over whole, one read for up to 64 KiB. */
+    if (vnet && ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
+        int err = errno;
+        close(fd);
+        return err;
+    }
     memcpy(name_out, ifr.ifr_name, IFNAMSIZ);
     name_out[IFNAMSIZ] = 0;
     *fd_out = fd;

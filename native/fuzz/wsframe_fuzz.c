@@ -10,6 +10,7 @@
  * Built and run by test/native/fuzz.test.ts (clang -fsanitize=fuzzer,address,undefined).
  */
 #include <fcntl.h>
+#include <linux/virtio_net.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,47 @@ static void join_repaired(const uint8_t *d, size_t len) {
     if (co.len > CO_MAX || (co.len && co.segs < 1)) abort();
 }
 
+/* co_split's output: frames laid one after another in a buffer, each checked to fit. */
+static uint8_t split_out[4 * CO_MAX];
+static size_t split_pos;
+static uint8_t *split_room(void *ctx, size_t need) {
+    (void)ctx;
+    if (split_pos + need > sizeof split_out) return NULL;
+    return split_out + split_pos;
+}
+static void split_emit(void *ctx, uint8_t *f, size_t len) {
+    (void)ctx;
+    if (f < split_out || f + len > split_out + sizeof split_out) {
+        if (len > CO_MAX + 16) abort(); /* (a frame completed in place: the caller's buffer) */
+        return;
+    }
+    split_pos = (size_t)(f - split_out) + len;
+}
+
+/* The message as what a vnet TAP gives: a virtio-net header, then a frame to complete or cut. */
+static void split(const uint8_t *d, size_t len) {
+    static uint8_t f[CO_MAX + 16];
+    if (len < VNET_HDR_LEN || len - VNET_HDR_LEN > CO_MAX) return;
+    memcpy(f, d + VNET_HDR_LEN, len - VNET_HDR_LEN);
+    split_pos = 0;
+    CoSink sink = {split_room, split_emit, NULL};
+    int n = co_split(d, f, len - VNET_HDR_LEN, &sink);
+    if (n < -1 || n > (int)(sizeof split_out / 54 + 1)) abort();
+}
+
+/* The message made a large TCPv4 segment (GSO) where it can be: what the kernel hands a vnet TAP. */
+static void split_repaired(const uint8_t *d, size_t len) {
+    static uint8_t m[VNET_HDR_LEN + CO_MAX];
+    if (len < 54 || len > CO_MAX) return;
+    struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                               .gso_size = (uint16_t)(1 + d[len - 1] % 200 * 8), .csum_start = 34, .csum_offset = 16};
+    memcpy(m, &h, sizeof h);
+    uint8_t *f = m + VNET_HDR_LEN;
+    memcpy(f, d, len);
+    f[12] = 0x08, f[13] = 0x00, f[14] = (uint8_t)(0x40 | ((f[14] & 15) < 5 ? 5 : f[14] & 15)), f[23] = 6;
+    split(m, VNET_HDR_LEN + len);
+}
+
 static int on_message(void *ctx, int op, uint8_t *d, size_t len) {
     Guard *g = ctx;
     bool acked;
@@ -74,6 +116,8 @@ static int on_message(void *ctx, int op, uint8_t *d, size_t len) {
         join_repaired(d, len);
         join_repaired(d, len);                      /* the same again: it follows, and joins */
         join_repaired(d, len > 60 ? len - d[len - 1] % 7 : len); /* a shorter last one */
+        split(d, len);
+        split_repaired(d, len);
     }
     return len % 7 == 3 ? WS_STOP : WS_GO; /* stops, as a hold or a rest makes them */
 }

@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { relayNetwork, ROOT } from './topology';
+import { relayNetwork, ROOT, WSNIC } from './topology';
 
 const WS = JSON.stringify(join(ROOT, 'node_modules', 'ws'));
 
@@ -107,6 +107,7 @@ t.test('consecutive segments are joined on the TAP; a bad checksum is not', asyn
 
 t.test('a bulk transfer each way between a wsnic connect guest and the gateway arrives byte for byte', async (t) => {
   const n = await relayNetwork(t.teardown.bind(t), { egress_allow: '192.168.86.1:tcp:9000' }, 1);
+  const control = /control socket path=(\S+)/.exec(await n.server.waitFor(/control socket path=/))![1]!;
   const [ip] = await n.joinAll();
   t.ok(ip, 'leased');
   const gw = n.topo.spawn(n.srv, process.execPath, ['-e', GATEWAY]);
@@ -120,8 +121,17 @@ t.test('a bulk transfer each way between a wsnic connect guest and the gateway a
   t.equal(back[1], sent[1], 'the guest received every byte back');
   t.equal(back[2], sent[2], '... the same bytes');
   const tap = /tap=(wstap\d+)/.exec(n.server.output())![1]!;
-  const rx = (JSON.parse(n.topo.exec(n.srv, 'ip', ['-j', '-s', 'link', 'show', tap]).stdout) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
-  t.ok(rx < (8 << 20) / 1448 / 2, `the relay's TAP took ${rx} packets for 8 MiB (${Math.ceil((8 << 20) / 1448)} segments at least): joined`);
-  const grx = (JSON.parse(n.topo.exec(n.guests[0]!, 'ip', ['-j', '-s', 'link', 'show', 'wsn0']).stdout) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
-  t.ok(grx < (8 << 20) / 1448 / 2, `the guest's TAP (wsnic connect) took ${grx} packets for 8 MiB back: joined there too`);
+  type Stats = { stats64: { rx: { packets: number }; tx: { packets: number } } }[];
+  const relay = (JSON.parse(n.topo.exec(n.srv, 'ip', ['-j', '-s', 'link', 'show', tap]).stdout) as Stats)[0]!.stats64;
+  const mine = (JSON.parse(n.topo.exec(n.guests[0]!, 'ip', ['-j', '-s', 'link', 'show', 'wsn0']).stdout) as Stats)[0]!.stats64;
+  const segments = Math.ceil((8 << 20) / 1448); // at least, at the guests' MSS
+  // The TAPs' own counters: rx is what the relay (or wsnic connect) wrote, tx what it read.
+  t.ok(relay.rx.packets < segments / 2, `the relay's TAP took ${relay.rx.packets} packets for 8 MiB (${segments} segments at least): joined`);
+  t.ok(mine.rx.packets < segments / 2, `the guest's TAP (wsnic connect) took ${mine.rx.packets} packets for 8 MiB back: joined there too`);
+  t.ok(relay.tx.packets < segments / 2, `the relay read ${relay.tx.packets} packets for 8 MiB back from its TAP: large segments, cut by the relay`);
+  t.ok(mine.tx.packets < segments / 2, `wsnic connect read ${mine.tx.packets} packets for 8 MiB from its TAP: cut there too`);
+  // What the relay counts is frames as the client sends and receives them (the status command's).
+  const st = JSON.parse(n.topo.exec(n.srv, process.execPath, [WSNIC, 'status', '--json', '--control-socket', control]).stdout.trim().split('\n').find((l) => l.includes('"client"'))!) as { client: { framesIn: number; framesOut: number } };
+  t.ok(st.client.framesOut >= segments, `the relay counts ${st.client.framesOut} frames to the client: the cut ones`);
+  t.ok(st.client.framesIn >= segments, `... and ${st.client.framesIn} from it: before they were joined`);
 });
