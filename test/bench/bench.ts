@@ -22,7 +22,7 @@
  *
  * Options: --quick (short runs), --relay-cmd 'CMD with {conf}', --scale 100,1000,10000,
  *          --only lease,ping,tcp,jumbo,udp,threads,steady,scale,status,slow,restart, --paths native,js,
- *          --steady 1000, --restart-clients 100,1000, --out DIR, --perf (a `perf record -g` of the
+ *          --steady 1000, --steady-gen c|node, --restart-clients 100,1000, --out DIR, --perf (a `perf record -g` of the
  *          relay during each TCP figure: OUT/perf-FIGURE.txt, the top symbols and what calls them)
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -56,6 +56,8 @@ type Path = 'c' | 'native' | 'js';
 const PATHS = opt('paths', 'c,native,js').split(',') as Path[];
 /** What drives the guests' TAP in the paths parts: minimal.c's client (one user-space hop) or `wsnic connect`. */
 const GUEST_CLIENT = opt('guest-client', 'minimal') as 'minimal' | 'wsnic';
+/** What sends the steady part's load: minimal.c's steady mode (c) or test/bench/steady.js (node). */
+const STEADY_GEN = opt('steady-gen', 'c') as 'c' | 'node';
 /** test/bench/minimal.c, built by main() before any part. */
 const MINIMAL = join(ROOT, 'dist-bench', 'minimal');
 /** Clients of the steady part, each sending 1 Mbit/s. */
@@ -93,6 +95,15 @@ function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks, USER_HZ = 100
 }
+/** The whole machine's CPU time so far, in jiffies: busy (all but idle and iowait) and total. */
+function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3]! - f[4]!, total };
+}
+/** Both cores' share busy between two machineCpu() readings, in % of the machine (200 % = 2 cores). */
+const machinePct = (a: ReturnType<typeof machineCpu>, b: ReturnType<typeof machineCpu>, cores = 2): number => ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100 * cores;
+
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 
 /** The relay's PID: the process in the server namespace that is not dnsmasq or a shell. */
@@ -207,14 +218,15 @@ function profiled<T>(name: string, pid: number | undefined, fn: () => T): T {
 }
 
 /** iperf3 TCP: median Mbit/s over RUNS, and the relay's CPU over those runs. */
-function iperfTcp(topo: Topology, clientNs: string, server: string, reverse: boolean, pid?: number, name = ''): { mbit: number; cpu: number } {
+function iperfTcp(topo: Topology, clientNs: string, server: string, reverse: boolean, pid?: number, name = ''): { mbit: number; cpu: number; machine: number } {
   return profiled(name, pid, () => iperfRuns(topo, clientNs, server, reverse, pid));
 }
 
-function iperfRuns(topo: Topology, clientNs: string, server: string, reverse: boolean, pid?: number): { mbit: number; cpu: number } {
+function iperfRuns(topo: Topology, clientNs: string, server: string, reverse: boolean, pid?: number): { mbit: number; cpu: number; machine: number } {
   const rates: number[] = [];
   let cpu = 0;
   let wall = 0;
+  const m0 = machineCpu();
   for (let i = 0; i < RUNS; i++) {
     const c0 = pid ? cpuSeconds(pid) : 0;
     const t0 = Date.now();
@@ -225,7 +237,7 @@ function iperfRuns(topo: Topology, clientNs: string, server: string, reverse: bo
     if (!j.end?.sum_received) throw new Error(`iperf3 ${clientNs} -> ${server}: ${j.error ?? r.stderr}`);
     rates.push(j.end.sum_received.bits_per_second / 1e6);
   }
-  return { mbit: median(rates), cpu: wall > 0 ? cpu / wall : 0 };
+  return { mbit: median(rates), cpu: wall > 0 ? cpu / wall : 0, machine: machinePct(m0, machineCpu()) };
 }
 
 async function iperfServer(topo: Topology, ns: string, bind?: string): Promise<Proc> {
@@ -310,18 +322,21 @@ async function pingAndTcp(jumbo: boolean, path: Path = 'native', threads = 0): P
       report(`${tag}tcp_${what}_mbit.${R}`, r.mbit, 'Mbit/s');
       report(`${tag}tcp_${what}_relay_cpu_pct.${R}`, r.cpu * 100, '%');
       report(`${tag}tcp_${what}_mbit_per_relay_cpu_s.${R}`, r.cpu > 0 ? r.mbit / r.cpu : NaN, 'Mbit/CPU-s');
+      report(`${tag}tcp_${what}_machine_cpu_pct.${R}`, r.machine, '% of 200');
       if (k) report(`${tag}tcp_${what}_mbit.kernel`, iperfTcp(k.topo, kns, ktarget, rev).mbit, 'Mbit/s');
     }
   }
   if (!jumbo && !threads && ONLY.includes('udp')) {
     await iperfServer(n.topo, g2, ip2).catch(() => undefined);
-    const udp = (pps: number): { rx: number; loss: number } => {
+    const udp = (pps: number): { rx: number; loss: number; relayCpu: number; machineCpu: number } => {
       const rate = pps === 0 ? '0' : String(pps * 64 * 8);
+      const [m0, c0, t0] = [machineCpu(), cpuSeconds(pid), Date.now()];
       const r = n.topo.exec(g1, 'iperf3', ['-c', ip2, '-u', '-l', '64', '-b', rate, '-t', QUICK ? '2' : '5', '-J'], 60_000);
+      const [m1, c1, t1] = [machineCpu(), cpuSeconds(pid), Date.now()];
       const j = JSON.parse(r.stdout || '{}') as { end?: { sum?: { packets: number; lost_packets: number; seconds: number } } };
       const s = j.end?.sum;
       if (!s) throw new Error(`iperf3 udp: ${r.stdout.slice(0, 300)} ${r.stderr}`);
-      return { rx: (s.packets - s.lost_packets) / s.seconds, loss: s.packets > 0 ? s.lost_packets / s.packets : 1 };
+      return { rx: (s.packets - s.lost_packets) / s.seconds, loss: s.packets > 0 ? s.lost_packets / s.packets : 1, relayCpu: ((c1 - c0) / ((t1 - t0) / 1000)) * 100, machineCpu: machinePct(m0, m1) };
     };
     const max = udp(0);
     report(`udp64_max_offered_rx_pps.${R}`, max.rx, 'packets/s');
@@ -330,6 +345,9 @@ async function pingAndTcp(jumbo: boolean, path: Path = 'native', threads = 0): P
       const r = udp(pps);
       report(`udp64_${pps / 1000}k_offered_rx_pps.${R}`, r.rx, 'packets/s');
       report(`udp64_${pps / 1000}k_offered_loss_pct.${R}`, r.loss * 100, '%');
+      // What limits it: the relay's share, and the whole machine's (200 % = both cores busy).
+      report(`udp64_${pps / 1000}k_offered_relay_cpu_pct.${R}`, r.relayCpu, '%');
+      report(`udp64_${pps / 1000}k_offered_machine_cpu_pct.${R}`, r.machineCpu, '% of 200');
     }
     let best = 0;
     for (const pps of [5_000, 10_000, 20_000, 50_000, 100_000, 150_000, 200_000, 300_000]) {
@@ -343,9 +361,10 @@ async function pingAndTcp(jumbo: boolean, path: Path = 'native', threads = 0): P
 }
 
 /**
- * `count` clients each sending a steady 1 Mbit/s (test/bench/steady.js: 1,250-byte frames every
- * 10 ms to the bridge's own MAC, dropped there), so count Mbit/s in all: the relay's CPU, and the
- * ping of one more, idle, client to the gateway during it.
+ * `count` clients each sending a steady 1 Mbit/s (minimal.c's steady mode, or test/bench/steady.js
+ * with --steady-gen node: 1,250-byte frames every 10 ms to the bridge's own MAC, dropped there),
+ * so count Mbit/s in all: the relay's CPU, and the ping of one more, idle, client to the gateway
+ * during it.
  */
 async function steady(count: number, path: Path): Promise<void> {
   const R = path !== 'native' ? `relay_${path}` : 'relay';
@@ -353,7 +372,10 @@ async function steady(count: number, path: Path): Promise<void> {
   await n.joinAll([], 1);
   const pid = relayPid(n.srv);
   const bridgeMac = (JSON.parse(sh('ip', ['-n', n.srv, '-j', 'link', 'show', 'wsbr0'])) as { address: string }[])[0]!.address;
-  const load = n.topo.spawn(n.guests[1]!, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${process.execPath} ${join(ROOT, 'test', 'bench', 'steady.js')} ${n.url(2)} ${count} ${bridgeMac}`]);
+  // The generator: minimal.c's steady mode (one C loop), or test/bench/steady.js (--steady-gen node).
+  const url = new URL(n.url(2));
+  const gen = STEADY_GEN === 'node' ? `${process.execPath} ${join(ROOT, 'test', 'bench', 'steady.js')} ${n.url(2)} ${count} ${bridgeMac}` : `${MINIMAL} steady ${url.hostname} ${url.port} ${count} ${bridgeMac} 1250`;
+  const load = n.topo.spawn(n.guests[1]!, 'sh', ['-c', `ulimit -n "$(ulimit -Hn)"; exec ${gen}`]);
   const res = JSON.parse(await load.waitFor(/"event":"connected"/, 600_000)) as { n: number; failed: number };
   await sleep(3000); // every client bound and sending
   const c0 = cpuSeconds(pid);

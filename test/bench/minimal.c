@@ -7,6 +7,11 @@
  *   minimal relay PORT BRIDGE      listen on 0.0.0.0:PORT, one TAP (mrtapN) per client on BRIDGE
  *   minimal client HOST PORT TAP MTU
  *                                  connect to ws://HOST:PORT/, make TAP (MTU), relay, masking
+ *   minimal steady HOST PORT N DST_MAC FRAME
+ *                                  N clients, each sending one FRAME-byte frame every 10 ms to
+ *                                  DST_MAC (ethertype 0x88b5, a MAC of its own each), what
+ *                                  arrives read and dropped; prints {"event":"connected",...},
+ *                                  then on SIGTERM {"event":"done","frames":F,"seconds":S}
  *
  * Both print the lines the bench waits for (`listening url=`, `client connected
  * client_address=`, `connected url=`). Frames: a batch of TAP reads leaves in one writev; frames
@@ -32,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -329,6 +335,80 @@ static void handshake(Conn *c, const char *bridge) {
     fflush(stdout);
 }
 
+/** A WebSocket connection to HOST:PORT (blocking until the 101), or -1. Bytes after it: none expected. */
+static int ws_connect(const char *host, const char *port) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) return perror("connect"), close(s), -1;
+    char req[512], resp[4096];
+    int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", host, port);
+    if (write(s, req, (size_t)n) != n) return close(s), -1;
+    size_t got = 0;
+    /* byte by byte to the blank line: the relay sends nothing before the client's first frame */
+    while (got < 4 || memcmp(resp + got - 4, "\r\n\r\n", 4)) {
+        if (got == sizeof resp - 1 || read(s, resp + got, 1) != 1) return close(s), -1;
+        got++;
+    }
+    resp[got] = 0;
+    if (strncmp(resp, "HTTP/1.1 101", 12)) return fprintf(stderr, "refused: %s\n", resp), close(s), -1;
+    return s;
+}
+
+static volatile sig_atomic_t stop;
+static void on_term(int sig) { (void)sig; stop = 1; }
+
+/** The steady load: n clients, one frame each every 10 ms (pre-masked: the same bytes each time). */
+static int steady(const char *host, const char *port, int n, const char *dst, size_t frame) {
+    int *socks = calloc((size_t)n, sizeof *socks), ok = 0, failed = 0;
+    size_t *part = calloc((size_t)n, sizeof *part);
+    uint8_t **msgs = calloc((size_t)n, sizeof *msgs), junk[65536];
+    size_t mlen = 0;
+    unsigned mac[6];
+    if (!socks || !part || !msgs || frame < 60 || frame > 65535 || sscanf(dst, "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]) != 6) return 2;
+    signal(SIGTERM, on_term);
+    for (int i = 0; i < n; i++) {
+        int s = ws_connect(host, port);
+        if (s < 0) { failed++; continue; }
+        fcntl(s, F_SETFL, O_NONBLOCK);
+        uint8_t *m = malloc(16 + frame), *f = m + 16;
+        memset(f, 0, frame);
+        for (int k = 0; k < 6; k++) f[k] = (uint8_t)mac[k];
+        f[6] = 0x02, f[7] = 0xfe, f[8] = 0, f[9] = 0, f[10] = (uint8_t)(i >> 8), f[11] = (uint8_t)i; /* 02:fe:00:00:ii:ii */
+        f[12] = 0x88, f[13] = 0xb5;
+        size_t h = header(f, 2, frame, 1);
+        memmove(m, f - h, h + frame);
+        mlen = h + frame;
+        msgs[ok] = m;
+        socks[ok++] = s;
+    }
+    printf("{\"event\":\"connected\",\"n\":%d,\"failed\":%d}\n", ok, failed);
+    struct timespec t0, now, next;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    next = t0;
+    unsigned long long frames = 0;
+    while (!stop) {
+        for (int i = 0; i < ok; i++) {
+            while (read(socks[i], junk, sizeof junk) > 0) { /* what the bridge sends: dropped */ }
+            /* a client that cannot keep up (its socket full) skips a tick rather than queue; a
+               frame the socket took in part is finished first */
+            size_t from = part[i];
+            ssize_t w = write(socks[i], msgs[i] + from, mlen - from);
+            if (w < 0) continue;
+            part[i] = (from + (size_t)w) % mlen;
+            if (part[i] == 0) frames++;
+        }
+        next.tv_nsec += 10000000;
+        if (next.tv_nsec >= 1000000000) next.tv_sec++, next.tv_nsec -= 1000000000;
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    printf("{\"event\":\"done\",\"frames\":%llu,\"seconds\":%.3f}\n", frames,
+           (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     ep = epoll_create1(EPOLL_CLOEXEC);
@@ -345,28 +425,13 @@ int main(int argc, char **argv) {
         if (bind(lsn, (struct sockaddr *)&a, sizeof a) < 0 || listen(lsn, 512) < 0) die("listen");
         watch(lsn, EPOLLIN, EPOLL_CTL_ADD);
         printf("listening url=ws://0.0.0.0:%s/\n", argv[2]);
+    } else if (argc == 7 && !strcmp(argv[1], "steady")) {
+        return steady(argv[2], argv[3], atoi(argv[4]), argv[5], (size_t)atoi(argv[6]));
     } else if (argc == 6 && !strcmp(argv[1], "client")) {
-        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3]))};
-        inet_pton(AF_INET, argv[2], &a.sin_addr);
-        if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
+        int s = ws_connect(argv[2], argv[3]);
+        if (s < 0) return 1;
         Conn *c = conn_new(s, 1);
-        char req[512];
-        int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", argv[2], argv[3]);
-        if (write(s, req, (size_t)n) != n) die("handshake");
-        char *end = NULL;
-        while (!end) {
-            ssize_t r = read(s, c->in + c->inlen, 4095 - c->inlen);
-            if (r <= 0) die("handshake reply");
-            c->inlen += (size_t)r;
-            c->in[c->inlen] = 0;
-            end = strstr((char *)c->in, "\r\n\r\n");
-        }
-        if (strncmp((char *)c->in, "HTTP/1.1 101", 12)) return fprintf(stderr, "refused: %.*s\n", (int)(end - (char *)c->in), c->in), 1;
-        size_t rest = c->inlen - (size_t)(end + 4 - (char *)c->in);
-        memmove(c->in, end + 4, rest);
-        c->inlen = rest, c->open = 1;
+        c->open = 1;
         snprintf(c->tapname, IFNAMSIZ, "%s", argv[4]);
         c->tap = tap_open(argv[4], atoi(argv[5]), NULL);
         fcntl(s, F_SETFL, O_NONBLOCK);
@@ -375,7 +440,7 @@ int main(int argc, char **argv) {
         watch(c->tap, EPOLLIN, EPOLL_CTL_ADD);
         printf("connected url=ws://%s:%s/ tap=%s\n", argv[2], argv[3], argv[4]);
     } else {
-        fprintf(stderr, "usage: minimal relay PORT BRIDGE | minimal client HOST PORT TAP MTU\n");
+        fprintf(stderr, "usage: minimal relay PORT BRIDGE | minimal client HOST PORT TAP MTU | minimal steady HOST PORT N DST_MAC FRAME\n");
         return 2;
     }
     struct epoll_event evs[64];

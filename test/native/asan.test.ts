@@ -15,7 +15,7 @@ const ROOT = join(__dirname, '..', '..');
 // which a sanitized relay beside other suites on 2 cores cannot promise (seen once in CI: one
 // ping 1,018 ms, on a build that passed it four times). Its code paths run here in the others;
 // the plain run keeps the latency check.
-const FILES = ['protocol', 'backpressure', 'antispoof', 'status', 'tapwrite', 'fuzz'].map((f) => `test/e2e/${f}.test.ts`);
+const FILES = ['protocol', 'backpressure', 'antispoof', 'status', 'tapwrite', 'fuzz', 'coalesce'].map((f) => `test/e2e/${f}.test.ts`);
 
 t.setTimeout(1_200_000);
 
