@@ -14,13 +14,35 @@ static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
 
-/* The ones' complement sum of len bytes (big-endian 16-bit words), not folded. */
+/*
+ * acc plus the ones' complement sum of len bytes as big-endian 16-bit words (RFC 1071), not
+ * folded. Summed 8 bytes at a time in the host's order, then byte-swapped once: a ones'
+ * complement sum of swapped words is the swapped sum (RFC 1071, 2.B).
+ */
 static uint64_t sum(const uint8_t *p, size_t len, uint64_t acc) {
+    uint64_t s = 0;
     size_t i = 0;
-    for (; i + 4 <= len; i += 4) acc += be32(p + i);
-    for (; i + 2 <= len; i += 2) acc += be16(p + i);
-    if (i < len) acc += (uint64_t)p[i] << 8;
-    return acc;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        s += (v & 0xffffffffu) + (v >> 32);
+    }
+    for (; i + 2 <= len; i += 2) {
+        uint16_t v;
+        memcpy(&v, p + i, 2);
+        s += v;
+    }
+    if (i < len) {
+        uint8_t last[2] = {p[i], 0}; /* an odd byte: the high half of a last word */
+        uint16_t v;
+        memcpy(&v, last, 2);
+        s += v;
+    }
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    s = (uint16_t)(s << 8 | s >> 8);
+#endif
+    return acc + s;
 }
 
 static uint16_t fold(uint64_t acc) {
