@@ -124,11 +124,14 @@ static int on_message(void *ctx, int op, uint8_t *d, size_t len) {
         (void)dhcp_request_chaddr(d, len);
         (void)co_add(&co, sink, d, len);
         if (co.len > CO_MAX) abort();
-        join_repaired(d, len);
-        join_repaired(d, len);                      /* the same again: it follows, and joins */
-        join_repaired(d, len > 60 ? len - d[len - 1] % 7 : len); /* a shorter last one */
+        /* Repaired copies of at most 3,000 bytes: the logic is the same at any size, the checksums
+           of 64 KiB copies made the run 7 times slower (a million inputs: 237 s instead of 35). */
+        size_t small = len < 3000 ? len : 3000;
+        join_repaired(d, small);
+        join_repaired(d, small);                        /* the same again: it follows, and joins */
+        join_repaired(d, small > 60 ? small - d[small - 1] % 7 : small); /* a shorter last one */
         split(d, len);
-        split_repaired(d, len);
+        split_repaired(d, small);
     }
     return len % 7 == 3 ? WS_STOP : WS_GO; /* stops, as a hold or a rest makes them */
 }
