@@ -14,6 +14,11 @@ static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
 
+static uint16_t fold(uint64_t acc) {
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)acc;
+}
+
 /*
  * acc plus the ones' complement sum of len bytes as big-endian 16-bit words (RFC 1071), not
  * folded. Summed 8 bytes at a time in the host's order, then byte-swapped once: a ones'
@@ -38,22 +43,23 @@ static uint64_t sum(const uint8_t *p, size_t len, uint64_t acc) {
         memcpy(&v, last, 2);
         s += v;
     }
-    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    uint16_t folded = fold(s);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    s = (uint16_t)(s << 8 | s >> 8);
+    folded = (uint16_t)(folded << 8 | folded >> 8);
 #endif
-    return acc + s;
-}
-
-static uint16_t fold(uint64_t acc) {
-    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)acc;
+    return acc + folded;
 }
 
 /* The TCP pseudo-header's sum for an IPv4 header and a TCP length. */
 static uint64_t pseudo(const uint8_t *ip, size_t tcp_len) { return sum(ip + 12, 8, 0) + 6 + tcp_len; }
 
 enum { ETH = 14, IP = 20, F_FIN = 1, F_SYN = 2, F_RST = 4, F_PSH = 8, F_ACK = 16 };
+
+/* An IPv4 header's checksum, computed anew over its ihl bytes. */
+static void ipv4_checksum(uint8_t *ip, size_t ihl) {
+    put16(ip + 10, 0);
+    put16(ip + 10, (uint16_t)~fold(sum(ip, ihl, 0)));
+}
 
 /*
  * A frame that may be joined: IPv4 without options, not a fragment, DF set, both checksums
@@ -87,7 +93,8 @@ static bool follows(const Coalescer *c, const uint8_t *f, size_t hlen, size_t pl
     return !memcmp(ta + 14, tb + 14, 2) && !memcmp(ta + 18, tb + 18, hlen - ETH - IP - 18);
 }
 
-int co_write_plain(int fd, const uint8_t *frame, size_t len) {
+/* One frame as it is, with an empty virtio-net header: 0, or 1 if refused. */
+static int write_plain(int fd, const uint8_t *frame, size_t len) {
     struct virtio_net_hdr h = {.gso_type = VIRTIO_NET_HDR_GSO_NONE};
     struct iovec iov[2] = {{&h, sizeof h}, {(void *)frame, len}};
     return writev(fd, iov, 2) == (ssize_t)(sizeof h + len) ? 0 : 1;
@@ -99,11 +106,10 @@ int co_flush(Coalescer *c) {
     size_t len = c->len;
     c->len = 0;
     c->segs = 0;
-    if (segs == 1) return co_write_plain(c->fd, c->buf, len); /* as it came, checksums and all */
+    if (segs == 1) return write_plain(c->fd, c->buf, len); /* as it came, checksums and all */
     uint8_t *ip = c->buf + ETH, *th = ip + IP;
     put16(ip + 2, (uint16_t)(len - ETH));
-    put16(ip + 10, 0);
-    put16(ip + 10, (uint16_t)~fold(sum(ip, IP, 0)));
+    ipv4_checksum(ip, IP);
     if (c->psh) th[13] |= F_PSH;
     /* CHECKSUM_PARTIAL: the pseudo-header's sum in the field, the kernel completes each segment. */
     put16(th + 16, fold(pseudo(ip, len - ETH - IP)));
@@ -133,7 +139,7 @@ int co_add(Coalescer *c, int fd, const uint8_t *f, size_t len) {
         return plen < c->mss || c->psh ? co_flush(c) : 0;
     }
     refused += co_flush(c);
-    if (!seg || (f[ETH + IP + 13] & F_PSH)) return refused + co_write_plain(fd, f, len);
+    if (!seg || (f[ETH + IP + 13] & F_PSH)) return refused + write_plain(fd, f, len);
     memcpy(c->buf, f, len);
     c->len = len;
     c->hlen = hlen;
@@ -184,8 +190,7 @@ int co_split(const uint8_t vh[VNET_HDR_LEN], uint8_t *f, size_t len, const CoSin
         uint8_t *oi = o + ETH, *ot = oi + ihl;
         put16(oi + 2, (uint16_t)(ihl + doff + seg));
         put16(oi + 4, (uint16_t)(id + n));
-        put16(oi + 10, 0);
-        put16(oi + 10, (uint16_t)~fold(sum(oi, ihl, 0)));
+        ipv4_checksum(oi, ihl);
         ot[4] = (uint8_t)((seq + off) >> 24), ot[5] = (uint8_t)((seq + off) >> 16), ot[6] = (uint8_t)((seq + off) >> 8), ot[7] = (uint8_t)(seq + off);
         ot[13] = (uint8_t)(flags & ~(last ? 0 : F_FIN | F_PSH) & ~(n == 0 ? 0 : 0x80 /* CWR */));
         put16(ot + 16, 0);

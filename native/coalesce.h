@@ -34,8 +34,6 @@ typedef struct Coalescer {
 int co_flush(Coalescer *c);
 /* A frame for the TAP fd: joined to the pending ones, or written (after them). Frames refused. */
 int co_add(Coalescer *c, int fd, const uint8_t *frame, size_t len);
-/* One frame as it is, with an empty virtio-net header: 0, or 1 if refused. */
-int co_write_plain(int fd, const uint8_t *frame, size_t len);
 
 #endif
 

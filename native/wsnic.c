@@ -50,6 +50,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "coalesce.h"
 #include "napi_check.h"
 
 /* plane.c: the native data path's functions. */
@@ -148,7 +149,7 @@ static int tap_create(const char *pattern, bool exclusive, bool vnet, int *fd_ou
     }
     /* The native path completes checksums and cuts large TCP segments itself (coalesce.c): the
        bridge then hands them over whole, one read for up to 64 KiB. */
-    if (vnet && ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0) {
+    if (vnet && ioctl(fd, TUNSETOFFLOAD, (unsigned long)CO_OFFLOADS) < 0) {
         int err = errno;
         close(fd);
         return err;
