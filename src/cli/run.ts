@@ -39,7 +39,8 @@ export async function runAll(c: Config, log: Logger, notices: string[] = []): Pr
       await dnsmasq.start();
       log.info('dnsmasq started', { pid: dnsmasq.pid, pool: `${net.poolStart}-${net.poolEnd}`, lease_file: leaseFile(c) });
     }
-    serving = await serve(c, log, { uplink, ...(dnsmasq ? { dnsmasq } : {}) });
+    const child = dnsmasq;
+    serving = await serve(c, log, { uplink, ...(child ? { dnsmasq: { state: () => Promise.resolve({ up: child.running(), text: child.state() }) } } : {}) });
   } catch (err) {
     await undo().catch((e: Error) => log.error('cleanup failed', { reason: e.message }));
     throw err;

@@ -26,6 +26,10 @@ import { StatusReporter } from '../systemd/status';
 import { controlSocketPath, leaseFile } from '../config/paths';
 import { bindsClientIp, deriveNetwork } from '../config/derive';
 import { VERSION } from './version';
+import { unitView } from '../systemd/unit';
+
+/** The unit that runs dnsmasq under systemd (systemd/wsnic-dnsmasq.service). */
+export const DNSMASQ_UNIT = 'wsnic-dnsmasq.service';
 
 export interface Serving {
   relay: Relay;
@@ -35,14 +39,15 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
-/** What serve reports of a dnsmasq this process runs (`wsnic run`). */
+/**
+ * Whether dnsmasq runs, for `wsnic status` and the metrics: the child `wsnic run` supervises, or
+ * under systemd wsnic-dnsmasq.service (dnsmasqUnit). up: undefined when it cannot be known.
+ */
 export interface DnsmasqView {
-  /** "running (pid N)", or why not. */
-  state(): string;
-  running(): boolean;
+  state(): Promise<{ up: boolean | undefined; text: string }>;
 }
 
-/** uplink: NAT's, if on; dnsmasq: when this process runs it (`wsnic run`). */
+/** uplink: NAT's, if on; dnsmasq: who runs it (absent: wsnic-dnsmasq.service, asked over D-Bus). */
 export async function serve(c: Config, log: Logger, opts: { uplink?: string | undefined; dnsmasq?: DnsmasqView } = {}): Promise<Serving> {
   const started = Date.now();
   const net = deriveNetwork(c);
@@ -92,14 +97,15 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     const a = s.address();
     return typeof a === 'object' && a ? `${s === listening.tls ? 'wss' : 'ws'}://${hostPort(a.address, a.port)}/` : String(a);
   };
-  const control = await ControlServer.start(controlSocketPath(c), relay, () => ({
+  const dnsmasq = c.disable_dhcp ? undefined : opts.dnsmasq ?? unitView(DNSMASQ_UNIT);
+  const control = await ControlServer.start(controlSocketPath(c), relay, async () => ({
     version: VERSION,
     uptime_seconds: Math.round((Date.now() - started) / 1000),
     listening: listening.servers.map(where).join(' '),
     bridge: `${c.bridge} ${net.bridgeAddress}`,
     subnet: c.subnet,
     nat: opts.uplink ? `on, out of ${opts.uplink}` : 'off',
-    dnsmasq: c.disable_dhcp ? 'off (disable_dhcp)' : opts.dnsmasq?.state() ?? 'wsnic-dnsmasq.service',
+    dnsmasq: dnsmasq ? (await dnsmasq.state()).text : 'off (disable_dhcp)',
     leases: c.disable_dhcp ? 0 : countLeases(leaseFile(c)),
     clients: relay.sessions.size,
     most_clients: relay.stats.mostClients,
@@ -114,7 +120,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     relay,
     leafBridges: () => ports.leafCount,
     ...(c.disable_dhcp ? {} : { leases: () => countLeases(leaseFile(c)) }),
-    ...(opts.dnsmasq ? { dnsmasqUp: opts.dnsmasq.running } : {}),
+    ...(dnsmasq ? { dnsmasqUp: async () => (await dnsmasq.state()).up } : {}),
   }), { address: c.metrics_address, fd: metricsSocket?.fd }, log);
 
   const problems = await reportNetworkd([c.bridge, ...(opts.uplink ? [opts.uplink] : [])], c.bridge, log);

@@ -9,10 +9,11 @@
  * and waiting for the socket to drain, so 10,000 of them do not stall anyone's frames.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../log';
 import type { Relay } from './server';
+import { claimSocketPath } from './unixsocket';
 import { CLOSE, type ClientStatus } from './session';
 
 export const MAX_REQUEST = 4096;
@@ -62,18 +63,6 @@ function groupId(name: string): number | undefined {
   }
 }
 
-/** Whether something answers on the socket path (another relay): then it is not ours to remove. */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
 /** Resolves when the socket has room again, or is gone (a reader that left must not hold the answer). */
 function drained(socket: Socket): Promise<void> {
   return new Promise((resolve) => {
@@ -91,7 +80,7 @@ export class ControlServer {
   private constructor(
     private readonly path: string,
     private readonly relay: Relay,
-    private readonly describe: () => RelayStatus,
+    private readonly describe: () => Promise<RelayStatus>,
     /** Each MAC's hostname from the lease file, read once per request. */
     private readonly hostnames: () => Map<string, string>,
     private readonly log: Logger,
@@ -100,12 +89,11 @@ export class ControlServer {
   }
 
   /** Listens on `path` (its directory made 0750 if missing; a stale socket replaced, a live one left). */
-  static async start(path: string, relay: Relay, describe: () => RelayStatus, hostnames: () => Map<string, string>, log: Logger): Promise<ControlServer> {
+  static async start(path: string, relay: Relay, describe: () => Promise<RelayStatus>, hostnames: () => Map<string, string>, log: Logger): Promise<ControlServer> {
     const dir = dirname(path);
     const made = !existsSync(dir);
     if (made) mkdirSync(dir, { recursive: true, mode: 0o750 });
-    if (await answers(path)) throw new Error(`control socket ${path} is in use by another relay`);
-    rmSync(path, { force: true });
+    await claimSocketPath(path, 'control socket');
     const c = new ControlServer(path, relay, describe, hostnames, log);
     await new Promise<void>((resolve, reject) => c.server.once('error', reject).listen(path, () => resolve()));
     try {
@@ -173,9 +161,10 @@ export class ControlServer {
       socket.end(`${JSON.stringify({ disconnected: found.map((s) => s.client.id) })}\n`);
       return;
     }
+    if (req.match !== undefined && this.relay.find(req.match).length === 0) throw new Error(`no client matches ${req.match}`);
+    const relay = await this.describe(); // (may ask systemd: the clients are listed as they are after)
     const sessions = req.match === undefined ? [...this.relay.sessions] : this.relay.find(req.match);
-    if (req.match !== undefined && sessions.length === 0) throw new Error(`no client matches ${req.match}`);
-    socket.write(`${JSON.stringify({ relay: this.describe() })}\n`);
+    socket.write(`${JSON.stringify({ relay })}\n`);
     const names = this.hostnames();
     for (let i = 0; i < sessions.length; i += BATCH) {
       // One write a batch: a write per line cost a syscall each, most of the relay's time here.

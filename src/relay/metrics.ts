@@ -5,11 +5,12 @@
  * only the TAP setup histogram is fed as clients arrive (Relay.onTapReady).
  */
 import http from 'node:http';
-import { closeSync, lstatSync, unlinkSync } from 'node:fs';
+import { closeSync, unlinkSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../log';
 import { parseListen } from '../config/values';
 import type { Totals } from './server';
+import { claimSocketPath } from './unixsocket';
 
 /** What the metrics read from the relay (Relay has it all; tests pass a stand-in). */
 export interface RelayView {
@@ -24,14 +25,17 @@ export interface MetricsSources {
   relay: RelayView;
   /** Leases in dnsmasq's lease file; absent without DHCP. */
   leases?: () => number;
-  /** Whether dnsmasq runs; absent when not known here (under systemd it is another unit's). */
-  dnsmasqUp?: () => boolean;
+  /** Whether dnsmasq runs (undefined: cannot be known now); absent without DHCP. */
+  dnsmasqUp?: () => Promise<boolean | undefined>;
   /** Leaf bridges made past bridge_port_limit. */
   leafBridges?: () => number;
 }
 
 /** TAP setup takes ~20 ms, seconds when the kernel's RTNL lock is contended. */
 const TAP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** How long one read of the relay's totals serves a scrape's metrics. */
+export const TOTALS_FRESH_MS = 100;
 
 /** A registry with wsnic's metrics and prom-client's process and Node.js metrics. */
 export function createRegistry(src: MetricsSources): Registry {
@@ -40,6 +44,14 @@ export function createRegistry(src: MetricsSources): Registry {
   const relay = src.relay;
   collectDefaultMetrics({ register: registry });
 
+  // One walk of every session a scrape: frames, bytes and drops read the same totals (a scrape
+  // takes milliseconds; the next one, seconds later, reads afresh).
+  let snap: { at: number; totals: Totals } | undefined;
+  const totals = (): Totals => {
+    const now = Date.now();
+    if (snap === undefined || now - snap.at > TOTALS_FRESH_MS) snap = { at: now, totals: relay.totals() };
+    return snap.totals;
+  };
   // Counters are set from the relay's totals at each scrape (prom-client counters only go up by inc()).
   const setCounter = (c: Counter<string>, values: [Record<string, string>, number][]): void => {
     c.reset();
@@ -69,14 +81,14 @@ export function createRegistry(src: MetricsSources): Registry {
   new Counter({
     name: 'wsnic_frames_total', help: 'Ethernet frames relayed: in = from clients to their TAPs, out = from TAPs to clients.', labelNames: ['direction'], registers,
     collect() {
-      const t = relay.totals();
+      const t = totals();
       setCounter(this, [[{ direction: 'in' }, t.framesIn], [{ direction: 'out' }, t.framesOut]]);
     },
   });
   new Counter({
     name: 'wsnic_bytes_total', help: 'Bytes of Ethernet frames relayed: in = from clients, out = to clients.', labelNames: ['direction'], registers,
     collect() {
-      const t = relay.totals();
+      const t = totals();
       setCounter(this, [[{ direction: 'in' }, t.bytesIn], [{ direction: 'out' }, t.bytesOut]]);
     },
   });
@@ -85,7 +97,7 @@ export function createRegistry(src: MetricsSources): Registry {
     help: 'Frames dropped, by reason: spoofed (another source MAC or address), limited_in/limited_out (rate limits), refused (by the TAP), stalls (times a TAP was not read: backpressure).',
     labelNames: ['reason'], registers,
     collect() {
-      const d = relay.totals().drops;
+      const d = totals().drops;
       setCounter(this, [[{ reason: 'spoofed' }, d.spoofed], [{ reason: 'limited_in' }, d.limitedIn], [{ reason: 'limited_out' }, d.limitedOut],
         [{ reason: 'refused' }, d.refused], [{ reason: 'stalls' }, d.stalls]]);
     },
@@ -99,7 +111,15 @@ export function createRegistry(src: MetricsSources): Registry {
   };
   if (src.leases) gauge('wsnic_dhcp_leases', 'Leases in dnsmasq\'s lease file.', src.leases);
   const dnsmasqUp = src.dnsmasqUp;
-  if (dnsmasqUp) gauge('wsnic_dnsmasq_up', '1 while the dnsmasq that wsnic run supervises is running, else 0.', () => (dnsmasqUp() ? 1 : 0));
+  if (dnsmasqUp) {
+    new Gauge({
+      name: 'wsnic_dnsmasq_up', help: '1 while dnsmasq runs (wsnic run\'s child, or wsnic-dnsmasq.service under systemd), 0 when not, NaN when systemd cannot be asked.', registers,
+      async collect() {
+        const up = await dnsmasqUp();
+        this.set(up === undefined ? NaN : up ? 1 : 0);
+      },
+    });
+  }
   if (src.leafBridges) gauge('wsnic_leaf_bridges', 'Leaf bridges made for clients past bridge_port_limit.', src.leafBridges);
   return registry;
 }
@@ -130,12 +150,7 @@ export class MetricsServer {
     const at = where.fd !== undefined ? { fd: where.fd } : parseListen(where.address);
     let unlink: string | undefined;
     if ('path' in at) {
-      // A socket left by an earlier relay is ours to replace; anything else is not.
-      try {
-        if (lstatSync(at.path).isSocket()) unlinkSync(at.path);
-      } catch {
-        /* not there */
-      }
+      await claimSocketPath(at.path, 'metrics socket');
       unlink = at.path;
     }
     const what = 'fd' in at ? `the inherited socket (fd ${at.fd})` : 'path' in at ? at.path : where.address;

@@ -77,6 +77,10 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     const listed = ctl.stdout.trim().split('\n').map((l) => JSON.parse(l) as { client?: { tap: string; ip?: string } }).filter((l) => l.client);
     t.same(listed.map((l) => [l.client!.tap, l.client!.ip]), [['wstap0', lease.ip]], 'wsnic status lists the client with its TAP and lease');
     t.equal(sh('stat -c %a:%U:%G /run/wsnic-relay/control.sock').stdout.trim(), '660:wsnic:wsnic', 'the socket: root and the wsnic group');
+    // dnsmasq is wsnic-dnsmasq.service's: the relay asks systemd (D-Bus) for the unit's state.
+    const relayBlock = JSON.parse(ctl.stdout.split('\n')[0]!) as { relay: { dnsmasq: string } };
+    const dnsmasqPid = sh('systemctl show -p MainPID --value wsnic-dnsmasq.service').stdout.trim();
+    t.equal(relayBlock.relay.dnsmasq, `wsnic-dnsmasq.service active (running), pid ${dnsmasqPid}`, 'wsnic status: dnsmasq as systemd runs it');
     const status = await until('StatusText counting the client', () => {
       const s = sh('systemctl show -p StatusText --value wsnic.service').stdout.trim();
       return /^1 client, /.test(s) && s;
@@ -328,6 +332,14 @@ systemctl daemon-reload`);
     });
     t.match(scrape, /^wsnic_clients\{scheme="ws"\} \d+$/m);
     t.match(scrape, /^nodejs_eventloop_lag_seconds /m);
+    t.match(scrape, /^wsnic_dnsmasq_up 1$/m, 'dnsmasq up: wsnic-dnsmasq.service is active');
+    // Stopped, then started again: the gauge and wsnic status follow the unit.
+    t.equal(sh('systemctl stop wsnic-dnsmasq.service').code, 0);
+    t.match(sh('wget -qO- http://127.0.0.1:9586/metrics').stdout, /^wsnic_dnsmasq_up 0$/m, 'dnsmasq down: the unit stopped');
+    t.match(sh('wsnic status').stdout, /^ {2}dnsmasq: wsnic-dnsmasq\.service inactive \(dead\)$/m, 'wsnic status says so');
+    t.equal(sh('systemctl is-active wsnic.service').stdout.trim(), 'active', 'the relay is not stopped with it');
+    t.equal(sh('systemctl start wsnic-dnsmasq.service').code, 0);
+    t.match(sh('wget -qO- http://127.0.0.1:9586/metrics').stdout, /^wsnic_dnsmasq_up 1$/m, 'up again');
     t.equal(sh('wget -qO- http://198.19.9.2:9586/metrics').code === 0, false, 'loopback only');
   });
 

@@ -3,6 +3,11 @@ import { parseRequest } from '../../src/relay/control';
 import { formatClient, formatRelay } from '../../src/cli/status';
 import { controlSocketPath } from '../../src/config/paths';
 import { loadConfig } from '../../src/config/load';
+import { claimSocketPath } from '../../src/relay/unixsocket';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 t.test('control requests are checked field by field', async (t) => {
   t.same(parseRequest('{"cmd":"status"}'), { cmd: 'status' });
@@ -46,4 +51,34 @@ t.test('status text: the relay, then a block per client', async (t) => {
   ].join('\n'));
   t.match(formatClient({ id: 1, address: '::1', port: 1, scheme: 'ws', origin: '', tap: 't', bridge: 'b', mac: undefined, ip: undefined, since: now, lastSeen: now, lastFrame: now, path: 'native',
     framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, drops: { spoofed: 0, limitedIn: 0, limitedOut: 0, refused: 0, stalls: 0 } }, now), /remote: \[::1\]:1 \(ws, native path\)\n.*\n {2}mac: \(no frame yet\)\n {2}ip: \(no lease\)/);
+});
+
+t.test('a socket path is claimed only from a relay that is gone: a live socket or a file is refused, never removed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsnic-claim-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await claimSocketPath(join(dir, 'none.sock'), 'control socket'); // nothing there: nothing to do
+
+  const file = join(dir, 'wsnic.conf');
+  writeFileSync(file, 'precious\n');
+  await t.rejects(claimSocketPath(file, 'control socket'), new RegExp(`control socket ${file} exists and is not a socket: not removed`));
+  t.equal(readFileSync(file, 'utf8'), 'precious\n', 'the file is untouched');
+
+  const live = join(dir, 'live.sock');
+  const server = createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => server.listen(live, resolve));
+  await t.rejects(claimSocketPath(live, 'metrics socket'), /metrics socket .*live\.sock is in use by another process/);
+  t.ok(existsSync(live), 'a live socket stays');
+
+  // A socket nobody listens on any more (a relay killed with -9 leaves one): replaced.
+  const stale = join(dir, 'stale.sock');
+  const gone = createServer();
+  await new Promise<void>((resolve) => gone.listen(stale, resolve));
+  // Closed without the path going (libuv unlinks it on close; a killed process would not).
+  renameSync(stale, `${stale}.keep`);
+  await new Promise<void>((resolve) => gone.close(() => resolve()));
+  renameSync(`${stale}.keep`, stale);
+  t.ok(lstatSync(stale).isSocket(), 'the stale socket is there');
+  await claimSocketPath(stale, 'control socket');
+  t.notOk(existsSync(stale), 'the stale socket is removed');
+  server.close();
 });

@@ -4,24 +4,30 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log';
-import { MetricsServer, createRegistry, type RelayView } from '../../src/relay/metrics';
+import { MetricsServer, TOTALS_FRESH_MS, createRegistry, type RelayView } from '../../src/relay/metrics';
 import { parseListen } from '../../src/config/values';
 import type { Totals } from '../../src/relay/server';
 
 const quiet = createLogger('error', () => {});
 
 /** A relay as the metrics see it: two ws clients and one wss, some traffic, two refusals. */
-function relayStub(): RelayView & { totalsNow: Totals; sessions: Set<{ client: { scheme: string } }> } {
+function relayStub(): RelayView & { totalsNow: Totals; totalsRead: number; sessions: Set<{ client: { scheme: string } }> } {
   const s = (scheme: string): { client: { scheme: string } } => ({ client: { scheme } });
   const totalsNow: Totals = { bytesIn: 1500, bytesOut: 3000, framesIn: 10, framesOut: 20, drops: { spoofed: 1, limitedIn: 2, limitedOut: 3, refused: 4, stalls: 5 } };
-  return {
+  const stub = {
     sessions: new Set([s('ws'), s('ws'), s('wss')]),
     stats: { refused: new Map([['429 Too Many Requests', 2], ['1011 no TAP', 1]]) },
     accepted: 7,
     totalsNow,
-    totals: () => totalsNow,
+    totalsRead: 0,
+    // A copy, as Relay.totals() makes one each call.
+    totals: (): Totals => {
+      stub.totalsRead++;
+      return { ...stub.totalsNow, drops: { ...stub.totalsNow.drops } };
+    },
     onTapReady: undefined,
   };
+  return stub;
 }
 
 function get(socketPath: string, path: string): Promise<{ status: number; type: string; body: string }> {
@@ -36,10 +42,11 @@ function get(socketPath: string, path: string): Promise<{ status: number; type: 
 
 t.test('the registry: clients by scheme, refusals by reason, traffic and drops from the relay\'s own counters', async (t) => {
   const relay = relayStub();
-  const registry = createRegistry({ relay, leases: () => 3, dnsmasqUp: () => true, leafBridges: () => 0 });
+  const registry = createRegistry({ relay, leases: () => 3, dnsmasqUp: () => Promise.resolve(true), leafBridges: () => 0 });
   relay.onTapReady!(20);
   relay.onTapReady!(1500);
   const text = await registry.metrics();
+  t.equal(relay.totalsRead, 1, 'one walk of the sessions for frames, bytes and drops');
   for (const line of [
     'wsnic_clients{scheme="ws"} 2',
     'wsnic_clients{scheme="wss"} 1',
@@ -69,9 +76,18 @@ t.test('the registry: clients by scheme, refusals by reason, traffic and drops f
   // Counters follow the relay (clients leaving add to its totals of departed clients).
   relay.totalsNow.bytesIn = 9000;
   relay.sessions.clear();
+  await new Promise((r) => setTimeout(r, TOTALS_FRESH_MS + 20)); // the next scrape
   const later = await registry.metrics();
+  t.equal(relay.totalsRead, 2, 'read afresh by the next scrape');
   t.match(later, /^wsnic_bytes_total\{direction="in"\} 9000$/m);
   t.match(later, /^wsnic_clients\{scheme="ws"\} 0$/m);
+});
+
+t.test('dnsmasq: up 1, down 0, not known (systemd could not be asked) NaN', async (t) => {
+  for (const [up, line] of [[true, 'wsnic_dnsmasq_up 1'], [false, 'wsnic_dnsmasq_up 0'], [undefined, 'wsnic_dnsmasq_up Nan']] as const) {
+    const text = await createRegistry({ relay: relayStub(), dnsmasqUp: () => Promise.resolve(up) }).metrics();
+    t.ok(text.split('\n').includes(line), `${String(up)}: ${line}`);
+  }
 });
 
 t.test('what is not known is not exported: no DHCP, no dnsmasq of ours', async (t) => {

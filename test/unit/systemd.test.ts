@@ -4,6 +4,7 @@ import { encodeEntry, fieldName } from '../../src/systemd/journal';
 import { parseLeases } from '../../src/net/leasefile';
 import { problems } from '../../src/systemd/networkd';
 import { journalFields } from '../../src/log';
+import { describeUnit, unitUp, unitView } from '../../src/systemd/unit';
 
 t.test('socket activation: fds by name only when LISTEN_PID is ours; the variables are removed', async (t) => {
   const env: NodeJS.ProcessEnv = { LISTEN_PID: '42', LISTEN_FDS: '2', LISTEN_FDNAMES: 'ws:wss' };
@@ -41,4 +42,15 @@ t.test('networkd: a managed bridge or a link without carrier is a problem worth 
   const p = problems({ available: true, links: [{ name: 'wsbr0', operational: 'no-carrier', administrative: 'configured' }, { name: 'eth0', operational: 'off', administrative: 'configured' }] }, 'wsbr0');
   t.equal(p.length, 3);
   t.match(p[0]!, /systemd-networkd manages wsbr0 \(configured\)/);
+});
+
+t.test('another unit\'s state (dnsmasq under systemd), as systemctl says it', async (t) => {
+  t.equal(describeUnit({ active: 'active', sub: 'running', mainPid: 4711 }), 'active (running), pid 4711');
+  t.equal(describeUnit({ active: 'failed', sub: 'failed', mainPid: 0 }), 'failed (failed)');
+  t.ok(unitUp({ active: 'active', sub: 'running', mainPid: 1 }));
+  t.ok(unitUp({ active: 'reloading', sub: 'reload', mainPid: 1 }));
+  for (const active of ['inactive', 'failed', 'activating', 'deactivating']) t.notOk(unitUp({ active, sub: 'x', mainPid: 0 }), active);
+  // Without a bus, neither up nor down: not known, and why. (The real bus: test/system/package.test.ts.)
+  t.same(await unitView('wsnic-dnsmasq.service', '/nonexistent/system_bus_socket').state(),
+    { up: undefined, text: 'wsnic-dnsmasq.service, state unknown: no system D-Bus (/nonexistent/system_bus_socket missing)' });
 });
