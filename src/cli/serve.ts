@@ -110,6 +110,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
     clients: relay.sessions.size,
     most_clients: relay.stats.mostClients,
     refused: Object.fromEntries(relay.stats.refused),
+    closed: Object.fromEntries(relay.stats.closed),
   }), () => (c.disable_dhcp ? new Map() : leaseHostnames(leaseFile(c))), log).catch((err: Error) => {
     log.warning('no control socket: wsnic status will not reach this relay', { path: controlSocketPath(c), reason: err.message });
     return undefined;

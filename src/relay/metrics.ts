@@ -15,7 +15,7 @@ import { claimSocketPath } from './unixsocket';
 /** What the metrics read from the relay (Relay has it all; tests pass a stand-in). */
 export interface RelayView {
   readonly sessions: ReadonlySet<{ readonly client: { readonly scheme: string } }>;
-  readonly stats: { readonly refused: ReadonlyMap<string, number> };
+  readonly stats: { readonly refused: ReadonlyMap<string, number>; readonly closed: ReadonlyMap<string, number> };
   readonly accepted: number;
   totals(): Totals;
   onTapReady: ((ms: number) => void) | undefined;
@@ -76,6 +76,12 @@ export function createRegistry(src: MetricsSources): Registry {
     name: 'wsnic_refused_total', help: 'Clients refused, by reason: the HTTP status of a refused handshake, or "1011 no TAP".', labelNames: ['reason'], registers,
     collect() {
       setCounter(this, [...relay.stats.refused].map(([reason, n]) => [{ reason }, n]));
+    },
+  });
+  new Counter({
+    name: 'wsnic_disconnects_total', help: 'Clients gone, by close code sent or received ("1006 abnormal": the connection just went; codes without a name: "other").', labelNames: ['reason'], registers,
+    collect() {
+      setCounter(this, [...relay.stats.closed].map(([reason, n]) => [{ reason }, n]));
     },
   });
   new Counter({

@@ -107,8 +107,11 @@ export class Relay {
   private readonly names: TapNames;
   /** The last client id given (ids start at 1). */
   private lastId = 0;
-  /** Since start: most clients at once, and handshakes refused by reason. */
-  readonly stats = { started: Date.now(), mostClients: 0, refused: new Map<string, number>() };
+  /**
+   * Since start: most clients at once, handshakes refused by reason, and clients gone by their
+   * close code (session.ts's endReason).
+   */
+  readonly stats = { started: Date.now(), mostClients: 0, refused: new Map<string, number>(), closed: new Map<string, number>() };
   /** Called when a client comes or goes (for sd_notify STATUS). */
   onClientCountChange: (() => void) | undefined;
   /** Called with each client's TAP setup time in milliseconds (for metrics). */
@@ -261,6 +264,7 @@ export class Relay {
         this.opts.leased?.unbind(tap.name);
         this.releaseWhenGone(s.gone, tap.name, address, bridge);
         addTotals(this.past, s);
+        if (s.end !== undefined) this.stats.closed.set(s.end, (this.stats.closed.get(s.end) ?? 0) + 1);
         this.onClientCountChange?.();
       }, {
         rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },

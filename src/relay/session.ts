@@ -67,6 +67,23 @@ export const CLOSE = {
   serviceRestart: 1012,
 } as const;
 
+/** Close codes by name (RFC 6455 7.4.1); a client may send any of 3000-4999 too. */
+const CLOSE_NAMES: Record<number, string> = {
+  1000: 'normal', 1001: 'going away', 1002: 'protocol error', 1003: 'unsupported data', 1005: 'no status',
+  1006: 'abnormal', 1007: 'invalid data', 1008: 'policy', 1009: 'too big', 1010: 'extension', 1011: 'internal error',
+  1012: 'service restart', 1013: 'try again later', 1014: 'bad gateway',
+};
+
+/**
+ * A client's end as the relay counts it: the close code with its name, sent or received (1009
+ * too big, 1007 invalid data: a protocol error; 1006: the connection just went). Codes without a
+ * name are "other": a client cannot grow the set. Pure.
+ */
+export function endReason(code: number): string {
+  const name = CLOSE_NAMES[code];
+  return name === undefined ? 'other' : `${code} ${name}`;
+}
+
 /** What the relay asks of a session: the guard's rules, and a word when the guard tells. */
 export interface SessionHooks {
   rules: GuardRules;
@@ -220,10 +237,14 @@ export class Session {
   /** Why the relay closed the client, if it did. */
   private reason: string | undefined;
 
+  /** Once ended: its close code, as endReason() names it (for the relay's counts). */
+  end: string | undefined;
+
   private finish(code: number, why: string): void {
     if (this.ended) return;
     this.ended = true;
     this.closing = true;
+    this.end = endReason(code);
     void this.tap.close().then(() => {
       this.logEnd(code, why);
       this.tapGone();

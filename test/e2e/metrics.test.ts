@@ -4,6 +4,7 @@
  * the test asks Prometheus, not the endpoint, and sees clients come and go and a refusal counted.
  */
 import t from 'tap';
+import { endReason } from '../../src/relay/session';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { relayNetwork, ROOT } from './topology';
@@ -80,8 +81,12 @@ t.test('Prometheus scraping the relay sees clients come and go, a refusal, traff
   // Guest 1 leaves: its `wsnic connect` is killed.
   const mark = n.server.mark();
   for (const pid of spawnSync('ip', ['netns', 'pids', n.guests[0]!], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGTERM');
-  await n.server.waitFor(/client disconnected client_address=198\.19\.1\.2 /, 20_000, mark);
+  const gone = await n.server.waitFor(/client disconnected client_address=198\.19\.1\.2 .*/, 20_000, mark);
   t.equal(await until('sum(wsnic_clients)', (v) => v === 1, 'one client left'), 1, 'one left: 1 client');
+  // Counted by its close code, as the relay's log line gives it.
+  const code = Number(/ code=(\d+)/.exec(gone)?.[1]);
+  t.equal(query(`wsnic_disconnects_total{reason="${endReason(code)}"}`), 1, `its end counted as "${endReason(code)}"`);
+  t.equal(query('sum(wsnic_disconnects_total)'), 1, 'and nothing else');
   t.equal(query('wsnic_connections_accepted_total'), 2, 'no new client meanwhile');
   t.ok((query('wsnic_frames_total{direction="in"}') ?? 0) > 0, 'the departed client\'s frames still counted');
 });

@@ -144,7 +144,9 @@ t.test('wsnic status shows every client as the kernel counted it; disconnect thr
     t.match(line, /reason="abuse report 42"/);
     t.match(await n.server.waitFor(new RegExp(`client disconnected .*tap=${victim.tap} .*code=1008`), 10_000, mark), /reason="abuse report 42"/);
     // (`wsnic connect`, like v86, comes back by itself: as a new client, with a new id.)
-    const left = statusJson().clients;
+    const after = statusJson();
+    const left = after.clients;
+    t.same(after.relay.closed, { '1008 policy': 1 }, 'the relay counts it gone by its close code');
     t.notOk(left.some((c) => c.id === victim.id), 'the named client is gone');
     t.ok(left.some((c) => c.id === other.id), 'the other client stays, the same session');
     t.match(topo.exec(n.guests[1]!, 'busybox', ['ping', '-c', '3', '-W', '2', '192.168.86.1']).stdout, /3 packets received/);

@@ -4,6 +4,7 @@ import { formatClient, formatRelay } from '../../src/cli/status';
 import { controlSocketPath } from '../../src/config/paths';
 import { loadConfig } from '../../src/config/load';
 import { claimSocketPath } from '../../src/relay/unixsocket';
+import { endReason } from '../../src/relay/session';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -81,4 +82,13 @@ t.test('a socket path is claimed only from a relay that is gone: a live socket o
   await claimSocketPath(stale, 'control socket');
   t.notOk(existsSync(stale), 'the stale socket is removed');
   server.close();
+});
+
+t.test('clients gone are counted by close code and its name; codes a client makes up are "other"', async (t) => {
+  t.equal(endReason(1000), '1000 normal');
+  t.equal(endReason(1006), '1006 abnormal');
+  t.equal(endReason(1008), '1008 policy');
+  t.equal(endReason(1009), '1009 too big');
+  t.equal(endReason(1012), '1012 service restart');
+  for (const code of [3000, 4999, 1004, 0]) t.equal(endReason(code), 'other', String(code));
 });

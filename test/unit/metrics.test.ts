@@ -16,7 +16,7 @@ function relayStub(): RelayView & { totalsNow: Totals; totalsRead: number; sessi
   const totalsNow: Totals = { bytesIn: 1500, bytesOut: 3000, framesIn: 10, framesOut: 20, drops: { spoofed: 1, limitedIn: 2, limitedOut: 3, refused: 4, stalls: 5 } };
   const stub = {
     sessions: new Set([s('ws'), s('ws'), s('wss')]),
-    stats: { refused: new Map([['429 Too Many Requests', 2], ['1011 no TAP', 1]]) },
+    stats: { refused: new Map([['429 Too Many Requests', 2], ['1011 no TAP', 1]]), closed: new Map([['1000 normal', 4], ['1009 too big', 1]]) },
     accepted: 7,
     totalsNow,
     totalsRead: 0,
@@ -53,6 +53,8 @@ t.test('the registry: clients by scheme, refusals by reason, traffic and drops f
     'wsnic_connections_accepted_total 7',
     'wsnic_refused_total{reason="429 Too Many Requests"} 2',
     'wsnic_refused_total{reason="1011 no TAP"} 1',
+    'wsnic_disconnects_total{reason="1000 normal"} 4',
+    'wsnic_disconnects_total{reason="1009 too big"} 1',
     'wsnic_frames_total{direction="in"} 10',
     'wsnic_frames_total{direction="out"} 20',
     'wsnic_bytes_total{direction="in"} 1500',
