@@ -41,7 +41,7 @@ export interface Serving {
 
 /**
  * Whether dnsmasq runs, for `wsnic status` and the metrics: the child `wsnic run` supervises, or
- * under systemd wsnic-dnsmasq.service (dnsmasqUnit). up: undefined when it cannot be known.
+ * under systemd wsnic-dnsmasq.service (systemd/unit.ts's unitView). up: undefined when unknown.
  */
 export interface DnsmasqView {
   state(): Promise<{ up: boolean | undefined; text: string }>;
