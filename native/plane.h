@@ -109,9 +109,12 @@ void plane_timed(Session *s, bool on);
 void plane_done(Session *s);
 void session_unref(Session *s);
 
-/* plane.c: the N-API functions, added to the addon's exports by wsnic.c. */
+/* plane.c: the N-API functions, added to the addon's exports by wsnic.c. (Not in the session
+ * fuzz harness, which drives session.c without Node: native/fuzz/session_fuzz.c.) */
+#ifndef WSNIC_NO_NAPI
 #include <node_api.h>
 napi_status plane_register(napi_env env, napi_value exports);
+#endif
 
 #define COUNT(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
 #define SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)

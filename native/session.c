@@ -423,7 +423,9 @@ static void read_client(Session *s) {
         size_t len = s->in_len, need = len ? ws_frame_length(s->in, len) : 0;
         uint8_t *into;
         size_t room;
-        if (need > len && need <= WS_HEADER_MAX + MAX_MESSAGE) {
+        /* the rest of a frame whose header is in: read into s->in after it */
+        bool rest = need > len && need <= WS_HEADER_MAX + MAX_MESSAGE;
+        if (rest) {
             if (s->in_cap < need) {
                 uint8_t *p = realloc(s->in, need);
                 if (!p) {
@@ -452,7 +454,7 @@ static void read_client(Session *s) {
             if (errno != EAGAIN) finish(s);
             return;
         }
-        if (into == s->in + len) {
+        if (rest) {
             s->in_len += (size_t)n;
             if (s->in_len == need) parse(s, s->in, s->in_len);
             if ((size_t)n < room) return; /* drained */

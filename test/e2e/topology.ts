@@ -114,7 +114,13 @@ export class Topology {
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // Resolved once its output is all read ('close'), not at 'exit': the last lines can come after
+    // it (seen: a docker client's whole shutdown log). At most 2 s after 'exit', in case a child
+    // it left holds the pipes.
+    const exited = new Promise<number | null>((r) => {
+      child.on('exit', (code) => setTimeout(() => r(code), 2000).unref());
+      child.on('close', (code) => r(code));
+    });
     const proc: Proc = {
       child,
       output: () => out,
