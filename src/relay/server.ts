@@ -87,6 +87,8 @@ export class Relay {
   readonly sessions = new Set<Session>();
   /** TAPs being made for accepted clients (see accept). */
   private readonly opening = new Set<Promise<void>>();
+  /** Once closing: what clients whose TAPs were still being made are told. */
+  private closingWith: { code: number; reason: string } = { code: CLOSE.goingAway, reason: 'server shutting down' };
   /** TAPs being made now (at most TAPS_AT_ONCE), and the clients waiting for a turn, in order. */
   private making = 0;
   private readonly turns: (() => void)[] = [];
@@ -181,9 +183,17 @@ export class Relay {
         this.opening.delete(opening);
       }
       if (made === undefined || ws.readyState !== ws.OPEN || this.closing) {
-        // Gone before its TAP was ready (or the relay is stopping): nothing to serve.
-        this.opts.log.info('client left before its TAP was ready', { client_address: address, client_port: client.port, tap: made?.tap.name });
-        ws.terminate();
+        if (this.closing && ws.readyState === ws.OPEN) {
+          // Stopping or restarting while its TAP was made: told so as every served client is
+          // (1001, or 1012 on a restart: come back soon), not cut off.
+          const { code, reason } = this.closingWith;
+          this.opts.log.info('client not served: the relay is stopping', { client_address: address, client_port: client.port, code, reason });
+          this.closeUnserved(ws, code, reason);
+        } else {
+          // Gone before its TAP was ready: nothing to serve.
+          this.opts.log.info('client left before its TAP was ready', { client_address: address, client_port: client.port, tap: made?.tap.name });
+          ws.terminate();
+        }
         if (made) this.releaseWhenGone(made.tap.close(), made.tap.name, address, made.bridge);
         else this.opts.admission.release(address);
         return;
@@ -370,11 +380,16 @@ export class Relay {
   private refuse(ws: WebSocket, client: { address: string; port: number }, reason: string): void {
     this.countRefused('1011 no TAP');
     this.opts.log.error('client refused', { client_address: client.address, client_port: client.port, reason });
+    this.closeUnserved(ws, CLOSE.internal, reason);
+  }
+
+  /** Closes a client no session serves (yet) with a code and reason; cut off if it does not answer. */
+  private closeUnserved(ws: WebSocket, code: number, reason: string): void {
     // No session listens on this socket: without a listener, a protocol error the client sends
     // before the close completes would be an uncaught exception and stop the relay.
     ws.on('error', () => {});
     ws.resume(); // paused while its TAP was being made: the close handshake needs the answer read
-    ws.close(CLOSE.internal, reason.slice(0, 120));
+    ws.close(code, reason.slice(0, 120));
     setTimeout(() => ws.terminate(), 2000).unref(); // a client that does not answer is cut off
   }
 
@@ -405,6 +420,7 @@ export class Relay {
    */
   async handOver(most: number): Promise<{ handed: { detached: Detached; carried: Carried }[]; leaving: Promise<unknown> }> {
     this.closing = true;
+    this.closingWith = { code: CLOSE.serviceRestart, reason: 'service restart' };
     clearInterval(this.keepalive);
     // (TAPs being made: those clients are cut off as their TAPs come; they must not hold up the rest)
     await atMost(2000, Promise.all(this.opening));
@@ -418,7 +434,7 @@ export class Relay {
         handed.push(h);
         this.sessions.delete(s); // its TAP, port and place are the next relay's
       } else {
-        s.close(CLOSE.serviceRestart, 'service restart');
+        s.close(this.closingWith.code, this.closingWith.reason);
         leaving.push(s);
       }
     });
@@ -429,11 +445,12 @@ export class Relay {
   /** Takes no new client and closes every client with 1001 (their TAPs go at once). */
   async close(): Promise<void> {
     this.closing = true;
+    this.closingWith = { code: CLOSE.goingAway, reason: 'server shutting down' };
     clearInterval(this.keepalive);
     // TAPs being made: each is closed as it comes (a kernel that hangs does not hold us past 10 s).
     await atMost(10_000, Promise.all(this.opening));
     const leaving = [...this.sessions];
-    for (const s of leaving) s.close(CLOSE.goingAway, 'server shutting down');
+    for (const s of leaving) s.close(this.closingWith.code, this.closingWith.reason);
     // TAPs go on the thread pool, ~20 ms each; what is left after 10 s goes when we exit.
     await atMost(10_000, Promise.all(leaving.map((s) => s.gone)));
   }

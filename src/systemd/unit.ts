@@ -46,12 +46,29 @@ export async function unitState(unit: string, busPath?: string): Promise<UnitSta
   }, busPath);
 }
 
-/** A unit as `wsnic status` and the metrics see it: asked each time (a status, a scrape). */
-export function unitView(unit: string, busPath?: string): { state(): Promise<{ up: boolean | undefined; text: string }> } {
+/** How long one answer from systemd serves every status and scrape that asks. */
+export const UNIT_STATE_FRESH_MS = 1000;
+
+/**
+ * A unit as `wsnic status` and the metrics see it. Asked over D-Bus when asked, but at most once
+ * a second, callers meanwhile sharing the answer: whoever may scrape the metrics must not be able
+ * to make the relay open a bus connection per request.
+ */
+export function unitView(unit: string, busPath?: string, freshMs = UNIT_STATE_FRESH_MS): { state(): Promise<{ up: boolean | undefined; text: string }> } {
+  let last: { at: number; answer: Promise<{ up: boolean | undefined; text: string }> } | undefined;
   return {
-    state: () => unitState(unit, busPath).then(
-      (s) => ({ up: unitUp(s), text: `${unit} ${describeUnit(s)}` }),
-      (err: Error) => ({ up: undefined, text: `${unit}, state unknown: ${err.message}` }),
-    ),
+    state: () => {
+      const now = Date.now();
+      if (last === undefined || now - last.at >= freshMs) {
+        last = {
+          at: now,
+          answer: unitState(unit, busPath).then(
+            (s) => ({ up: unitUp(s), text: `${unit} ${describeUnit(s)}` }),
+            (err: Error) => ({ up: undefined, text: `${unit}, state unknown: ${err.message}` }),
+          ),
+        };
+      }
+      return last.answer;
+    },
   };
 }

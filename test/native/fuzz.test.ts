@@ -55,7 +55,7 @@ async function fuzz(t: Test, o: { bin: string; crashes: string; seeds: (dir: str
   const kept = readdirSync(o.crashes).filter((f) => !f.startsWith('.')).map((f) => join(o.crashes, f));
   if (kept.length > 0) {
     const r = spawnSync(o.bin, kept, { encoding: 'utf8' });
-    t.equal(r.status, 0, `the ${kept.length} kept crash inputs run clean\n${r.stderr.slice(-3000)}`);
+    t.equal(r.status, 0, `the ${kept.length} kept crash inputs run clean${r.status === 0 ? '' : `\n${r.stderr.slice(-3000)}`}`);
   }
 
   const started = Date.now();

@@ -334,12 +334,14 @@ systemctl daemon-reload`);
     t.match(scrape, /^nodejs_eventloop_lag_seconds /m);
     t.match(scrape, /^wsnic_dnsmasq_up 1$/m, 'dnsmasq up: wsnic-dnsmasq.service is active');
     // Stopped, then started again: the gauge and wsnic status follow the unit.
+    // (the relay asks systemd at most once a second: polled)
     t.equal(sh('systemctl stop wsnic-dnsmasq.service').code, 0);
-    t.match(sh('wget -qO- http://127.0.0.1:9586/metrics').stdout, /^wsnic_dnsmasq_up 0$/m, 'dnsmasq down: the unit stopped');
+    const metric = (): string => sh('wget -qO- http://127.0.0.1:9586/metrics').stdout;
+    t.match(await until('wsnic_dnsmasq_up 0', () => /^wsnic_dnsmasq_up 0$/m.test(metric()) && metric()), /^wsnic_dnsmasq_up 0$/m, 'dnsmasq down: the unit stopped');
     t.match(sh('wsnic status').stdout, /^ {2}dnsmasq: wsnic-dnsmasq\.service inactive \(dead\)$/m, 'wsnic status says so');
     t.equal(sh('systemctl is-active wsnic.service').stdout.trim(), 'active', 'the relay is not stopped with it');
     t.equal(sh('systemctl start wsnic-dnsmasq.service').code, 0);
-    t.match(sh('wget -qO- http://127.0.0.1:9586/metrics').stdout, /^wsnic_dnsmasq_up 1$/m, 'up again');
+    t.match(await until('wsnic_dnsmasq_up 1', () => /^wsnic_dnsmasq_up 1$/m.test(metric()) && metric()), /^wsnic_dnsmasq_up 1$/m, 'up again');
     t.equal(sh('wget -qO- http://198.19.9.2:9586/metrics').code === 0, false, 'loopback only');
   });
 

@@ -53,4 +53,10 @@ t.test('another unit\'s state (dnsmasq under systemd), as systemctl says it', as
   // Without a bus, neither up nor down: not known, and why. (The real bus: test/system/package.test.ts.)
   t.same(await unitView('wsnic-dnsmasq.service', '/nonexistent/system_bus_socket').state(),
     { up: undefined, text: 'wsnic-dnsmasq.service, state unknown: no system D-Bus (/nonexistent/system_bus_socket missing)' });
+  // Asked at most once a second: callers meanwhile share the answer (the same promise).
+  const view = unitView('wsnic-dnsmasq.service', '/nonexistent/system_bus_socket', 200);
+  const first = view.state();
+  t.equal(view.state(), first, 'a second caller at once shares the first answer');
+  await new Promise((r) => setTimeout(r, 250));
+  t.not(view.state(), first, 'asked again once the answer is older than that');
 });
