@@ -231,7 +231,7 @@ static void run_op(const uint8_t **d, size_t *n) {
         deliver(take16(d, n) + 1);
         break;
     case 6: case 14: { /* a frame from the TAP; 14: queued, the session not woken yet */
-        size_t len = take16(d, n) % (FRAME_MAX + 1);
+        size_t len = take16(d, n) % FRAME_MAX + 1; /* (a TAP gives no empty frame) */
         uint8_t *f = take_bytes(d, n, len, 0xa5);
         if (send(tap_peer, f, len, MSG_DONTWAIT) == (ssize_t)len) frames_add(&down_in, f, len);
         if ((op & 15) == 6) session_on_tap(s, EPOLLIN);
@@ -330,7 +330,26 @@ static void check(void) {
         fprintf(stderr, "down: %zu messages are not the TAP's %zu frames in order\n", to_client.n, down_in.n);
         abort();
     }
+    /* A session still relaying, after the final rounds, has done all its work: every frame the
+     * client sent was tried or dropped over the limit, every frame the TAP gave reached it. */
+    if (s->state == S_RUN && !s->holding && !s->resting && sent == stream_len && refused == 0 && !s->broken) {
+        if (tried + limited != ref.n) {
+            fprintf(stderr, "up: %llu tried and %llu limited of the reference's %zu frames\n", (unsigned long long)tried,
+                    (unsigned long long)limited, ref.n);
+            abort();
+        }
+        if (GET(s->guard.limited_out) == 0 && to_client.n != down_in.n) {
+            fprintf(stderr, "down: %zu of the TAP's %zu frames reached the client\n", to_client.n, down_in.n);
+            abort();
+        }
+    }
     frames_free(&ref);
+}
+
+/* Everything that moves when a session does its work (the final rounds go on while it moves). */
+static size_t progress(void) {
+    return sent + up_out.n + down_total + s->in_len + (size_t)(GET(s->frames_in) + GET(s->frames_out) + GET(s->guard.limited_in) +
+                                                            GET(s->guard.limited_out) + GET(s->guard.spoofed) + GET(s->texts));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -386,20 +405,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     drain_tap();
     while (size > 0 && !done) run_op(&data, &size);
 
-    /* The end of the input: everything made arrives, is read and admitted, rests end. */
+    /* The end of the input: everything made arrives, is read and admitted, rests end, the TAP's
+     * frames are read, until nothing moves. */
     for (int round = 0; round < 2048 && !done; round++) {
-        size_t before = sent + up_out.n + down_total + (size_t)GET(s->frames_in) + (size_t)GET(s->frames_out);
+        size_t before = progress();
         if (s->holding) session_admit(s);
         deliver(65536);
         drain_client();
         session_on_sock(s, EPOLLOUT);
+        session_on_tap(s, EPOLLIN);
         if (s->timed && s->resting) {
             plane.now += REST_MS + 1;
             session_timer(s);
         }
         drain_tap();
         drain_client();
-        if (before == sent + up_out.n + down_total + (size_t)GET(s->frames_in) + (size_t)GET(s->frames_out)) break;
+        if (before == progress()) break;
     }
     check();
 

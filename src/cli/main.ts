@@ -62,6 +62,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A failure (logged already) ends the process now: a relay that failed half-way through
+    // starting may still hold listening sockets that would keep Node running, doing nothing.
+    if (code !== 0) process.exit(code);
   },
   (err: Error) => {
     process.stderr.write(`error: ${err.stack ?? err.message}\n`);

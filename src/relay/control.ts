@@ -161,9 +161,9 @@ export class ControlServer {
       socket.end(`${JSON.stringify({ disconnected: found.map((s) => s.client.id) })}\n`);
       return;
     }
-    if (req.match !== undefined && this.relay.find(req.match).length === 0) throw new Error(`no client matches ${req.match}`);
     const relay = await this.describe(); // (may ask systemd: the clients are listed as they are after)
     const sessions = req.match === undefined ? [...this.relay.sessions] : this.relay.find(req.match);
+    if (req.match !== undefined && sessions.length === 0) throw new Error(`no client matches ${req.match}`);
     socket.write(`${JSON.stringify({ relay })}\n`);
     const names = this.hostnames();
     for (let i = 0; i < sessions.length; i += BATCH) {

@@ -5,6 +5,7 @@
  * only the TAP setup histogram is fed as clients arrive (Relay.onTapReady).
  */
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { closeSync, unlinkSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../log';
@@ -48,7 +49,7 @@ export function createRegistry(src: MetricsSources): Registry {
   // takes milliseconds; the next one, seconds later, reads afresh).
   let snap: { at: number; totals: Totals } | undefined;
   const totals = (): Totals => {
-    const now = Date.now();
+    const now = performance.now(); // (monotonic: a wall clock stepped back must not freeze it)
     if (snap === undefined || now - snap.at > TOTALS_FRESH_MS) snap = { at: now, totals: relay.totals() };
     return snap.totals;
   };

@@ -6,15 +6,19 @@
 import { lstatSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 
-/** Whether something accepts connections on the socket path. */
-function answers(path: string): Promise<boolean> {
+/**
+ * Whether something listens on the socket path: only a refused connection (ECONNREFUSED) says
+ * nobody does; a live relay whose backlog is full (EAGAIN) or one we may not reach (EACCES) is
+ * not ours to remove. Resolves with the error code then.
+ */
+function probe(path: string): Promise<'live' | 'stale' | 'gone' | string> {
   return new Promise((resolve) => {
     const c = createConnection(path);
     c.once('connect', () => {
       c.destroy();
-      resolve(true);
+      resolve('live');
     });
-    c.once('error', () => resolve(false));
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'stale' : err.code === 'ENOENT' ? 'gone' : err.code ?? err.message));
   });
 }
 
@@ -27,6 +31,9 @@ export async function claimSocketPath(path: string, what: string): Promise<void>
     return; // nothing there
   }
   if (!isSocket) throw new Error(`${what} ${path} exists and is not a socket: not removed`);
-  if (await answers(path)) throw new Error(`${what} ${path} is in use by another process`);
+  const found = await probe(path);
+  if (found === 'gone') return;
+  if (found === 'live') throw new Error(`${what} ${path} is in use by another process`);
+  if (found !== 'stale') throw new Error(`${what} ${path} cannot be checked (${found}): not removed`);
   rmSync(path, { force: true });
 }

@@ -2,7 +2,8 @@
  * Another unit's state from systemd over D-Bus: under systemd, dnsmasq is wsnic-dnsmasq.service's,
  * not the relay's child, and `wsnic status` and the metrics ask systemd whether it runs.
  */
-import { getProperty, withSystemBus } from './bus';
+import { performance } from 'node:perf_hooks';
+import { withSystemBus } from './bus';
 
 const SYSTEMD = 'org.freedesktop.systemd1';
 
@@ -37,7 +38,9 @@ export async function unitState(unit: string, busPath?: string): Promise<UnitSta
       if ((err as { type?: string }).type === `${SYSTEMD}.NoSuchUnit`) return { active: 'inactive', sub: 'dead', mainPid: 0 };
       throw err;
     }
-    const prop = (iface: string, name: string): Promise<unknown> => getProperty(bus, call, SYSTEMD, path, `${SYSTEMD}.${iface}`, name);
+    // One proxy object (one introspection) for the three properties.
+    const props = (await call(bus.getProxyObject(SYSTEMD, path), path)).getInterface('org.freedesktop.DBus.Properties');
+    const prop = async (iface: string, name: string): Promise<unknown> => ((await call(props.Get(`${SYSTEMD}.${iface}`, name), name)) as { value: unknown }).value;
     return {
       active: String(await prop('Unit', 'ActiveState')),
       sub: String(await prop('Unit', 'SubState')),
@@ -46,29 +49,56 @@ export async function unitState(unit: string, busPath?: string): Promise<UnitSta
   }, busPath);
 }
 
-/** How long one answer from systemd serves every status and scrape that asks. */
-export const UNIT_STATE_FRESH_MS = 1000;
+export interface UnitAnswer {
+  /** undefined: not known (systemd could not be asked, or did not answer in time). */
+  up: boolean | undefined;
+  text: string;
+}
+
+export interface UnitViewOptions {
+  busPath?: string;
+  /** How long one answer serves every status and scrape that asks (ms, monotonic). */
+  freshMs?: number;
+  /** How long a caller waits for systemd before it takes the last answer known (or "unknown"). */
+  waitMs?: number;
+  /** The question (tests pass their own); default unitState over the system bus. */
+  query?: (unit: string) => Promise<UnitState>;
+}
 
 /**
- * A unit as `wsnic status` and the metrics see it. Asked over D-Bus when asked, but at most once
- * a second, callers meanwhile sharing the answer: whoever may scrape the metrics must not be able
- * to make the relay open a bus connection per request.
+ * A unit as `wsnic status` and the metrics see it, asked over D-Bus when asked but at most one
+ * question at a time and one a second: whoever may scrape the metrics must not make the relay
+ * open a bus connection per request. A caller waits waitMs at most (a hung systemd must not
+ * hold a scrape past Prometheus' timeout), then gets the last answer known, or "unknown".
  */
-export function unitView(unit: string, busPath?: string, freshMs = UNIT_STATE_FRESH_MS): { state(): Promise<{ up: boolean | undefined; text: string }> } {
-  let last: { at: number; answer: Promise<{ up: boolean | undefined; text: string }> } | undefined;
+export function unitView(unit: string, o: UnitViewOptions = {}): { state(): Promise<UnitAnswer> } {
+  const freshMs = o.freshMs ?? 1000;
+  const waitMs = o.waitMs ?? 500;
+  const query = o.query ?? ((u: string) => unitState(u, o.busPath));
+  let known: { answer: UnitAnswer; at: number } | undefined;
+  let asking: Promise<UnitAnswer> | undefined;
+  const ask = (): Promise<UnitAnswer> => {
+    asking ??= query(unit).then(
+      (s) => ({ up: unitUp(s), text: `${unit} ${describeUnit(s)}` }),
+      (err: Error) => ({ up: undefined, text: `${unit}, state unknown: ${err.message}` }),
+    ).then((answer) => {
+      known = { answer, at: performance.now() };
+      asking = undefined;
+      return answer;
+    });
+    return asking;
+  };
   return {
     state: () => {
-      const now = Date.now();
-      if (last === undefined || now - last.at >= freshMs) {
-        last = {
-          at: now,
-          answer: unitState(unit, busPath).then(
-            (s) => ({ up: unitUp(s), text: `${unit} ${describeUnit(s)}` }),
-            (err: Error) => ({ up: undefined, text: `${unit}, state unknown: ${err.message}` }),
-          ),
-        };
-      }
-      return last.answer;
+      if (known !== undefined && performance.now() - known.at < freshMs) return Promise.resolve(known.answer);
+      const answer = ask();
+      return new Promise((resolve) => {
+        const late = setTimeout(() => resolve(known?.answer ?? { up: undefined, text: `${unit}, state unknown: systemd did not answer in ${waitMs} ms` }), waitMs);
+        void answer.then((a) => {
+          clearTimeout(late);
+          resolve(a);
+        });
+      });
     },
   };
 }

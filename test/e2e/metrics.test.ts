@@ -6,6 +6,7 @@
 import t from 'tap';
 import { endReason } from '../../src/relay/session';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { relayNetwork, ROOT } from './topology';
 
@@ -89,4 +90,18 @@ t.test('Prometheus scraping the relay sees clients come and go, a refusal, traff
   t.equal(query('sum(wsnic_disconnects_total)'), 1, 'and nothing else');
   t.equal(query('wsnic_connections_accepted_total'), 2, 'no new client meanwhile');
   t.ok((query('wsnic_frames_total{direction="in"}') ?? 0) > 0, 'the departed client\'s frames still counted');
+});
+
+t.test('a metrics_address the relay cannot use stops it at start, with what is wrong, and nothing left behind', async (t) => {
+  // A file, not a socket, at the path: refused, never removed.
+  const file = `/tmp/wsnic-metrics-file-${process.pid}`;
+  writeFileSync(file, 'precious\n');
+  t.teardown(() => rmSync(file, { force: true }));
+  const n = await relayNetwork(t.teardown.bind(t), { metrics_address: file }, 1);
+  const line = await n.server.waitFor(/metrics socket/, 20_000);
+  t.match(line, new RegExp(`metrics socket ${file} exists and is not a socket: not removed`));
+  const code = await Promise.race([n.server.exited, new Promise((r) => setTimeout(() => r('still running after 20 s'), 20_000).unref())]);
+  t.ok(typeof code === 'number' && code !== 0, `the relay exits with an error, not left running (${String(code)})`);
+  t.equal(readFileSync(file, 'utf8'), 'precious\n', 'the file is untouched');
+  t.notMatch(n.topo.exec(n.srv, 'ip', ['-o', 'link']).stdout, /wsbr0|wstap/, 'no bridge or TAP left');
 });

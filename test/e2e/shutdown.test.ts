@@ -1,8 +1,9 @@
 /**
  * Stopping the relay while clients are arriving: every client is told with a close frame (1001,
  * "server shutting down"), served or not. Those whose TAPs were still being made (four at a
- * time) used to be cut off with no close frame (1006). The same path tells them 1012 on a
- * restart (relay/server.ts's closingWith; the restart itself: test/system/package.test.ts).
+ * time) used to be cut off with no close frame (1006). On a restart the same path tells them
+ * 1012 (relay/server.ts's closingWith); that case is not tested: it needs a restart by systemd
+ * at the moment clients arrive.
  */
 import t from 'tap';
 import { join } from 'node:path';
@@ -21,8 +22,7 @@ t.test('a relay stopped while clients arrive closes every one of them with 1001,
   const opened = Math.max(0, ...[...clients.output().matchAll(/"event":"open","n":(\d+)/g)].map((m) => Number(m[1])));
   const served = (n.server.output().slice(mark).match(/client connected /g) ?? []).length;
   const unserved = (n.server.output().slice(mark).match(/client not served: the relay is stopping .*code=1001/g) ?? []).length;
-  t.comment(`${opened} handshakes completed, ${served} served, ${unserved} told while their TAPs were made; close codes ${JSON.stringify(end.codes)}`);
+  t.comment(`${opened} handshakes completed (${end.unopened} did not: the relay had stopped listening), ${served} served, ${unserved} told while their TAPs were made; close codes ${JSON.stringify(end.codes)}`);
   t.ok(unserved > 0, 'some clients were still waiting for their TAPs when the relay stopped (the case under test)');
   t.same(end.codes, { 1001: opened }, 'every client whose handshake completed got 1001, none was cut off (1006)');
-  t.equal(opened + end.unopened, CLIENTS, 'the rest never completed a handshake (the relay had stopped listening)');
 });

@@ -4,7 +4,7 @@ import { encodeEntry, fieldName } from '../../src/systemd/journal';
 import { parseLeases } from '../../src/net/leasefile';
 import { problems } from '../../src/systemd/networkd';
 import { journalFields } from '../../src/log';
-import { describeUnit, unitUp, unitView } from '../../src/systemd/unit';
+import { describeUnit, unitUp, unitView, type UnitState } from '../../src/systemd/unit';
 
 t.test('socket activation: fds by name only when LISTEN_PID is ours; the variables are removed', async (t) => {
   const env: NodeJS.ProcessEnv = { LISTEN_PID: '42', LISTEN_FDS: '2', LISTEN_FDNAMES: 'ws:wss' };
@@ -51,12 +51,29 @@ t.test('another unit\'s state (dnsmasq under systemd), as systemctl says it', as
   t.ok(unitUp({ active: 'reloading', sub: 'reload', mainPid: 1 }));
   for (const active of ['inactive', 'failed', 'activating', 'deactivating']) t.notOk(unitUp({ active, sub: 'x', mainPid: 0 }), active);
   // Without a bus, neither up nor down: not known, and why. (The real bus: test/system/package.test.ts.)
-  t.same(await unitView('wsnic-dnsmasq.service', '/nonexistent/system_bus_socket').state(),
+  t.same(await unitView('wsnic-dnsmasq.service', { busPath: '/nonexistent/system_bus_socket' }).state(),
     { up: undefined, text: 'wsnic-dnsmasq.service, state unknown: no system D-Bus (/nonexistent/system_bus_socket missing)' });
-  // Asked at most once a second: callers meanwhile share the answer (the same promise).
-  const view = unitView('wsnic-dnsmasq.service', '/nonexistent/system_bus_socket', 200);
-  const first = view.state();
-  t.equal(view.state(), first, 'a second caller at once shares the first answer');
+  // One question at a time, one answer serving freshMs; a caller waits waitMs at most.
+  let asked = 0;
+  let answer: (s: UnitState) => void = () => {};
+  const view = unitView('wsnic-dnsmasq.service', { freshMs: 200, waitMs: 100, query: () => {
+    asked++;
+    return new Promise<UnitState>((resolve) => (answer = resolve));
+  } });
+  const waiting = [view.state(), view.state()];
+  t.equal(asked, 1, 'two callers at once: one question');
+  answer({ active: 'active', sub: 'running', mainPid: 7 });
+  for (const a of await Promise.all(waiting)) t.same(a, { up: true, text: 'wsnic-dnsmasq.service active (running), pid 7' });
+  await view.state();
+  t.equal(asked, 1, 'the answer serves the next caller too');
   await new Promise((r) => setTimeout(r, 250));
-  t.not(view.state(), first, 'asked again once the answer is older than that');
+  const started = Date.now();
+  const stale = await view.state(); // systemd does not answer this time
+  t.equal(asked, 2, 'asked again once the answer is older than freshMs');
+  t.ok(Date.now() - started < 1000, 'the caller waited about waitMs, not for systemd');
+  t.same(stale, { up: true, text: 'wsnic-dnsmasq.service active (running), pid 7' }, 'and got the last answer known');
+  await view.state();
+  t.equal(asked, 2, 'no second question while one is unanswered');
+  const fresh = unitView('x.service', { waitMs: 50, query: () => new Promise<UnitState>(() => {}) });
+  t.same(await fresh.state(), { up: undefined, text: 'x.service, state unknown: systemd did not answer in 50 ms' }, 'nothing known yet: unknown');
 });
