@@ -58,7 +58,6 @@ void plane_done(Session *s) {
     if (done) abort(); /* let go once */
     done = true;
 }
-void session_unref(Session *s) { (void)s; }
 
 /* A list of frames (owned copies). */
 typedef struct {
@@ -111,7 +110,7 @@ static Frames to_client; /* binary messages the client read */
 static uint8_t *down;    /* the relay's bytes the client read, not parsed yet */
 static size_t down_len, down_cap, down_total;
 static WsReader down_reader;
-static bool down_closed, closed_by_us;
+static bool down_closed;
 
 static int down_message(void *ctx, int op, uint8_t *data, size_t len) {
     (void)ctx;
@@ -258,7 +257,6 @@ static void run_op(const uint8_t **d, size_t *n) {
         static const char e[] = "\xc3\xa9";
         char reason[301] = "";
         for (int i = 0; i < (op >> 4) * 10; i++) memcpy(reason + 2 * i, e, 3);
-        closed_by_us = true;
         session_close(s, 1008, reason);
         break;
     }
@@ -315,17 +313,15 @@ static void check(void) {
     (void)ws_read(&r, copy, sent, &ref_handlers, NULL);
     ws_reader_free(&r);
 
-    /* Frames over the rate limit are dropped before they are tried: then any of the reference's. */
+    /* Frames over the rate limit are dropped before they are tried: then any of the reference's.
+     * Without: the reference's first `tried` frames, those the TAP refused left out (none refused:
+     * exactly those, as up_out.n == tried). */
     uint64_t tried = GET(s->frames_in), refused = GET(s->refused), limited = GET(s->guard.limited_in);
     if (tried > ref.n || up_out.n != tried - refused || !subsequence(&up_out, &ref, limited ? ref.n : (size_t)tried)) {
         fprintf(stderr, "up: %zu frames on the TAP, %llu tried, %llu refused, reference %zu\n", up_out.n,
                 (unsigned long long)tried, (unsigned long long)refused, ref.n);
         abort();
     }
-    /* No rate limit, nothing refused: exactly the reference's first frames. */
-    if (limited == 0 && refused == 0)
-        for (size_t i = 0; i < up_out.n; i++)
-            if (!same(&up_out, i, &ref, i)) abort();
     if (!subsequence(&to_client, &down_in, down_in.n)) {
         fprintf(stderr, "down: %zu messages are not the TAP's %zu frames in order\n", to_client.n, down_in.n);
         abort();
@@ -366,7 +362,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     data++, size--;
     plane.now = 1e6;
     plane.wall = 1.7e12;
-    ended_told = closed_told = done = down_closed = closed_by_us = false;
+    ended_told = closed_told = done = down_closed = false;
     stream_len = sent = down_len = down_total = 0;
 
     int sp[2], tp[2];
@@ -436,6 +432,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     close(s->tap);
     close(client);
     close(tap_peer);
+    /* what plane.c's session_unref frees (plane.c needs Node: not linked here) */
     free(s->in);
     free(s->out);
     ws_reader_free(&s->reader);

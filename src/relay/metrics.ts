@@ -113,19 +113,17 @@ export function createRegistry(src: MetricsSources): Registry {
     name: 'wsnic_tap_setup_seconds', help: 'Time from a client\'s upgrade request to its TAP being up on the bridge.', buckets: TAP_BUCKETS, registers,
   });
   relay.onTapReady = (ms) => tapSetup.observe(ms / 1000);
-  const gauge = (name: string, help: string, read: () => number): void => {
-    new Gauge({ name, help, registers, collect() { this.set(read()); } });
+  const gauge = (name: string, help: string, read: () => number | Promise<number>): void => {
+    new Gauge({ name, help, registers, async collect() { this.set(await read()); } });
   };
   if (src.leases) gauge('wsnic_dhcp_leases', 'Leases in dnsmasq\'s lease file.', src.leases);
   const dnsmasqUp = src.dnsmasqUp;
   if (dnsmasqUp) {
-    new Gauge({
-      name: 'wsnic_dnsmasq_up', help: '1 while dnsmasq runs (wsnic run\'s child, or wsnic-dnsmasq.service under systemd), 0 when not, NaN when systemd cannot be asked.', registers,
-      async collect() {
+    gauge('wsnic_dnsmasq_up', '1 while dnsmasq runs (wsnic run\'s child, or wsnic-dnsmasq.service under systemd), 0 when not, NaN when systemd cannot be asked.',
+      async () => {
         const up = await dnsmasqUp();
-        this.set(up === undefined ? NaN : up ? 1 : 0);
-      },
-    });
+        return up === undefined ? NaN : up ? 1 : 0;
+      });
   }
   if (src.leafBridges) gauge('wsnic_leaf_bridges', 'Leaf bridges made for clients past bridge_port_limit.', src.leafBridges);
   return registry;

@@ -49,6 +49,10 @@ const TAPS_AT_ONCE = 4;
 /** How long a session may take to leave its data-plane thread on a hand-over (then it is closed). */
 const HANDOVER_WAIT_MS = 3000;
 
+/** What clients are told when the relay stops, and when it restarts (come back soon). */
+const SHUTTING_DOWN: { code: number; reason: string } = { code: CLOSE.goingAway, reason: 'server shutting down' };
+const RESTARTING: { code: number; reason: string } = { code: CLOSE.serviceRestart, reason: 'service restart' };
+
 /** p, or nothing once ms have passed (the timer keeps no process alive). */
 function atMost(ms: number, p: Promise<unknown>): Promise<unknown> {
   return Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
@@ -88,7 +92,7 @@ export class Relay {
   /** TAPs being made for accepted clients (see accept). */
   private readonly opening = new Set<Promise<void>>();
   /** Once closing: what clients whose TAPs were still being made are told. */
-  private closingWith: { code: number; reason: string } = { code: CLOSE.goingAway, reason: 'server shutting down' };
+  private closingWith = SHUTTING_DOWN;
   /** TAPs being made now (at most TAPS_AT_ONCE), and the clients waiting for a turn, in order. */
   private making = 0;
   private readonly turns: (() => void)[] = [];
@@ -420,7 +424,7 @@ export class Relay {
    */
   async handOver(most: number): Promise<{ handed: { detached: Detached; carried: Carried }[]; leaving: Promise<unknown> }> {
     this.closing = true;
-    this.closingWith = { code: CLOSE.serviceRestart, reason: 'service restart' };
+    this.closingWith = RESTARTING;
     clearInterval(this.keepalive);
     // (TAPs being made: those clients are cut off as their TAPs come; they must not hold up the rest)
     await atMost(2000, Promise.all(this.opening));
@@ -445,7 +449,7 @@ export class Relay {
   /** Takes no new client and closes every client with 1001 (their TAPs go at once). */
   async close(): Promise<void> {
     this.closing = true;
-    this.closingWith = { code: CLOSE.goingAway, reason: 'server shutting down' };
+    this.closingWith = SHUTTING_DOWN;
     clearInterval(this.keepalive);
     // TAPs being made: each is closed as it comes (a kernel that hangs does not hold us past 10 s).
     await atMost(10_000, Promise.all(this.opening));

@@ -45,8 +45,16 @@ export async function withSystemBus<T>(fn: (bus: MessageBus, call: BusCall) => P
   }
 }
 
-/** A property of an object of `service` (its value, unwrapped from the variant). */
-export async function getProperty(bus: MessageBus, call: BusCall, service: string, path: string, iface: string, name: string): Promise<unknown> {
+/** Reads properties of one object of `service` (values unwrapped from their variants). */
+export type Properties = (iface: string, name: string) => Promise<unknown>;
+
+/** The properties of one object: introspected once, however many are read. */
+export async function propertiesOf(bus: MessageBus, call: BusCall, service: string, path: string): Promise<Properties> {
   const props = (await call(bus.getProxyObject(service, path), path)).getInterface('org.freedesktop.DBus.Properties');
-  return ((await call(props.Get(iface, name), name)) as { value: unknown }).value;
+  return async (iface, name) => ((await call(props.Get(iface, name), name)) as { value: unknown }).value;
+}
+
+/** One property of an object of `service` (its value, unwrapped from the variant). */
+export async function getProperty(bus: MessageBus, call: BusCall, service: string, path: string, iface: string, name: string): Promise<unknown> {
+  return (await propertiesOf(bus, call, service, path))(iface, name);
 }

@@ -13,7 +13,7 @@
  */
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import type { Inherited } from './activation';
-import { getProperty, withSystemBus } from './bus';
+import { getProperty, propertiesOf, withSystemBus } from './bus';
 
 const SYSTEMD = 'org.freedesktop.systemd1';
 /** Larger than any states file (relay/handover.ts): a bigger file is not read. */
@@ -92,10 +92,11 @@ export async function ownJob(pid = process.pid): Promise<{ unit: string; job: st
   return withSystemBus(async (bus, call) => {
     const manager = (await call(bus.getProxyObject(SYSTEMD, '/org/freedesktop/systemd1'), 'systemd')).getInterface(`${SYSTEMD}.Manager`);
     const path = (await call(manager.GetUnitByPID(pid), 'GetUnitByPID')) as string;
-    const unit = String(await getProperty(bus, call, SYSTEMD, path, `${SYSTEMD}.Unit`, 'Id'));
-    const [jobId, jobPath] = (await getProperty(bus, call, SYSTEMD, path, `${SYSTEMD}.Unit`, 'Job')) as [number, string];
+    const prop = await propertiesOf(bus, call, SYSTEMD, path);
+    const unit = String(await prop(`${SYSTEMD}.Unit`, 'Id'));
+    const [jobId, jobPath] = (await prop(`${SYSTEMD}.Unit`, 'Job')) as [number, string];
     const job = jobId === 0 ? undefined : String(await getProperty(bus, call, SYSTEMD, jobPath, `${SYSTEMD}.Job`, 'JobType'));
-    const fdStoreMax = Number(await getProperty(bus, call, SYSTEMD, path, `${SYSTEMD}.Service`, 'FileDescriptorStoreMax'));
+    const fdStoreMax = Number(await prop(`${SYSTEMD}.Service`, 'FileDescriptorStoreMax'));
     return { unit, job, fdStoreMax };
   });
 }

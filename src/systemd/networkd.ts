@@ -3,7 +3,7 @@
  * bridge and the uplink. Without a bus or without networkd the answer is one reason, and nothing else changes.
  */
 import type { Logger } from '../log';
-import { SYSTEM_BUS, getProperty, withSystemBus } from './bus';
+import { SYSTEM_BUS, propertiesOf, withSystemBus } from './bus';
 
 export interface LinkState {
   name: string;
@@ -26,7 +26,8 @@ export async function queryNetworkd(names: string[], busPath = SYSTEM_BUS): Prom
       for (const name of names) {
         try {
           const [, path] = (await call(manager.GetLinkByName(name), `GetLinkByName ${name}`)) as [number, string];
-          const get = async (p: string): Promise<string> => String(await getProperty(bus, call, BUS, path, `${BUS}.Link`, p));
+          const prop = await propertiesOf(bus, call, BUS, path);
+          const get = async (p: string): Promise<string> => String(await prop(`${BUS}.Link`, p));
           links.push({ name, operational: await get('OperationalState'), administrative: await get('AdministrativeState') });
         } catch (err) {
           links.push({ name, operational: 'unknown', administrative: `error: ${(err as Error).message}` });

@@ -3,7 +3,7 @@
  * not the relay's child, and `wsnic status` and the metrics ask systemd whether it runs.
  */
 import { performance } from 'node:perf_hooks';
-import { withSystemBus } from './bus';
+import { propertiesOf, withSystemBus } from './bus';
 
 const SYSTEMD = 'org.freedesktop.systemd1';
 
@@ -38,13 +38,11 @@ export async function unitState(unit: string, busPath?: string): Promise<UnitSta
       if ((err as { type?: string }).type === `${SYSTEMD}.NoSuchUnit`) return { active: 'inactive', sub: 'dead', mainPid: 0 };
       throw err;
     }
-    // One proxy object (one introspection) for the three properties.
-    const props = (await call(bus.getProxyObject(SYSTEMD, path), path)).getInterface('org.freedesktop.DBus.Properties');
-    const prop = async (iface: string, name: string): Promise<unknown> => ((await call(props.Get(`${SYSTEMD}.${iface}`, name), name)) as { value: unknown }).value;
+    const prop = await propertiesOf(bus, call, SYSTEMD, path);
     return {
-      active: String(await prop('Unit', 'ActiveState')),
-      sub: String(await prop('Unit', 'SubState')),
-      mainPid: Number(await prop('Service', 'MainPID')),
+      active: String(await prop(`${SYSTEMD}.Unit`, 'ActiveState')),
+      sub: String(await prop(`${SYSTEMD}.Unit`, 'SubState')),
+      mainPid: Number(await prop(`${SYSTEMD}.Service`, 'MainPID')),
     };
   }, busPath);
 }
