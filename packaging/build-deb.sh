@@ -42,10 +42,10 @@ cp -r "$root/packaging/debian" "$src/debian"
 cp -r "$root/packaging" "$root/systemd" "$root/nftables" "$root/dnsmasq.d" "$root/README.md" "$src/"
 cp "$root/package.json" "$root/package-lock.json" "$src/app/"
 find "$src/app/dist" -name '*.map' -delete
-rm -f "$src/app/dist/docs/gen.js" # a developer tool
+rm -rf "$src/app/dist/docs" # the generator of the docs and man pages: a developer tool
 (cd "$src/app" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error >&2 && rm -f package-lock.json)
 # The version `wsnic --version` prints and the man page shows.
-sed -i "1s/\"wsnic [^\"]*\"/\"wsnic $version\"/" "$src/packaging/wsnic.1"
+sed -i "1s/\"wsnic [^\"]*\"/\"wsnic $version\"/" "$src/packaging/wsnic.8" "$src/packaging/wsnic.conf.5"
 if [ "$version" != "$base" ]; then
 	node -e 'const f = process.argv[1], p = JSON.parse(require("fs").readFileSync(f, "utf8")); p.version = process.argv[2];
 		require("fs").writeFileSync(f, JSON.stringify(p, null, 2) + "\n")' "$src/app/package.json" "$version"

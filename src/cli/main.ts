@@ -7,7 +7,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 import '../datapath/wsmask';
 import { ConfigError, loadConfig, type Loaded } from '../config/load';
 import { parseArgs, type ParsedArgs } from '../config/flags';
-import { help } from './help';
+import { help, VERBS } from './help';
 import { VERSION } from './version';
 import { createLogger, type Logger } from '../log';
 import { setup, teardown } from '../net/setup';
@@ -25,7 +25,7 @@ function load(args: ParsedArgs, log: Logger): Loaded {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const verbs = ['run', 'relay', 'setup', 'teardown', 'connect', 'health', 'status', 'disconnect'];
+  const verbs = VERBS.map((v) => v.name);
   const verb = argv[0] !== undefined && verbs.includes(argv[0]) ? argv.shift()! : 'run';
   const extra = verb === 'connect' ? CONNECT_OPTIONS : verb === 'status' || verb === 'disconnect' ? STATUS_OPTIONS : [];
   const log = createLogger('info');

@@ -58,9 +58,9 @@ export function parseArgs(argv: string[], extraOptions: ExtraOption[] = []): Par
   return out;
 }
 
-/** The flag part of --help, one line per key, from the schema. */
-export function flagHelp(extraOptions: ExtraOption[] = []): string {
-  const rows: [string, string][] = [
+/** The options --help lists, as [flags, doc] pairs: the general ones, a verb's own, then every key's. */
+export function flagRows(extraOptions: ExtraOption[] = []): [string, string][] {
+  return [
     ['-c, --config FILE', 'Configuration file (default /etc/wsnic/wsnic.conf, if present).'],
     ['-v, --verbose', 'Log debug messages.'],
     ['-q, --quiet', 'Log warnings and errors only.'],
@@ -71,6 +71,11 @@ export function flagHelp(extraOptions: ExtraOption[] = []): string {
       `${e.doc}${e.default !== '' ? ` Default: ${e.default}.` : ''}${containerDefault(e)}`,
     ]),
   ];
+}
+
+/** The flag part of --help, one line per key, from the schema. */
+export function flagHelp(extraOptions: ExtraOption[] = []): string {
+  const rows = flagRows(extraOptions);
   const width = Math.max(...rows.map(([f]) => f.length)) + 2;
   return rows.map(([f, d]) => `  ${f.padEnd(width)}${d}`).join('\n');
 }

@@ -1,10 +1,10 @@
-/** Developer tool: writes packaging/wsnic.conf and prints the README table, from the schema. */
+/** Developer tool (`npm run gen`): writes every generated file (generated.ts) into the checkout. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderTable, renderTemplate } from '../config/template';
-import { exampleRuleset } from '../net/nftables';
+import { generatedFiles } from './generated';
 
 const root = join(__dirname, '..', '..');
-writeFileSync(join(root, 'packaging', 'wsnic.conf'), renderTemplate());
-writeFileSync(join(root, 'nftables', 'wsnic.nft'), exampleRuleset());
-process.stdout.write(`${renderTable()}\n`);
+for (const [path, text] of generatedFiles(root)) {
+  writeFileSync(join(root, path), text);
+  process.stdout.write(`${path}\n`);
+}

@@ -38,7 +38,7 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
   t.match(sh('node --version').stdout, /^v18\./, 'the relay runs on Debian\'s nodejs 18');
 
   t.test('systemd-analyze verify is silent on the installed units', async (t) => {
-    // Documentation=man:wsnic(1) is checked by running man: not inside (the rootfs has no man-db),
+    // Documentation=man:wsnic(8) is checked by running man: not inside (the rootfs has no man-db),
     // outside, where man finds the installed page through MANPATH.
     const v = sh('systemd-analyze verify --man=no /lib/systemd/system/wsnic.service /lib/systemd/system/wsnic.socket /lib/systemd/system/wsnic-tls.socket /lib/systemd/system/wsnic-metrics.socket /lib/systemd/system/wsnic-bridge.service /lib/systemd/system/wsnic-dnsmasq.service');
     t.equal(v.code, 0);

@@ -126,11 +126,11 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
     t.equal(sh('systemctl is-enabled wsnic.socket wsnic-tls.socket').stdout, 'disabled\ndisabled\n', 'installing enables nothing');
     // Documentation= names what the package installs.
     for (const unit of ['wsnic.service', 'wsnic.socket', 'wsnic-tls.socket', 'wsnic-bridge.service', 'wsnic-dnsmasq.service']) {
-      const docs = show(unit, 'Documentation').split(' ').map((d) => d.replace(/^"(.*)"$/, '$1')); // systemctl quotes "man:wsnic(1)"
-      t.same(docs, ['man:wsnic(1)', 'file:/usr/share/doc/wsnic/README.md.gz'], `${unit} Documentation=`);
+      const docs = show(unit, 'Documentation').split(' ').map((d) => d.replace(/^"(.*)"$/, '$1')); // systemctl quotes "man:wsnic(8)"
+      t.same(docs, ['man:wsnic(8)', 'file:/usr/share/doc/wsnic/README.md.gz'], `${unit} Documentation=`);
     }
-    t.equal(sh('ls /usr/share/doc/wsnic/README.md.gz /usr/share/man/man1/wsnic.1.gz').code, 0, 'both exist');
-    t.match(sh('zcat /usr/share/man/man1/wsnic.1.gz').stdout, /README\.md\.gz/, 'the man page points at it too');
+    t.equal(sh('ls /usr/share/doc/wsnic/README.md.gz /usr/share/man/man8/wsnic.8.gz /usr/share/man/man5/wsnic.conf.5.gz').code, 0, 'all three exist');
+    t.match(sh('zcat /usr/share/man/man8/wsnic.8.gz').stdout, /README\.md\.gz/, 'the man page points at it too');
   });
 
   // The admin's state before the upgrade: the relay serving a client, the socket enabled,
@@ -200,7 +200,7 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
     t.equal(sh('cat /sys/class/net/wsbr0/ifindex').stdout.trim(), before.ifindex, 'the same wsbr0');
     t.equal(show('wsnic-dnsmasq.service', 'MainPID'), before.dnsmasq, 'the same dnsmasq');
 
-    // The upgrade's try-restart hands the client over (README: Restarts and upgrades keep clients).
+    // The upgrade's try-restart hands the client over (docs/operating.md: Restarts and upgrades).
     t.ok(journal().some((e) => /sessions resumed after a restart resumed=1 failed=0/.test(e.MESSAGE ?? '')), 'the new relay took the client over');
     t.notMatch(c1.output().slice(mark), /disconnected|connected url=/, 'the client saw no close');
     const again = topo.dhcp(host, 'wsn0');
