@@ -59,9 +59,9 @@ export function wsnic8(version: string, perVerb: readonly VerbOptions[]): string
       esc('Each is described in wsnic.conf(5) under its key: the flag with the dashes made underscores.'),
       ...keys.map(([f, d]) => tagged(f, d))),
     section('SIGNALS',
-      tagged('SIGINT, SIGTERM', 'Close every client and stop. `wsnic run` also stops dnsmasq and removes the bridge and the ruleset. Under systemd, a restart hands ws:// clients to the next relay (the restart_handover key).'),
-      tagged('SIGHUP', 'Read the auth_tokens_file and the wss:// certificate again; clients stay (`systemctl reload wsnic`).')),
-    section('EXIT STATUS', esc('0 on success; 2 when the configuration or the command line is invalid (the message names the key and where it came from); 1 on any other failure. `wsnic health` exits 1 when the relay does not answer 426 on its ws:// port within 3 s.')),
+      tagged('SIGINT, SIGTERM', '`wsnic run` and `wsnic relay` close every client (1001) and stop; `wsnic run` also stops dnsmasq and removes the bridge and the ruleset. Under systemd, a restart hands ws:// clients to the next relay (the restart_handover key).'),
+      tagged('SIGHUP', '`wsnic run` and `wsnic relay` read the auth_tokens_file and the wss:// certificate again; clients stay (`systemctl reload wsnic`).')),
+    section('EXIT STATUS', esc('0 on success; 2 when the configuration or the command line is invalid (the message names the key and where it came from); 70 when `wsnic run` or `wsnic relay` stops on an internal error; 1 on any other failure, also when `wsnic disconnect` matches no client and when `wsnic health` gets no 426 from the ws:// port within 3 s.')),
     section('EXAMPLES', example([
       'wsnic run -i                        # serve on 127.0.0.1:8086 with NAT',
       'wsnic status                        # the relay and every client',
