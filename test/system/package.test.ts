@@ -51,7 +51,7 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     t.equal(outside.stderr.trim(), '', 'no warnings with --root=');
     const score = /Overall exposure level for wsnic\.service: ([\d.]+)/.exec(sh('systemd-analyze security wsnic.service --no-pager').stdout)?.[1];
     t.comment(`systemd-analyze security wsnic.service: ${score}`);
-    t.ok(score !== undefined && Number(score) <= 2.5, `exposure ${score} <= 2.5 (README reports it)`);
+    t.ok(score !== undefined && Number(score) <= 2.5, `exposure ${score} <= 2.5 (docs/security.md reports it)`);
   });
 
   t.test('socket activation: inactive until the first client, then a TAP, a lease, STATUS and journal fields', async (t) => {
