@@ -71,6 +71,9 @@ t.test('the README: its two commands, short, for users', async (t) => {
   t.ok(readme.includes(`\n    ${TEST}\n`), 'the test command, as a command of its own');
   t.ok(read('.ci/run').includes(`\n${TEST} `), '.ci/run runs that same command');
   t.ok(readme.includes('\n    packaging/install-deps.sh && npm ci && npm start\n'), 'the command that runs wsnic');
+  // test/system/repo.test.ts runs the apt section's first block in a booted Debian 12.
+  const apt = readme.split('\n## Install from the apt repository\n')[1]?.split('\n## ')[0] ?? '';
+  t.match(/\n\n((?: {4}.*\n)+)/.exec(apt)?.[1] ?? '', /^ {4}wget -O \/etc\/apt\/sources\.list\.d\/wsnic\.sources .*\n {4}apt update\n$/, 'the apt section starts with the two commands repo.test.ts runs');
   t.ok(readme.split('\n').length <= 250, `at most 250 lines (${readme.split('\n').length})`);
   t.notMatch(readme, /^Options \(each is also a wsnic\.conf key/m, 'no --help dump: that is wsnic(8)');
   t.notMatch(readme, /^\| `container` \|/m, 'no configuration table: that is docs/configuration.md');
