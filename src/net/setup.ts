@@ -1,6 +1,7 @@
 /**
  * `wsnic setup` / `wsnic teardown`: the bridge, the nftables ruleset, IPv4 forwarding and the
- * systemd-networkd drop-in (networkd-conf.ts), as one idempotent step and its exact inverse. `wsnic run` and the systemd oneshot share it.
+ * systemd-networkd drop-in (networkd-conf.ts), as one idempotent step and its exact inverse.
+ * `wsnic run` and the systemd oneshot share it.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
