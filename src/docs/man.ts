@@ -19,6 +19,7 @@ const FILES = [
   tagged(DEFAULT_CONFIG_FILE, 'The configuration, read by every verb when it exists (another with -c FILE); see wsnic.conf(5).'),
   tagged('/etc/wsnic/dnsmasq.d/', 'Extra dnsmasq options (*.conf), added to the generated configuration (the dnsmasq_conf_dir key).'),
   tagged('/run/wsnic/', 'runtime_dir: the rendered nftables ruleset (wsnic.nft) and dnsmasq configuration, and the leases.'),
+  tagged('/run/systemd/network/00-wsnic.network', 'Written by `wsnic setup` where systemd-networkd could see wsnic\'s links, removed by `wsnic teardown`: networkd leaves the bridge, its leaves and the client TAPs alone.'),
   tagged('/run/wsnic-relay/control.sock', 'The control socket of `wsnic status` and `wsnic disconnect` (the control_socket key).'),
 ];
 
