@@ -76,7 +76,7 @@ node "$root/packaging/copyright.js" "$src/app/node_modules" > "$src/debian/copyr
 # Nothing under /usr/lib/wsnic runs as a script (/usr/bin/wsnic calls node): drop #! lines,
 # which lintian would want executable (and dh_fixperms makes them not).
 grep -rlI '^#!' "$src/app" | xargs -r sed -i '1{/^#!/d}'
-# Directories the pruning above emptied (dist/docs without gen.js; lintian notes each).
+# Directories the pruning above emptied (lintian notes each).
 find "$src/app" -mindepth 1 -type d -empty -delete
 rm -rf "$src/packaging/out"
 
