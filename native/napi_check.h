@@ -1,7 +1,17 @@
-/* CHECK(call): an N-API call that failed becomes a JS exception naming it (and the function returns NULL). */
+/*
+ * What every N-API file of the addon uses to turn failures into JS exceptions:
+ *
+ *   CHECK(call)                  an N-API call that failed throws an Error naming it, and the
+ *                                calling function returns NULL (needs `env` in scope)
+ *   errno_error(env, err, what)  Error("<what>: <strerror> (<CODE>)") with .errno and .code
+ *   throw_errno(env, err, what)  the same, thrown
+ *   get_string(env, v, buf, size, what)   a string argument into buf: 0, or -1 with a
+ *                                TypeError (not a string) or RangeError (too long) thrown
+ */
 #ifndef WSNIC_NAPI_CHECK_H
 #define WSNIC_NAPI_CHECK_H
 #include <node_api.h>
+#include <stddef.h>
 
 #define CHECK(call)                                                                    \
     do {                                                                               \
@@ -10,5 +20,9 @@
             return NULL;                                                               \
         }                                                                              \
     } while (0)
+
+napi_value errno_error(napi_env env, int err, const char *what);
+void throw_errno(napi_env env, int err, const char *what);
+int get_string(napi_env env, napi_value v, char *buf, size_t size, const char *what);
 
 #endif

@@ -1,9 +1,5 @@
 /*
- * One client of the native data path, on its plane's thread: see plane.h.
- *
- *   socket -> ws_read (wsframe.c) -> guard_up (guard.c) -> write(TAP), one frame a write, or
- *             with a virtio-net header TAP: a stream's TCP segments joined (coalesce.c)
- *   TAP -> read, up to TAP_BATCH frames -> guard_down -> one sendmsg for the batch
+ * One client of the native data path, on its host's thread (a plane's): see session.h.
  *
  * What the socket does not take is owed (s->out); past HIGH_WATER owed the TAP is not read (its
  * kernel queue then drops, as Ethernet may) until below LOW_WATER. Failures found deep in a call
@@ -23,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "plane.h"
+#include "session.h"
 
 static size_t owed(const Session *s) { return s->out_len - s->out_off; }
 static void tap_flush(Session *s);
@@ -35,7 +31,7 @@ static void sock_interest(Session *s) {
     bool want_out = owed(s) > 0;
     if (want_in == s->sock_in && want_out == s->sock_out) return;
     struct epoll_event ev = {.events = (want_in ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0), .data.ptr = s};
-    epoll_ctl(s->plane->ep, EPOLL_CTL_MOD, s->sock, &ev);
+    epoll_ctl(s->host->ep, EPOLL_CTL_MOD, s->sock, &ev);
     s->sock_in = want_in;
     s->sock_out = want_out;
 }
@@ -43,7 +39,7 @@ static void sock_interest(Session *s) {
 static void tap_interest(Session *s) {
     if (!s->tap_on) return;
     struct epoll_event ev = {.events = s->tap_reading ? EPOLLIN : 0, .data.u64 = (uint64_t)(uintptr_t)s | 1};
-    epoll_ctl(s->plane->ep, EPOLL_CTL_MOD, s->tap, &ev);
+    epoll_ctl(s->host->ep, EPOLL_CTL_MOD, s->tap, &ev);
 }
 
 /* Stops reading the TAP above HIGH_WATER owed, reads it again below LOW_WATER. */
@@ -139,8 +135,8 @@ static void flush(Session *s) {
     backpressure(s);
 }
 
-/* A client's masking key: from the plane's pool of getrandom() bytes, refilled 4 KiB at a time. */
-static void random_key(Plane *p, uint8_t key[4]) {
+/* A client's masking key: from the host's pool of getrandom() bytes, refilled 4 KiB at a time. */
+static void random_key(SessionHost *p, uint8_t key[4]) {
     if (p->pool_left < 4) {
         size_t got = 0;
         while (got < sizeof p->pool) {
@@ -158,7 +154,7 @@ static void random_key(Plane *p, uint8_t key[4]) {
 static void send_control(Session *s, int op, const uint8_t *p, size_t len) {
     uint8_t frame[WS_HEADER_MAX + 125], key[4];
     if (len > 125) len = 125;
-    if (!s->masked) random_key(s->plane, key);
+    if (!s->masked) random_key(s->host, key);
     size_t h = ws_header(frame, op, len, s->masked ? NULL : key);
     if (len) memcpy(frame + h, p, len);
     if (!s->masked) ws_mask(frame + h, len, key, 0);
@@ -186,7 +182,7 @@ static void send_close(Session *s, int code, const uint8_t *reason, size_t rlen)
 /* The TAP is no longer this session's: out of epoll, and Node may close it (E_ENDED). */
 static void detach_tap(Session *s) {
     if (!s->tap_on) return;
-    epoll_ctl(s->plane->ep, EPOLL_CTL_DEL, s->tap, NULL);
+    epoll_ctl(s->host->ep, EPOLL_CTL_DEL, s->tap, NULL);
     s->tap_on = false;
 }
 
@@ -204,19 +200,19 @@ static void end(Session *s, int code, const char *why) {
     s->has_held = false;
     tap_flush(s);
     detach_tap(s);
-    s->linger_until = s->plane->now + LINGER_MS;
-    plane_timed(s, true);
-    plane_event(s, E_ENDED, code, why, NULL, 0);
+    s->linger_until = s->host->now + LINGER_MS;
+    s->host->timed(s, true);
+    s->host->event(s, E_ENDED, code, why, NULL, 0);
     sock_interest(s);
 }
 
-/* The socket is closed and the plane lets go of the session (Node hears E_CLOSED). */
+/* The socket is closed and the host lets go of the session (Node hears E_CLOSED). */
 static void finish(Session *s) {
     if (s->state == S_DONE) return;
     if (s->state == S_RUN) end(s, 1006, "");
-    plane_timed(s, false);
+    s->host->timed(s, false);
     if (s->sock >= 0) {
-        epoll_ctl(s->plane->ep, EPOLL_CTL_DEL, s->sock, NULL);
+        epoll_ctl(s->host->ep, EPOLL_CTL_DEL, s->sock, NULL);
         close(s->sock);
         s->sock = -1;
     }
@@ -227,8 +223,8 @@ static void finish(Session *s) {
     s->in = s->out = NULL;
     s->in_len = s->in_cap = s->out_cap = s->out_len = s->out_off = 0;
     s->in_pending = false;
-    plane_event(s, E_CLOSED, 0, NULL, NULL, 0);
-    plane_done(s);
+    s->host->event(s, E_CLOSED, 0, NULL, NULL, 0);
+    s->host->done(s);
 }
 
 /* Both close frames sent: our side of the connection is shut once nothing is owed. */
@@ -251,14 +247,14 @@ static void close_with(Session *s, int code, const char *reason) {
 static void tap_write(Session *s, const uint8_t *f, size_t len) {
     COUNT(s->frames_in, 1);
     COUNT(s->bytes_in, len);
-    int refused = s->vnet ? co_add(&s->plane->co, s->tap, f, len) : write(s->tap, f, len) != (ssize_t)len;
+    int refused = s->vnet ? co_add(&s->host->co, s->tap, f, len) : write(s->tap, f, len) != (ssize_t)len;
     if (refused) COUNT(s->refused, (uint64_t)refused); /* Ethernet drops, so do we */
 }
 
 /* Segments joined for this session's TAP go now: before it returns from an entry point, and
  * before the TAP is Node's again. */
 static void tap_flush(Session *s) {
-    Coalescer *co = &s->plane->co;
+    Coalescer *co = &s->host->co;
     if (!s->vnet || co->len == 0 || co->fd != s->tap) return;
     int refused = co_flush(co);
     if (refused) COUNT(s->refused, (uint64_t)refused);
@@ -266,31 +262,31 @@ static void tap_flush(Session *s) {
 
 static void start_rest(Session *s) {
     s->resting = true;
-    s->rest_until = s->plane->now + REST_MS;
-    plane_timed(s, true);
+    s->rest_until = s->host->now + REST_MS;
+    s->host->timed(s, true);
     sock_interest(s);
 }
 
 static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
     Session *s = ctx;
-    SET(s->last_seen, (uint64_t)s->plane->wall);
+    SET(s->last_seen, (uint64_t)s->host->wall);
     if (s->state != S_RUN) return WS_GO; /* closing: only its close frame matters */
     if (op == WS_TEXT) {
         /* v86 sends none, jor1k its pings: not frames. Told once, for the debug log. */
         COUNT(s->texts, 1);
         if (!s->text_told) {
             s->text_told = true;
-            plane_event(s, E_TEXT, (int)len, NULL, NULL, 0);
+            s->host->event(s, E_TEXT, (int)len, NULL, NULL, 0);
         }
         return WS_GO;
     }
-    SET(s->last_frame, (uint64_t)s->plane->wall);
+    SET(s->last_frame, (uint64_t)s->host->wall);
     if (!s->masked) { /* the client side: nothing to judge, frames from the whole bridge */
         if (len >= GUARD_MIN_FRAME) tap_write(s, data, len);
         return WS_GO;
     }
     bool was_bound = s->guard.bound;
-    enum Verdict v = guard_up(&s->guard, data, len, s->plane->now);
+    enum Verdict v = guard_up(&s->guard, data, len, s->host->now);
     if (v == V_RUNT) goto runt;
     if (!was_bound && s->guard.bound) {
         /* Node decides on a duplicate MAC before this frame reaches the bridge. */
@@ -300,7 +296,7 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
             s->held_len = len;
             s->has_held = true;
         }
-        plane_event(s, E_BOUND, 0, NULL, s->guard.mac, 0);
+        s->host->event(s, E_BOUND, 0, NULL, s->guard.mac, 0);
         if (v == V_LIMITED) start_rest(s);
         sock_interest(s);
         s->stopped = true;
@@ -311,7 +307,7 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
         return WS_GO;
     }
     if (v == V_LIMITED) {
-        if (GET(s->guard.limited_in) == 1) plane_event(s, E_LIMITED, 0, "up", NULL, 0);
+        if (GET(s->guard.limited_in) == 1) s->host->event(s, E_LIMITED, 0, "up", NULL, 0);
         start_rest(s);
         s->stopped = true;
         return WS_STOP;
@@ -328,7 +324,7 @@ runt: {
 
 static int on_control(void *ctx, int op, uint8_t *data, size_t len) {
     Session *s = ctx;
-    if (op != WS_PING) SET(s->last_seen, (uint64_t)s->plane->wall); /* heard: messages, PONGs (as ws) */
+    if (op != WS_PING) SET(s->last_seen, (uint64_t)s->host->wall); /* heard: messages, PONGs (as ws) */
     if (op == WS_PING && s->state == S_RUN) send_control(s, WS_PONG, data, len);
     if (op != WS_CLOSE) return WS_GO;
     s->peer_closed = true;
@@ -414,7 +410,7 @@ static bool readable(const Session *s) {
  * it, not one per read.
  */
 static void read_client(Session *s) {
-    uint8_t *buf = s->plane->inbuf;
+    uint8_t *buf = s->host->inbuf;
     for (int round = 0; round < 4 && readable(s);) {
         if (s->in_pending) { /* whole frames a stop kept: no read needed, and progress each time */
             parse(s, s->in, s->in_len);
@@ -489,7 +485,7 @@ void session_on_sock(Session *s, uint32_t events) {
     settle(s);
 }
 
-/* A wakeup's frames towards the client: where the next one goes in the plane's out buffer. */
+/* A wakeup's frames towards the client: where the next one goes in the host's out buffer. */
 typedef struct Batch {
     Session *s;
     size_t pos;
@@ -499,7 +495,7 @@ typedef struct Batch {
 static uint8_t *batch_room(void *ctx, size_t need) {
     Batch *b = ctx;
     if (b->pos + WS_HEADER_MAX + need > OUT_SCRATCH) return NULL;
-    return b->s->plane->outbuf + b->pos + WS_HEADER_MAX;
+    return b->s->host->outbuf + b->pos + WS_HEADER_MAX;
 }
 
 /* One frame for the client, at batch_room's place: judged, framed (masked on the client side). */
@@ -510,28 +506,28 @@ static void batch_frame(void *ctx, uint8_t *f, size_t n) {
         bool acked;
         uint8_t mac[6];
         uint32_t ip;
-        enum Verdict v = guard_down(&s->guard, f, n, s->plane->now, &acked, mac, &ip);
-        if (acked) plane_event(s, E_DHCP, 0, NULL, mac, ip);
+        enum Verdict v = guard_down(&s->guard, f, n, s->host->now, &acked, mac, &ip);
+        if (acked) s->host->event(s, E_DHCP, 0, NULL, mac, ip);
         if (v != V_PASS) {
-            if (GET(s->guard.limited_out) == 1) plane_event(s, E_LIMITED, 0, "down", NULL, 0);
+            if (GET(s->guard.limited_out) == 1) s->host->event(s, E_LIMITED, 0, "down", NULL, 0);
             return;
         }
     }
     uint8_t key[4], hdr[WS_HEADER_MAX];
     if (!s->masked) {
-        random_key(s->plane, key);
+        random_key(s->host, key);
         ws_mask(f, n, key, 0);
     }
     size_t h = ws_header(hdr, WS_BINARY, n, s->masked ? NULL : key);
     memcpy(f - h, hdr, h);
-    s->plane->iov[b->k].iov_base = f - h;
-    s->plane->iov[b->k].iov_len = h + n;
+    s->host->iov[b->k].iov_base = f - h;
+    s->host->iov[b->k].iov_len = h + n;
     b->k++;
     b->pos += WS_HEADER_MAX + n;
     COUNT(s->frames_out, 1);
     COUNT(s->bytes_out, (uint64_t)n);
     if (b->k == TAP_BATCH) { /* the iovec is full: this much goes now */
-        send_iov(s, s->plane->iov, b->k);
+        send_iov(s, s->host->iov, b->k);
         b->k = 0;
         b->pos = 0;
     }
@@ -567,13 +563,13 @@ void session_on_tap(Session *s, uint32_t events) {
         memcpy(&h, vh, sizeof h);
         uint8_t *src = f;
         if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-            memcpy(s->plane->gsobuf, f, (size_t)n);
-            src = s->plane->gsobuf;
+            memcpy(s->host->gsobuf, f, (size_t)n);
+            src = s->host->gsobuf;
         }
         /* (-1: a segment the offloads offered cannot produce; dropped, as a NIC would) */
         (void)co_split(vh, src, (size_t)n, &sink);
     }
-    if (b.k > 0) send_iov(s, s->plane->iov, b.k);
+    if (b.k > 0) send_iov(s, s->host->iov, b.k);
     if (err) {
         char why[96];
         snprintf(why, sizeof why, "TAP read failed (%s)", strerror(err));
@@ -608,14 +604,14 @@ void session_ping(Session *s) {
 
 /* A deadline passed: a rest is over, or a close handshake took too long. */
 void session_timer(Session *s) {
-    double now = s->plane->now;
+    double now = s->host->now;
     if (s->state == S_CLOSING && now >= s->linger_until) {
         finish(s);
         return;
     }
     if (s->resting && now >= s->rest_until) {
         s->resting = false;
-        if (s->state == S_RUN) plane_timed(s, false);
+        if (s->state == S_RUN) s->host->timed(s, false);
         sock_interest(s);
         read_client(s);
     }
@@ -623,7 +619,7 @@ void session_timer(Session *s) {
 }
 
 /*
- * Hand-over (a restart, src/relay/handover.ts): the plane lets go of a running session without
+ * Hand-over (a restart, src/relay/handover.ts): the host lets go of a running session without
  * closing anything. What the socket takes now is sent; what it does not stays owed (s->out),
  * the bytes not parsed yet stay in s->in (still masked), a fragmented message in the reader:
  * Node takes them (planeTake) for the next relay. A session closing, or holding its first frame
@@ -631,27 +627,27 @@ void session_timer(Session *s) {
  */
 void session_detach(Session *s) {
     if (s->state != S_RUN || s->holding || failed(s)) {
-        plane_event(s, E_DETACHED, 0, NULL, NULL, 0);
+        s->host->event(s, E_DETACHED, 0, NULL, NULL, 0);
         settle(s);
         return;
     }
     flush(s);
     if (failed(s)) {
-        plane_event(s, E_DETACHED, 0, NULL, NULL, 0);
+        s->host->event(s, E_DETACHED, 0, NULL, NULL, 0);
         settle(s);
         return;
     }
-    plane_timed(s, false);
+    s->host->timed(s, false);
     tap_flush(s);
     detach_tap(s);
-    epoll_ctl(s->plane->ep, EPOLL_CTL_DEL, s->sock, NULL);
+    epoll_ctl(s->host->ep, EPOLL_CTL_DEL, s->sock, NULL);
     s->state = S_DONE;
     s->detached = true;
-    plane_event(s, E_DETACHED, 1, NULL, NULL, 0);
-    plane_done(s);
+    s->host->event(s, E_DETACHED, 1, NULL, NULL, 0);
+    s->host->done(s);
 }
 
-/* A new session on its plane: epoll on both fds, then what Node had read already. */
+/* A new session on its host: epoll on both fds, then what Node had read already. */
 void session_start(Session *s) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
     struct epoll_event tev = {.events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)s | 1};
@@ -659,20 +655,20 @@ void session_start(Session *s) {
     s->state = S_RUN;
     s->tap_reading = true;
     s->vnet = ioctl(s->tap, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR);
-    if (epoll_ctl(s->plane->ep, EPOLL_CTL_ADD, s->sock, &ev) < 0) {
+    if (epoll_ctl(s->host->ep, EPOLL_CTL_ADD, s->sock, &ev) < 0) {
         close(s->sock);
         s->sock = -1;
         s->state = S_DONE;
         free(s->in);
         s->in = NULL;
         s->in_len = s->in_cap = 0;
-        plane_event(s, E_ENDED, 1011, "cannot poll the client's socket", NULL, 0);
-        plane_event(s, E_CLOSED, 0, NULL, NULL, 0);
-        plane_done(s);
+        s->host->event(s, E_ENDED, 1011, "cannot poll the client's socket", NULL, 0);
+        s->host->event(s, E_CLOSED, 0, NULL, NULL, 0);
+        s->host->done(s);
         return;
     }
     s->sock_in = true;
-    if (epoll_ctl(s->plane->ep, EPOLL_CTL_ADD, s->tap, &tev) == 0) s->tap_on = true;
+    if (epoll_ctl(s->host->ep, EPOLL_CTL_ADD, s->tap, &tev) == 0) s->tap_on = true;
     else {
         close_with(s, 1011, "cannot poll the TAP");
         settle(s);
@@ -681,4 +677,16 @@ void session_start(Session *s) {
     if (owed(s) > 0) flush(s); /* what a relay before a restart owed the client */
     read_client(s); /* what Node had read first (in_pending), then the socket */
     settle(s);
+}
+
+void session_ref(Session *s) { __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED); }
+
+void session_unref(Session *s) {
+    if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    /* (a finished session freed its buffers already; a handed-over one kept them for planeTake) */
+    free(s->in);
+    free(s->out);
+    ws_reader_free(&s->reader);
+    free(s->held);
+    free(s);
 }

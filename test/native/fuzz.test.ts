@@ -21,7 +21,7 @@ const CODEC_RUNS = Number(process.env.WSNIC_CODEC_FUZZ_RUNS ?? 1_000_000);
 const SESSION_RUNS = Number(process.env.WSNIC_SESSION_FUZZ_RUNS ?? 30_000);
 const HEADERS = ['native/wsframe.h', 'native/guard.h', 'native/coalesce.h'];
 const CODEC = ['native/fuzz/wsframe_fuzz.c', 'native/wsframe.c', 'native/guard.c', 'native/coalesce.c', ...HEADERS];
-const SESSION = ['native/fuzz/session_fuzz.c', 'native/session.c', 'native/wsframe.c', 'native/guard.c', 'native/coalesce.c', 'native/plane.h', ...HEADERS];
+const SESSION = ['native/fuzz/session_fuzz.c', 'native/session.c', 'native/wsframe.c', 'native/guard.c', 'native/coalesce.c', 'native/session.h', 'native/abi.h', ...HEADERS];
 
 t.setTimeout(Math.max(900_000, CODEC_RUNS / 2 + SESSION_RUNS * 20));
 
@@ -81,8 +81,8 @@ t.test('the codec harness survives the kept crashes and a million fuzzed inputs'
 
 t.test('the session harness survives the kept crashes and fuzzed sessions, every frame accounted for', async (t) => {
   await fuzz(t, {
-    // (plane.h without Node's headers: the harness stands in for plane.c)
-    bin: build('session_fuzz', SESSION, ['-DWSNIC_NO_NAPI']),
+    // (the harness is the session's host, as plane.c is: session.h needs no Node headers)
+    bin: build('session_fuzz', SESSION),
     crashes: join(ROOT, 'test', 'fixtures', 'session-crashes'),
     seeds: (dir) => execFileSync(process.execPath, [join(ROOT, 'test', 'fixtures', 'session-seeds.js'), dir]),
     runs: SESSION_RUNS,
