@@ -42,7 +42,7 @@ cp -r "$root/packaging/debian" "$src/debian"
 cp -r "$root/packaging" "$root/systemd" "$root/nftables" "$root/dnsmasq.d" "$root/README.md" "$src/"
 cp "$root/package.json" "$root/package-lock.json" "$src/app/"
 find "$src/app/dist" -name '*.map' -delete
-rm -f "$src/app/dist/cli/gen.js" # a developer tool
+rm -f "$src/app/dist/docs/gen.js" # a developer tool
 (cd "$src/app" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error >&2 && rm -f package-lock.json)
 # The version `wsnic --version` prints and the man page shows.
 sed -i "1s/\"wsnic [^\"]*\"/\"wsnic $version\"/" "$src/packaging/wsnic.1"

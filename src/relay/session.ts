@@ -6,12 +6,12 @@
 import type WebSocket from 'ws';
 import type { Logger } from '../log';
 import type { Tap } from '../net/tap';
-import type { GuardRules } from './guard';
-import { JsPath } from './jspath';
-import type { Carried } from './handover';
-import { NativePath, type Detached, type Resume } from './nativepath';
-import type { DataPath, PathCounts, PathEvents } from './path';
-import type { Limits } from './ratelimit';
+import type { GuardRules } from '../datapath/guard';
+import { JsPath } from '../datapath/jspath';
+import type { Carried } from '../handover/state';
+import { NativePath, type Detached, type Resume } from '../datapath/nativepath';
+import type { DataPath, PathCounts, PathEvents } from '../datapath/path';
+import type { Limits } from '../datapath/ratelimit';
 
 export interface ClientInfo {
   /** A number the relay gives each client, for `wsnic status` and `wsnic disconnect`. */

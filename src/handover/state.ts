@@ -1,5 +1,5 @@
 /**
- * What a ws:// session carries across a restart (src/systemd/fdstore.ts keeps it in systemd's
+ * What a ws:// session carries across a restart (src/handover/fdstore.ts keeps it in systemd's
  * fd store, beside the sessions' sockets and TAPs): who the client is, its MAC and address, its
  * counters, and the native plane's bytes in flight (read and not parsed yet, owed and not sent,
  * a fragmented message). One line a session, in one memfd for all:
@@ -11,7 +11,7 @@
  * others go on.
  */
 import { isIPv4 } from 'node:net';
-import type { PathCounts } from './path';
+import type { PathCounts } from '../datapath/path';
 
 export const STATE_MAGIC = 'wsnic-session';
 export const STATE_VERSION = 1;
