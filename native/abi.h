@@ -1,7 +1,7 @@
 /*
  * What TypeScript and C both know, defined here once. The addon exports it at load as `abi`
- * (addon.c): every constant under its camelCase name, and the stats layout as the list of
- * its names in index order. src/native.ts reads them from there; test/unit/abi.test.ts checks
+ * (addon.c): every constant under its camelCase name, the close codes under `close`, and the
+ * stats layout and event types as lists of their names in index order. src/native.ts reads them from there; test/unit/abi.test.ts checks
  * that both sides use them alike.
  */
 #ifndef WSNIC_ABI_H
@@ -62,6 +62,23 @@
     X(E_ENDED, ended)        \
     X(E_CLOSED, closed)      \
     X(E_DETACHED, detached)
+
+/* The WebSocket close codes (RFC 6455 7.4.1) wsnic sends or tells: X(C name, code, JS name). */
+#define ABI_CLOSE_CODES(X)                          \
+    X(CLOSE_NORMAL, 1000, normal)                   \
+    X(CLOSE_GOING_AWAY, 1001, goingAway)            \
+    X(CLOSE_PROTOCOL, 1002, protocol)               \
+    X(CLOSE_NO_STATUS, 1005, noStatus)              \
+    X(CLOSE_ABNORMAL, 1006, abnormal)               \
+    X(CLOSE_INVALID, 1007, invalid)                 \
+    X(CLOSE_POLICY, 1008, policy)                   \
+    X(CLOSE_TOO_BIG, 1009, tooBig)                  \
+    X(CLOSE_INTERNAL, 1011, internal)               \
+    X(CLOSE_SERVICE_RESTART, 1012, serviceRestart)
+
+#define ABI_CLOSE_ENUM(c, code, js) c = code,
+enum CloseCode { ABI_CLOSE_CODES(ABI_CLOSE_ENUM) };
+#undef ABI_CLOSE_ENUM
 
 #define ABI_ENUM(c, js) c,
 enum Stat { ABI_STATS(ABI_ENUM) STAT_COUNT };

@@ -8,9 +8,10 @@
 #include "addon.h"
 #include "napi_check.h"
 
-/* abi: { <constant>: number, ..., stats: [names in index order], events: [names by type] } */
+/* abi: { <constant>: number, ..., close: { <name>: code }, stats: [names in index order],
+   events: [names by type] } */
 static napi_value abi_object(napi_env env) {
-    napi_value abi, list, v;
+    napi_value abi, list, close, v;
     uint32_t i;
     CHECK(napi_create_object(env, &abi));
 #define ABI_CONSTANT(c, js)                                \
@@ -18,6 +19,14 @@ static napi_value abi_object(napi_env env) {
     CHECK(napi_set_named_property(env, abi, #js, v));
     ABI_CONSTANTS(ABI_CONSTANT)
 #undef ABI_CONSTANT
+    CHECK(napi_create_object(env, &close));
+#define ABI_CLOSE(c, code, js)                             \
+    CHECK(napi_create_int32(env, c, &v));                  \
+    CHECK(napi_set_named_property(env, close, #js, v));
+    ABI_CLOSE_CODES(ABI_CLOSE)
+#undef ABI_CLOSE
+    CHECK(napi_object_freeze(env, close));
+    CHECK(napi_set_named_property(env, abi, "close", close));
 #define ABI_NAME(c, js)                                                    \
     CHECK(napi_create_string_utf8(env, #js, NAPI_AUTO_LENGTH, &v));        \
     CHECK(napi_set_element(env, list, i++, v));

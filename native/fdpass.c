@@ -140,11 +140,9 @@ static napi_value memfd_create_js(napi_env env, napi_callback_info info) {
 }
 
 napi_status fdpass_register(napi_env env, napi_value exports) {
-    napi_property_descriptor fns[] = {
-        {"memfdCreate", NULL, memfd_create_js, NULL, NULL, NULL, napi_default, NULL},
-        {"setCloexec", NULL, set_cloexec, NULL, NULL, NULL, napi_default, NULL},
-        {"carrierPack", NULL, carrier_pack, NULL, NULL, NULL, napi_default, NULL},
-        {"carrierUnpack", NULL, carrier_unpack, NULL, NULL, NULL, napi_default, NULL},
-    };
-    return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+    return EXPORT_FUNCTIONS(env, exports,
+                            JS_FUNCTION("memfdCreate", memfd_create_js),
+                            JS_FUNCTION("setCloexec", set_cloexec),
+                            JS_FUNCTION("carrierPack", carrier_pack),
+                            JS_FUNCTION("carrierUnpack", carrier_unpack));
 }

@@ -57,9 +57,7 @@ static napi_value ws_unmask(napi_env env, napi_callback_info info) {
 }
 
 napi_status mask_register(napi_env env, napi_value exports) {
-    napi_property_descriptor fns[] = {
-        {"wsMask", NULL, ws_mask, NULL, NULL, NULL, napi_default, NULL},
-        {"wsUnmask", NULL, ws_unmask, NULL, NULL, NULL, napi_default, NULL},
-    };
-    return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+    return EXPORT_FUNCTIONS(env, exports,
+                            JS_FUNCTION("wsMask", ws_mask),
+                            JS_FUNCTION("wsUnmask", ws_unmask));
 }

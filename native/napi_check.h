@@ -7,6 +7,8 @@
  *   throw_errno(env, err, what)  the same, thrown
  *   get_string(env, v, buf, size, what)   a string argument into buf: 0, or -1 with a
  *                                TypeError (not a string) or RangeError (too long) thrown
+ *   EXPORT_FUNCTIONS(env, exports, JS_FUNCTION("name", fn), ...)   a file's functions, added
+ *                                to the exports (a napi_status)
  */
 #ifndef WSNIC_NAPI_CHECK_H
 #define WSNIC_NAPI_CHECK_H
@@ -20,6 +22,11 @@
             return NULL;                                                               \
         }                                                                              \
     } while (0)
+
+#define JS_FUNCTION(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
+#define EXPORT_FUNCTIONS(env, exports, ...)                                                          \
+    napi_define_properties(env, exports, sizeof((napi_property_descriptor[]){__VA_ARGS__}) / sizeof(napi_property_descriptor), \
+                           (napi_property_descriptor[]){__VA_ARGS__})
 
 napi_value errno_error(napi_env env, int err, const char *what);
 void throw_errno(napi_env env, int err, const char *what);

@@ -147,9 +147,7 @@ static napi_value notify_barrier(napi_env env, napi_callback_info info) {
 }
 
 napi_status notify_register(napi_env env, napi_value exports) {
-    napi_property_descriptor fns[] = {
-        {"sendDatagram", NULL, send_datagram, NULL, NULL, NULL, napi_default, NULL},
-        {"notifyBarrier", NULL, notify_barrier, NULL, NULL, NULL, napi_default, NULL},
-    };
-    return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+    return EXPORT_FUNCTIONS(env, exports,
+                            JS_FUNCTION("sendDatagram", send_datagram),
+                            JS_FUNCTION("notifyBarrier", notify_barrier));
 }

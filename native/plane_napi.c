@@ -382,7 +382,7 @@ static napi_value js_plane_detach(napi_env env, napi_callback_info info) { retur
 static napi_value js_plane_close(napi_env env, napi_callback_info info) {
     size_t argc = 3;
     napi_value argv[3];
-    int32_t code = 1000;
+    int32_t code = CLOSE_NORMAL;
     char reason[128] = "";
     size_t len;
     Session *s = live(env, info, &argc, argv);
@@ -456,16 +456,14 @@ static napi_value js_plane_stats(napi_env env, napi_callback_info info) {
 }
 
 napi_status plane_register(napi_env env, napi_value exports) {
-    napi_property_descriptor fns[] = {
-        {"planeStart", NULL, js_plane_start, NULL, NULL, NULL, napi_default, NULL},
-        {"planeAdd", NULL, js_plane_add, NULL, NULL, NULL, napi_default, NULL},
-        {"planeAdmit", NULL, js_plane_admit, NULL, NULL, NULL, napi_default, NULL},
-        {"planeClose", NULL, js_plane_close, NULL, NULL, NULL, napi_default, NULL},
-        {"planePing", NULL, js_plane_ping, NULL, NULL, NULL, napi_default, NULL},
-        {"planeRelease", NULL, js_plane_release, NULL, NULL, NULL, napi_default, NULL},
-        {"planeStats", NULL, js_plane_stats, NULL, NULL, NULL, napi_default, NULL},
-        {"planeDetach", NULL, js_plane_detach, NULL, NULL, NULL, napi_default, NULL},
-        {"planeTake", NULL, js_plane_take, NULL, NULL, NULL, napi_default, NULL},
-    };
-    return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+    return EXPORT_FUNCTIONS(env, exports,
+                            JS_FUNCTION("planeStart", js_plane_start),
+                            JS_FUNCTION("planeAdd", js_plane_add),
+                            JS_FUNCTION("planeAdmit", js_plane_admit),
+                            JS_FUNCTION("planeClose", js_plane_close),
+                            JS_FUNCTION("planePing", js_plane_ping),
+                            JS_FUNCTION("planeRelease", js_plane_release),
+                            JS_FUNCTION("planeStats", js_plane_stats),
+                            JS_FUNCTION("planeDetach", js_plane_detach),
+                            JS_FUNCTION("planeTake", js_plane_take));
 }

@@ -209,7 +209,7 @@ static void end(Session *s, int code, const char *why) {
 /* The socket is closed and the host lets go of the session (Node hears E_CLOSED). */
 static void finish(Session *s) {
     if (s->state == S_DONE) return;
-    if (s->state == S_RUN) end(s, 1006, "");
+    if (s->state == S_RUN) end(s, CLOSE_ABNORMAL, "");
     s->host->timed(s, false);
     if (s->sock >= 0) {
         epoll_ctl(s->host->ep, EPOLL_CTL_DEL, s->sock, NULL);
@@ -316,7 +316,7 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
 runt: {
     char why[80];
     snprintf(why, sizeof why, "frame of %zu bytes is shorter than an Ethernet header", len);
-    close_with(s, 1007, why);
+    close_with(s, CLOSE_INVALID, why);
     s->stopped = true;
     return WS_STOP;
 }
@@ -337,7 +337,7 @@ static int on_control(void *ctx, int op, uint8_t *data, size_t len) {
         why[rlen] = 0;
         send_close(s, code, data + 2, rlen);
         s->close_sent = true;
-        end(s, code ? code : 1005, why);
+        end(s, code ? code : CLOSE_NO_STATUS, why);
     }
     shut_when_flushed(s);
     s->stopped = true;
@@ -383,7 +383,7 @@ static void parse(Session *s, uint8_t *buf, size_t len) {
         /* A protocol error: its code, no reason in the frame (as ws); the log says why. */
         char why[96];
         int code = s->reader.error_code;
-        if (code == 1009) snprintf(why, sizeof why, "frame too large (%s)", s->reader.error);
+        if (code == CLOSE_TOO_BIG) snprintf(why, sizeof why, "frame too large (%s)", s->reader.error);
         else snprintf(why, sizeof why, "%s", s->reader.error);
         if (s->state == S_RUN) {
             send_close(s, code, NULL, 0);
@@ -573,7 +573,7 @@ void session_on_tap(Session *s, uint32_t events) {
     if (err) {
         char why[96];
         snprintf(why, sizeof why, "TAP read failed (%s)", strerror(err));
-        close_with(s, 1011, why);
+        close_with(s, CLOSE_INTERNAL, why);
     }
     settle(s);
 }
@@ -662,7 +662,7 @@ void session_start(Session *s) {
         free(s->in);
         s->in = NULL;
         s->in_len = s->in_cap = 0;
-        s->host->event(s, E_ENDED, 1011, "cannot poll the client's socket", NULL, 0);
+        s->host->event(s, E_ENDED, CLOSE_INTERNAL, "cannot poll the client's socket", NULL, 0);
         s->host->event(s, E_CLOSED, 0, NULL, NULL, 0);
         s->host->done(s);
         return;
@@ -670,7 +670,7 @@ void session_start(Session *s) {
     s->sock_in = true;
     if (epoll_ctl(s->host->ep, EPOLL_CTL_ADD, s->tap, &tev) == 0) s->tap_on = true;
     else {
-        close_with(s, 1011, "cannot poll the TAP");
+        close_with(s, CLOSE_INTERNAL, "cannot poll the TAP");
         settle(s);
         return;
     }

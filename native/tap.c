@@ -187,9 +187,7 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
 }
 
 napi_status tap_register(napi_env env, napi_value exports) {
-    napi_property_descriptor fns[] = {
-        {"tapOpen", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
-        {"tapCreate", NULL, tap_create_async, NULL, NULL, NULL, napi_default, NULL},
-    };
-    return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+    return EXPORT_FUNCTIONS(env, exports,
+                            JS_FUNCTION("tapOpen", tap_open),
+                            JS_FUNCTION("tapCreate", tap_create_async));
 }

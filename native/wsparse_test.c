@@ -68,10 +68,7 @@ static napi_value ws_parse(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-    napi_property_descriptor fns[] = {
-        {"wsParse", NULL, ws_parse, NULL, NULL, NULL, napi_default, NULL},
-    };
-    CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
+    CHECK(EXPORT_FUNCTIONS(env, exports, JS_FUNCTION("wsParse", ws_parse)));
     return exports;
 }
 

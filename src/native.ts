@@ -68,8 +68,14 @@ export interface PlaneTaken {
   fragOpcode: number;
 }
 
-/** What the plane tells: bound (mac), dhcp (mac, ip), limited (text up|down), text (code: bytes), ended (code, text), closed. */
-export type PlaneEvent = (id: number, type: string, code: number, text: string | undefined, mac: string | undefined, ip: string | undefined) => void;
+/**
+ * What the plane tells, by the names native/abi.h gives them (test/unit/abi.test.ts checks that
+ * this list is the addon's): bound (mac), dhcp (mac, ip), limited (text up|down), text (code:
+ * bytes), ended (code, text), closed, detached (code 1: handed over).
+ */
+export const PLANE_EVENTS = ['bound', 'dhcp', 'limited', 'text', 'ended', 'closed', 'detached'] as const;
+export type PlaneEventType = (typeof PLANE_EVENTS)[number];
+export type PlaneEvent = (id: number, type: PlaneEventType, code: number, text: string | undefined, mac: string | undefined, ip: string | undefined) => void;
 
 /** What TypeScript and C share, defined once in native/abi.h and exported by the addon at load. */
 export interface Abi {
@@ -88,6 +94,12 @@ export interface Abi {
   readonly owedMax: number;
   /** Frames read from one TAP a wakeup. */
   readonly tapBatch: number;
+  /** The WebSocket close codes wsnic sends or tells (RFC 6455 7.4.1), by name. */
+  readonly close: {
+    readonly normal: number; readonly goingAway: number; readonly protocol: number; readonly noStatus: number;
+    readonly abnormal: number; readonly invalid: number; readonly policy: number; readonly tooBig: number;
+    readonly internal: number; readonly serviceRestart: number;
+  };
   /** The stats layout: the counters' names in planeStats's (and planeAdd's counts') order. */
   readonly stats: readonly string[];
   /** The event types a plane tells onEvent, by name. */
@@ -137,6 +149,11 @@ export interface Addon {
 }
 
 let addon: Addon | undefined;
+
+/** What TypeScript and C share (native/abi.h). */
+export function abi(): Abi {
+  return native().abi;
+}
 
 export function native(): Addon {
   // dist/native.js -> native/build/Release/wsnic.node
