@@ -26,7 +26,7 @@ export interface TapCreateOptions {
   vnetHdr?: boolean | undefined;
 }
 
-/** A session of the native data path (native/plane.c). */
+/** A session of the native data path (native/plane_napi.c). */
 export type PlaneHandle = { readonly __plane: unique symbol };
 
 export interface PlaneSession {

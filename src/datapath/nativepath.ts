@@ -1,8 +1,8 @@
 /**
- * The native data path (see path.ts, native/plane.h and native/session.h): after the handshake, admission and the
- * TAP, a ws:// client's socket and TAP go to the addon's data-plane threads with the bytes Node
- * had read already; from then on its frames never touch the event loop. The session keeps
- * control through commands (admit, ping, close) and hears back through events.
+ * The native data path (see path.ts, native/plane.h, native/session.h): after the handshake,
+ * admission and the TAP, a ws:// client's socket and TAP go to the addon's data-plane threads
+ * with the bytes Node had read already; from then on its frames never touch the event loop. The
+ * session keeps control through commands (admit, ping, close) and hears back through events.
  */
 import { availableParallelism } from 'node:os';
 import type { Socket } from 'node:net';
