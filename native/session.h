@@ -1,8 +1,9 @@
 /*
- * One client of the native data path (session.c): its socket and TAP, the frame codec and guard
- * between them, backpressure, the close handshake. A session runs on one thread, its host's (a
- * plane: plane.c; the fuzz harness: fuzz/session_fuzz.c), which calls the session_* functions
- * below on that thread only, and hears back through the host's three callbacks.
+ * One client of the native data path (session.c, session_up.c, session_down.c; session_parts.h
+ * says which part does what): its socket and TAP, the frame codec and guard between them,
+ * backpressure, the close handshake. A session runs on one thread, its host's (a plane: plane.c;
+ * the fuzz harness: fuzz/session_fuzz.c), which calls the session_* functions below on that
+ * thread only, and hears back through the host's three callbacks.
  *
  *   socket -> ws_read (wsframe.c) -> guard_up (guard.c) -> write(TAP) (or coalesce.c's co_add)
  *   TAP -> read, up to TAP_BATCH frames (co_split) -> guard_down -> one sendmsg for the batch

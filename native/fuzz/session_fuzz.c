@@ -1,9 +1,9 @@
 /*
- * libFuzzer harness for one native session (session.c) as its plane drives it: what a client
+ * libFuzzer harness for one native session (session*.c) as its plane drives it: what a client
  * sends arrives in arbitrary pieces on a real socket, frames come from the "TAP" (a datagram
  * socketpair: one write, one frame, as a TAP), and the input decides when the relay's side is
  * read, when Node admits the MAC, pings, closes or hands the session over, and when time passes
- * (rest over, linger over). It reaches what wsframe_fuzz.c does not: session.c's buffering of
+ * (rest over, linger over). It reaches what wsframe_fuzz.c does not: the session's buffering of
  * partial frames and of whole frames a stop kept (held, resting, closing), owed bytes and
  * backpressure, and the close handshake.
  *
