@@ -1,15 +1,16 @@
 /*
- * What TypeScript and C both know, defined here once. The addon exports it at load as `abi`
- * (addon.c): every constant under its camelCase name, the close codes under `close`, and the
- * stats layout and event types as lists of their names in index order. src/native.ts reads them from there; test/unit/abi.test.ts checks
- * that both sides use them alike.
+ * What TypeScript and C both know, defined here once (and two numbers only C files share). The
+ * addon exports it at load as `abi` (addon.c): each constant of ABI_CONSTANTS under its
+ * camelCase name, the close codes under `close`, the stats layout and the event types as lists
+ * of their names in index order. src/native.ts reads them from there; test/unit/abi.test.ts
+ * checks that both sides use them alike.
  */
 #ifndef WSNIC_ABI_H
 #define WSNIC_ABI_H
 
 /* Largest message a client may send: 65,535 MTU (v86 virtio) + 14-byte Ethernet header. */
 #define MAX_MESSAGE 65549
-/* Largest read from a TAP: 65,535 MTU + 14 header + VLAN tag, with room to spare. */
+/* Largest read from a TAP: 65,535 MTU + 14 header + VLAN tag, with room to spare (C only). */
 #define FRAME_MAX 65560
 /* Bytes owed to a slow client past which its TAP is not read ... */
 #define HIGH_WATER (1024 * 1024)
@@ -21,19 +22,18 @@
 #define LINGER_MS 2000
 /* The most a plane may owe a client, so the most a hand-over carries of it (bytes). */
 #define OWED_MAX (4 * HIGH_WATER)
-/* Frames read from one TAP a wakeup, so one busy TAP cannot starve others. */
+/* Frames read from one TAP a wakeup, so one busy TAP cannot starve others (C only: TapPort and
+   the planes). */
 #define TAP_BATCH 64
 
 /* X(C name, JS name): the constants the addon exports. */
 #define ABI_CONSTANTS(X)            \
     X(MAX_MESSAGE, maxMessage)      \
-    X(FRAME_MAX, frameMax)          \
     X(HIGH_WATER, highWater)        \
     X(LOW_WATER, lowWater)          \
     X(REST_MS, restMs)              \
     X(LINGER_MS, lingerMs)          \
-    X(OWED_MAX, owedMax)            \
-    X(TAP_BATCH, tapBatch)
+    X(OWED_MAX, owedMax)
 
 /*
  * The stats layout: planeStats fills a Float64Array with a session's counters in this order,

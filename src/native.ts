@@ -81,8 +81,6 @@ export type PlaneEvent = (id: number, type: PlaneEventType, code: number, text: 
 export interface Abi {
   /** Largest message a client may send (65,535 MTU + 14-byte Ethernet header). */
   readonly maxMessage: number;
-  /** Largest read from a TAP. */
-  readonly frameMax: number;
   /** Bytes owed to a slow client past which its TAP is not read, and below which it is again. */
   readonly highWater: number;
   readonly lowWater: number;
@@ -92,8 +90,6 @@ export interface Abi {
   readonly lingerMs: number;
   /** The most a plane may owe a client, so the most a hand-over carries of it (bytes). */
   readonly owedMax: number;
-  /** Frames read from one TAP a wakeup. */
-  readonly tapBatch: number;
   /** The WebSocket close codes wsnic sends or tells (RFC 6455 7.4.1), by name. */
   readonly close: {
     readonly normal: number; readonly goingAway: number; readonly protocol: number; readonly noStatus: number;
