@@ -60,3 +60,11 @@ int get_string(napi_env env, napi_value v, char *buf, size_t size, const char *w
     }
     return 0;
 }
+
+bool get_number(napi_env env, napi_value obj, const char *key, double *out) {
+    napi_value v;
+    napi_valuetype t;
+    if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return false;
+    if (t == napi_undefined) return true;
+    return napi_get_value_double(env, v, out) == napi_ok;
+}

@@ -26,6 +26,7 @@
 #include "addon.h"
 #include "napi_check.h"
 #include "plane.h"
+#include "resume.h"
 
 typedef struct {
     uint32_t id;
@@ -151,14 +152,6 @@ static Handle *get_handle(napi_env env, napi_value v) {
     return data;
 }
 
-static bool get_num(napi_env env, napi_value obj, const char *key, double *out) {
-    napi_value v;
-    napi_valuetype t;
-    if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return false;
-    if (t == napi_undefined) return true;
-    return napi_get_value_double(env, v, out) == napi_ok;
-}
-
 static bool get_pair(napi_env env, napi_value obj, const char *key, double out[2]) {
     napi_value v, x;
     bool is;
@@ -167,117 +160,6 @@ static bool get_pair(napi_env env, napi_value obj, const char *key, double out[2
     for (uint32_t i = 0; i < 2; i++)
         if (napi_get_element(env, v, i, &x) != napi_ok || napi_get_value_double(env, x, &out[i]) != napi_ok) return false;
     return true;
-}
-
-/* A session's counter at index i of abi.h's stats layout (planeStats, and planeAdd's counts). */
-static uint64_t *counter(Session *s, enum Stat i) {
-    switch (i) {
-    case STAT_FRAMES_IN: return &s->frames_in;
-    case STAT_BYTES_IN: return &s->bytes_in;
-    case STAT_FRAMES_OUT: return &s->frames_out;
-    case STAT_BYTES_OUT: return &s->bytes_out;
-    case STAT_REFUSED: return &s->refused;
-    case STAT_STALLS: return &s->stalls;
-    case STAT_SPOOFED: return &s->guard.spoofed;
-    case STAT_LIMITED_IN: return &s->guard.limited_in;
-    case STAT_LIMITED_OUT: return &s->guard.limited_out;
-    case STAT_TEXTS: return &s->texts;
-    case STAT_LAST_SEEN: return &s->last_seen;
-    case STAT_LAST_FRAME: return &s->last_frame;
-    case STAT_COUNT: break;
-    }
-    abort(); /* (an index out of the layout: a bug here) */
-}
-
-/* What planeAdd takes back of a session a relay handed over (all absent for a new one). */
-typedef struct {
-    void *owed, *frag;
-    size_t owed_len, frag_len;
-    uint32_t frag_opcode;
-    bool has_mac, has_counts;
-    uint8_t mac[6];
-    double counts[STAT_COUNT];
-} Resume;
-
-static bool get_buffer(napi_env env, napi_value obj, const char *key, void **data, size_t *len) {
-    napi_value v;
-    bool is = false;
-    *data = NULL;
-    *len = 0;
-    if (napi_get_named_property(env, obj, key, &v) != napi_ok) return false;
-    napi_is_buffer(env, v, &is);
-    return !is || napi_get_buffer_info(env, v, data, len) == napi_ok;
-}
-
-static bool get_resume(napi_env env, napi_value o, Resume *r) {
-    void *mac;
-    size_t mac_len;
-    double op = 0;
-    napi_value v;
-    bool is = false;
-    memset(r, 0, sizeof *r);
-    /* (a fragmented message may be open with no byte yet: an empty first fragment) */
-    const char *bad = !get_buffer(env, o, "owed", &r->owed, &r->owed_len)  ? "owed must be a Buffer"
-                      : !get_buffer(env, o, "frag", &r->frag, &r->frag_len) ? "frag must be a Buffer"
-                      : !get_buffer(env, o, "mac", &mac, &mac_len)          ? "mac must be a Buffer"
-                      : !get_num(env, o, "fragOpcode", &op)                  ? "fragOpcode must be a number"
-                      : mac && mac_len != 6                                  ? "mac is not 6 bytes"
-                      : r->frag_len > MAX_MESSAGE                            ? "frag is larger than a message"
-                      : op != 0 && op != WS_TEXT && op != WS_BINARY          ? "fragOpcode is not 0, 1 or 2"
-                      : r->frag_len && op == 0                               ? "frag without fragOpcode"
-                      : r->owed_len > OWED_MAX                               ? "owed is more than a plane owes"
-                                                                             : NULL;
-    if (bad) {
-        char msg[80];
-        snprintf(msg, sizeof msg, "planeAdd: %s", bad);
-        napi_throw_range_error(env, NULL, msg);
-        return false;
-    }
-    r->frag_opcode = (uint32_t)op;
-    if (mac) {
-        r->has_mac = true;
-        memcpy(r->mac, mac, 6);
-    }
-    if (napi_get_named_property(env, o, "counts", &v) == napi_ok) napi_is_typedarray(env, v, &is);
-    if (is) {
-        napi_typedarray_type type;
-        size_t length;
-        void *data;
-        if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < STAT_COUNT) {
-            napi_throw_type_error(env, NULL, "planeAdd: counts must be a Float64Array as long as abi.stats");
-            return false;
-        }
-        memcpy(r->counts, data, sizeof r->counts);
-        for (int i = 0; i < STAT_COUNT; i++)
-            if (!(r->counts[i] >= 0 && r->counts[i] <= 9007199254740992.0)) { /* (NaN fails too) */
-                napi_throw_range_error(env, NULL, "planeAdd: counts must be 0 to 2^53");
-                return false;
-            }
-        r->has_counts = true;
-    }
-    return true;
-}
-
-/* A handed-over session's state, into a new one (frag: its reassembly buffer, allocated). */
-static void resume(Session *s, const Resume *r, uint8_t *frag) {
-    if (r->owed_len) {
-        memcpy(s->out, r->owed, r->owed_len);
-        s->out_len = s->out_cap = r->owed_len;
-    }
-    if (r->frag_len) {
-        memcpy(frag, r->frag, r->frag_len);
-        s->reader.frag = frag;
-        s->reader.frag_len = r->frag_len;
-    }
-    s->reader.frag_opcode = (uint8_t)r->frag_opcode; /* (the reader allocates its buffer if none) */
-    if (r->has_mac) { /* bound and admitted by the relay before */
-        s->guard.bound = true;
-        memcpy(s->guard.mac, r->mac, 6);
-    }
-    if (r->has_counts) {
-        for (int i = 0; i < STAT_COUNT; i++) *counter(s, (enum Stat)i) = (uint64_t)r->counts[i];
-        s->text_told = r->counts[STAT_TEXTS] > 0;
-    }
 }
 
 static napi_value js_plane_add(napi_env env, napi_callback_info info) {
@@ -292,8 +174,8 @@ static napi_value js_plane_add(napi_env env, napi_callback_info info) {
         napi_throw_error(env, NULL, "planeAdd: planeStart first");
         return NULL;
     }
-    if (argc < 1 || !get_num(env, o, "id", &id) || !get_num(env, o, "sock", &sock) || !get_num(env, o, "tap", &tap) ||
-        !get_num(env, o, "burst", &burst) || !get_num(env, o, "dhcpServer", &dhcp) || !get_pair(env, o, "up", up) ||
+    if (argc < 1 || !get_number(env, o, "id", &id) || !get_number(env, o, "sock", &sock) || !get_number(env, o, "tap", &tap) ||
+        !get_number(env, o, "burst", &burst) || !get_number(env, o, "dhcpServer", &dhcp) || !get_pair(env, o, "up", up) ||
         !get_pair(env, o, "down", down) || sock < 0 || tap < 0) {
         napi_throw_type_error(env, NULL, "planeAdd: bad options");
         return NULL;
@@ -307,7 +189,7 @@ static napi_value js_plane_add(napi_env env, napi_callback_info info) {
     if (has_head) CHECK(napi_get_buffer_info(env, head, &head_data, &head_len));
     /* A session handed over by a relay before a restart (the rest of planeAdd's options). */
     Resume r;
-    if (!get_resume(env, o, &r)) return NULL;
+    if (!resume_read(env, o, &r)) return NULL;
     if (head_len > 2 * IN_SCRATCH) { /* (Node holds 64 KiB of a paused socket; a stop at most a read) */
         napi_throw_range_error(env, NULL, "planeAdd: more bytes read already than a plane takes at once");
         return NULL;
@@ -349,7 +231,7 @@ static napi_value js_plane_add(napi_env env, napi_callback_info info) {
     guard_init(&s->guard, up, down, burst, (uint32_t)dhcp, clock_ms(CLOCK_MONOTONIC));
     uint8_t *frag = s->reader.frag;
     ws_reader_init(&s->reader, MAX_MESSAGE, server);
-    resume(s, &r, frag);
+    resume_apply(s, &r, frag);
     h->s = s;
     CHECK(napi_create_external(env, h, handle_finalize, NULL, &result));
     plane_add(s);
@@ -451,7 +333,7 @@ static napi_value js_plane_stats(napi_env env, napi_callback_info info) {
         return NULL;
     }
     double *out = data;
-    for (int i = 0; i < STAT_COUNT; i++) out[i] = (double)GET(*counter(s, (enum Stat)i));
+    for (int i = 0; i < STAT_COUNT; i++) out[i] = (double)GET(*session_counter(s, (enum Stat)i));
     return NULL;
 }
 

@@ -219,6 +219,25 @@ void session_start(Session *s) {
     session_settle(s);
 }
 
+uint64_t *session_counter(Session *s, enum Stat i) {
+    switch (i) {
+    case STAT_FRAMES_IN: return &s->frames_in;
+    case STAT_BYTES_IN: return &s->bytes_in;
+    case STAT_FRAMES_OUT: return &s->frames_out;
+    case STAT_BYTES_OUT: return &s->bytes_out;
+    case STAT_REFUSED: return &s->refused;
+    case STAT_STALLS: return &s->stalls;
+    case STAT_SPOOFED: return &s->guard.spoofed;
+    case STAT_LIMITED_IN: return &s->guard.limited_in;
+    case STAT_LIMITED_OUT: return &s->guard.limited_out;
+    case STAT_TEXTS: return &s->texts;
+    case STAT_LAST_SEEN: return &s->last_seen;
+    case STAT_LAST_FRAME: return &s->last_frame;
+    case STAT_COUNT: break;
+    }
+    abort(); /* (an index out of the layout: a bug here) */
+}
+
 void session_ref(Session *s) { __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED); }
 
 void session_unref(Session *s) {

@@ -103,6 +103,7 @@ void session_timer(Session *s); /* a deadline passed (see SessionHost.timed) */
 void session_detach(Session *s); /* hand-over: let go without closing (E_DETACHED tells whether) */
 
 /* Any thread. */
+uint64_t *session_counter(Session *s, enum Stat i); /* the counter at abi.h's stats index i */
 void session_ref(Session *s);
 void session_unref(Session *s);
 
