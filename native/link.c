@@ -67,7 +67,7 @@ typedef struct {
 } LinkReq;
 
 /* Sends req for the interface named `name` and waits for the ack; 0 or errno (the kernel's too). */
-static int setlink_core(const char *name, LinkReq *req) {
+static int setlink(const char *name, LinkReq *req) {
     struct ifreq ifr;
     struct {
         struct nlmsghdr nh;
@@ -116,7 +116,7 @@ int link_ipv6_off(const char *name) {
     inet6->rta_len = RTA_LENGTH(RTA_ALIGN(mode->rta_len));
     spec->rta_len = RTA_LENGTH(inet6->rta_len);
     req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(spec->rta_len);
-    err = setlink_core(name, &req);
+    err = setlink(name, &req);
     /* EAFNOSUPPORT: IPv6 is off in this kernel, which is what we want anyway. */
     return err == EAFNOSUPPORT ? 0 : err;
 }
@@ -136,5 +136,5 @@ int link_isolate(const char *name) {
     *(unsigned char *)RTA_DATA(iso) = 1;
     protinfo->rta_len = RTA_LENGTH(RTA_ALIGN(iso->rta_len));
     req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(protinfo->rta_len);
-    return setlink_core(name, &req);
+    return setlink(name, &req);
 }
