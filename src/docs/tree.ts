@@ -15,7 +15,7 @@ const SOURCE = /\.(ts|c|h)$/;
 export function firstSentence(text: string): string {
   const m = /^(?:#!.*\n)?\s*\/\*\*?([\s\S]*?)\*\//.exec(text);
   if (!m) return '';
-  const flat = m[1]!.split('\n').map((l) => l.replace(/^\s*\*\s?/, '').trim()).filter(Boolean).join(' ');
+  const flat = m[1]!.split('\n').map((l) => l.replace(/^\s*\*\s?/, '').trim()).filter(Boolean).join(' ').replace(/\s+/g, ' ');
   const end = flat.search(/\.(\s|$)/);
   const s = end >= 0 ? flat.slice(0, end + 1) : flat;
   if (s.length <= WIDTH) return s;

@@ -59,6 +59,7 @@ t.test('the tree: a file\'s first sentence, cut at a word; the markers are requi
   t.equal(firstSentence('/** One thing. Another. */\ncode'), 'One thing.');
   t.equal(firstSentence('#!/usr/bin/env node\n/**\n * Spread over\n * lines: yes.\n */'), 'Spread over lines: yes.');
   t.equal(firstSentence('// not a block comment\n'), '');
+  t.equal(firstSentence('/*\n * A table:  a.c      the one\n *             b.c      the other.\n */'), 'A table: a.c the one b.c the other.', 'runs of spaces are one');
   const long = firstSentence(`/** ${'word '.repeat(40)}end. */`);
   t.ok(long.length <= 100 && long.endsWith(' …'), long);
   t.equal(withTree(`a\n${BEGIN}\nold\n${END}\nb`, 'new'), `a\n${BEGIN}\nnew\n${END}\nb`);
