@@ -911,6 +911,8 @@ static int isolate_core(const char *name) {
     return setlink_core(name, &req);
 }
 
+napi_status guard_register(napi_env env, napi_value exports); /* guard_napi.c: Guard */
+
 static napi_value init(napi_env env, napi_value exports) {
     napi_value cls;
     napi_property_descriptor methods[] = {
@@ -935,6 +937,7 @@ static napi_value init(napi_env env, napi_value exports) {
     CHECK(napi_set_named_property(env, exports, "TapPort", cls));
     CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
     CHECK(plane_register(env, exports));
+    CHECK(guard_register(env, exports));
     return exports;
 }
 
