@@ -74,17 +74,17 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     CHECK(napi_get_cb_info(env, info, &argc, &o, &self, NULL));
     napi_valuetype t = napi_undefined;
     if (argc >= 1) CHECK(napi_typeof(env, o, &t));
-    const char *bad = t != napi_object                                                      ? "takes a rules object"
-                      : !limit_of(env, o, "up", up)                                          ? "up must be [bytes/s, frames/s], each 0 or more"
-                      : !limit_of(env, o, "down", down)                                      ? "down must be [bytes/s, frames/s], each 0 or more"
-                      : napi_get_named_property(env, o, "burst", &v) != napi_ok || !rate_of(env, v, &burst) || burst <= 0 ? "burst must be seconds, more than 0"
-                      : napi_get_named_property(env, o, "dhcpServer", &v) != napi_ok || !rate_of(env, v, &server) || server > 0xffffffffu ? "dhcpServer must be an IPv4 address as a number (0: none)"
-                      : napi_get_named_property(env, o, "now", &v) != napi_ok || !now_of(env, 1, &v, 0, &now) ? "now must be a number of ms"
-                                                                                             : NULL;
+    const char *bad = t != napi_object               ? "Guard: takes a rules object"
+                      : !limit_of(env, o, "up", up)     ? "Guard: up must be [bytes/s, frames/s], each 0 or more"
+                      : !limit_of(env, o, "down", down) ? "Guard: down must be [bytes/s, frames/s], each 0 or more"
+                      : napi_get_named_property(env, o, "burst", &v) != napi_ok || !rate_of(env, v, &burst) || burst <= 0
+                          ? "Guard: burst must be seconds, more than 0"
+                      : napi_get_named_property(env, o, "dhcpServer", &v) != napi_ok || !rate_of(env, v, &server) || server > 0xffffffffu
+                          ? "Guard: dhcpServer must be an IPv4 address as a number (0: none)"
+                      : napi_get_named_property(env, o, "now", &v) != napi_ok || !now_of(env, 1, &v, 0, &now) ? "Guard: now must be a number of ms"
+                                                                                                               : NULL;
     if (bad) {
-        char msg[120];
-        snprintf(msg, sizeof msg, "Guard: %s", bad);
-        napi_throw_type_error(env, NULL, msg);
+        napi_throw_type_error(env, NULL, bad);
         return NULL;
     }
     JsGuard *j = calloc(1, sizeof *j);
