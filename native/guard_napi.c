@@ -3,15 +3,17 @@
  * judges its clients' frames with the same code as the native path's threads. Exports the class
  *
  *   new Guard({ up: [bytes/s, frames/s], down: [...], burst: s, dhcpServer: u32, now?: ms })
- *     .up(frame, now?), .down(frame, now?)   the verdict | G_* bits (guard.h), one call a frame
+ *     .up(frame, now?)   a frame from the client: its verdict | G_* bits (guard.h)
+ *     .down(frames, from, out, now?)   a batch to the client, verdict | bits into out[i]
  *     .mac()        the bound MAC "02:aa:bb:cc:dd:ee", or undefined while unbound
- *     .ack()        [mac, ip] of the last OFFER or ACK a .down() told (G_ACKED)
+ *     .ack()        [mac, ip] of the last OFFER or ACK .down() told (G_ACKED)
  *     .counts(out)  spoofed, limitedIn, limitedOut into a Float64Array(3)
  *   Guard.verdicts (names by number), .minFrame, .verdictMask, .bound, .firstLimited, .acked
  *
- * now: milliseconds on CLOCK_MONOTONIC (what performance.now() counts from too); absent, the
- * guard reads that clock itself. The tests pass their own to replay vectors in time.
+ * One call a frame up, one a batch down (the TAP's reads come in batches). now: milliseconds on
+ * CLOCK_MONOTONIC (what performance.now() counts from too); absent, the guard reads that clock. The tests pass their own to replay vectors in time.
  */
+#include <math.h>
 #include <node_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +53,7 @@ static bool limit_of(napi_env env, napi_value obj, const char *key, double out[2
     return true;
 }
 
-/* The optional clock argument: a number, or the clock now. */
+/* The optional clock argument: a finite number, or the clock now. */
 static bool now_of(napi_env env, size_t argc, napi_value *argv, size_t at, double *now) {
     napi_valuetype t = napi_undefined;
     if (argc > at && napi_typeof(env, argv[at], &t) != napi_ok) return false;
@@ -59,7 +61,7 @@ static bool now_of(napi_env env, size_t argc, napi_value *argv, size_t at, doubl
         *now = monotonic_ms();
         return true;
     }
-    return napi_get_value_double(env, argv[at], now) == napi_ok;
+    return napi_get_value_double(env, argv[at], now) == napi_ok && isfinite(*now);
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -112,51 +114,71 @@ static JsGuard *this_guard(napi_env env, napi_callback_info info, size_t *argc, 
     return j;
 }
 
-/* .up(frame, now?) and .down(frame, now?): the frame's bytes and the clock, or NULL (thrown). */
-static JsGuard *frame_args(napi_env env, napi_callback_info info, const uint8_t **f, size_t *len, double *now) {
+/* .up(frame, now?): one frame from the client. */
+static napi_value judge_up(napi_env env, napi_callback_info info) {
     size_t argc = 2;
-    napi_value argv[2];
-    void *data = NULL;
+    napi_value argv[2], r;
+    void *f = NULL;
+    size_t len;
+    double now;
     JsGuard *j = this_guard(env, info, &argc, argv);
     if (!j) return NULL;
-    if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, len) != napi_ok) {
+    if (argc < 1 || napi_get_buffer_info(env, argv[0], &f, &len) != napi_ok) {
         napi_throw_type_error(env, NULL, "Guard: the frame must be a Buffer");
         return NULL;
     }
-    if (!now_of(env, argc, argv, 1, now)) {
+    if (!now_of(env, argc, argv, 1, &now)) {
         napi_throw_type_error(env, NULL, "Guard: now must be a number of ms");
         return NULL;
     }
-    *f = data ? data : (const uint8_t *)""; /* (an empty Buffer may have no memory) */
-    return j;
-}
-
-static napi_value judge_up(napi_env env, napi_callback_info info) {
-    const uint8_t *f;
-    size_t len;
-    double now;
-    napi_value r;
-    JsGuard *j = frame_args(env, info, &f, &len, &now);
-    if (!j) return NULL;
-    CHECK(napi_create_uint32(env, guard_judge_up(&j->g, f, len, now), &r));
+    CHECK(napi_create_uint32(env, guard_judge_up(&j->g, f ? f : "", len, now), &r)); /* (an empty Buffer may have no memory) */
     return r;
 }
 
+/*
+ * .down(frames, from, out, now?): a batch of frames to the client (a TAP read's), at one clock
+ * read, into out[i] from frames[from] on. It stops after a frame that tells something (so .ack()
+ * is that frame's) and returns the index after the last one judged: the caller goes on from there.
+ */
 static napi_value judge_down(napi_env env, napi_callback_info info) {
-    const uint8_t *f;
-    size_t len;
+    size_t argc = 4, cap = 0;
+    napi_value argv[4], r, e;
+    napi_typedarray_type type;
+    uint32_t n = 0, i = 0;
+    uint8_t *out = NULL;
+    bool is = false;
     double now;
-    uint8_t mac[6];
-    uint32_t ip;
-    napi_value r;
-    JsGuard *j = frame_args(env, info, &f, &len, &now);
+    JsGuard *j = this_guard(env, info, &argc, argv);
     if (!j) return NULL;
-    unsigned v = guard_judge_down(&j->g, f, len, now, mac, &ip);
-    if (v & G_ACKED) {
-        memcpy(j->ack_mac, mac, 6);
-        j->ack_ip = ip;
+    const char *bad = argc < 3 || napi_is_array(env, argv[0], &is) != napi_ok || !is || napi_get_array_length(env, argv[0], &n) != napi_ok
+                          ? "Guard: down takes an array of frames"
+                      : napi_get_value_uint32(env, argv[1], &i) != napi_ok || i >= n ? "Guard: down's from must be an index of the frames"
+                      : napi_get_typedarray_info(env, argv[2], &type, &cap, (void **)&out, NULL, NULL) != napi_ok || type != napi_uint8_array || cap < n
+                          ? "Guard: down's out must be a Uint8Array as long as the frames"
+                      : !now_of(env, argc, argv, 3, &now) ? "Guard: now must be a number of ms"
+                                                           : NULL;
+    if (bad) {
+        napi_throw_type_error(env, NULL, bad);
+        return NULL;
     }
-    CHECK(napi_create_uint32(env, v, &r));
+    while (i < n) {
+        void *f = NULL;
+        size_t len;
+        uint8_t mac[6];
+        uint32_t ip;
+        if (napi_get_element(env, argv[0], i, &e) != napi_ok || napi_get_buffer_info(env, e, &f, &len) != napi_ok) {
+            napi_throw_type_error(env, NULL, "Guard: a frame must be a Buffer");
+            return NULL;
+        }
+        unsigned v = guard_judge_down(&j->g, f ? f : "", len, now, mac, &ip);
+        out[i++] = (uint8_t)v;
+        if (v & G_ACKED) {
+            memcpy(j->ack_mac, mac, 6);
+            j->ack_ip = ip;
+        }
+        if (v & ~(unsigned)G_VERDICT) break;
+    }
+    CHECK(napi_create_uint32(env, i, &r));
     return r;
 }
 

@@ -71,13 +71,18 @@ export interface GuardOptions {
 }
 
 /**
- * One client's guard (native/guard.c through guard_napi.c), for the JavaScript path. up() and
- * down() judge one frame and return its verdict (Guard.verdicts names the numbers) ORed with
- * what it tells: Guard.bound, Guard.firstLimited, Guard.acked. now: the tests' clock.
+ * One client's guard (native/guard.c through guard_napi.c), for the JavaScript path. A verdict
+ * (Guard.verdicts names the numbers) comes ORed with what the frame tells: Guard.bound,
+ * Guard.firstLimited, Guard.acked. now: the tests' clock (absent: the guard reads its own).
  */
 export interface GuardHandle {
+  /** A frame from the client: its verdict. */
   up(frame: Buffer, now?: number): number;
-  down(frame: Buffer, now?: number): number;
+  /**
+   * Frames to the client from frames[from] on, their verdicts into out[i]; stops after a frame
+   * that tells something and returns the index after the last judged (go on from there).
+   */
+  down(frames: Buffer[], from: number, out: Uint8Array, now?: number): number;
   /** The bound MAC, once the first frame came. */
   mac(): string | undefined;
   /** The [mac, ip] of the last OFFER or ACK down() told. */

@@ -1,7 +1,7 @@
 /**
  * The JavaScript data path (see path.ts): ws on Node's event loop, the Pump moving frames and
- * the client's guard (native/guard.c, the native path's own) judging them, one addon call a
- * frame. wss:// always takes it (Node owns TLS); ws:// with data_path = js.
+ * the client's guard (native/guard.c, the native path's own) judging them: one addon call a
+ * frame from the client, one a batch to it. wss:// always takes it (Node owns TLS); ws:// with data_path = js.
  */
 import type WebSocket from 'ws';
 import { native, type GuardHandle } from '../native';
@@ -41,10 +41,15 @@ export class JsPath implements DataPath {
         if (r > mask) this.told(r, 'up');
         return r & mask;
       },
-      judgeDown: (frame) => {
-        const r = guard.down(frame);
-        if (r > mask) this.told(r, 'down');
-        return r & mask;
+      judgeDown: (frames, out) => {
+        // The guard stops after a frame that tells something: told here, then on from the next.
+        for (let i = 0; i < frames.length; ) {
+          i = guard.down(frames, i, out);
+          const r = out[i - 1]!;
+          if (r <= mask) continue;
+          out[i - 1] = r & mask;
+          this.told(r, 'down');
+        }
       },
     };
     this.pump = new Pump(ws, tap, {

@@ -29,7 +29,8 @@ export const REST_MS = 20;
 /** What the pump asks of a judge: a verdict per frame, as the guard numbers them (verdicts()). */
 export interface Judge {
   judgeUp(frame: Buffer): number;
-  judgeDown(frame: Buffer): number;
+  /** A batch of frames to the client (one TAP read's): frames[i]'s verdict into verdicts[i]. */
+  judgeDown(frames: Buffer[], verdicts: Uint8Array): void;
 }
 
 /** The guard's verdicts by name. */
@@ -65,7 +66,7 @@ export function verdicts(): Verdicts {
  */
 export const UNGUARDED: Judge = {
   judgeUp: (frame) => (frame.length < native().Guard.minFrame ? verdicts().runt : verdicts().pass),
-  judgeDown: () => verdicts().pass,
+  judgeDown: (frames, out) => out.fill(verdicts().pass, 0, frames.length),
 };
 
 /** The frames and bytes moved; what the guard dropped is in its own counters. */
@@ -95,6 +96,8 @@ export interface PumpEvents {
 export class Pump {
   readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0 };
   private readonly verdict = verdicts();
+  /** The verdicts of a batch to the client (grown to the largest batch). */
+  private down = new Uint8Array(64);
   private resting = false;
   private tapPaused = false;
   private stopped = false;
@@ -165,11 +168,14 @@ export class Pump {
     // frame is held until the next one passes the guard (or the batch ends).
     const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     socket?.cork();
-    const guard = this.guard;
+    if (this.down.length < frames.length) this.down = new Uint8Array(frames.length);
+    const down = this.down;
+    this.guard.judgeDown(frames, down);
     const pass = this.verdict.pass;
     let held: Buffer | undefined;
-    for (const frame of frames) {
-      if (guard.judgeDown(frame) !== pass) continue;
+    for (let i = 0; i < frames.length; i++) {
+      if (down[i] !== pass) continue;
+      const frame = frames[i]!;
       this.counters.framesOut++;
       this.counters.bytesOut += frame.length;
       if (held) this.ws.send(held, { binary: true });

@@ -22,13 +22,20 @@ function make(v: Vector): GuardHandle {
   });
 }
 
+/** One frame to the client, as a batch of one: its verdict. */
+function down(g: GuardHandle, frame: Buffer, now?: number): number {
+  const out = new Uint8Array(1);
+  if (g.down([frame], 0, out, now) !== 1) throw new Error('a batch of one was not judged whole');
+  return out[0]!;
+}
+
 /** Judges one step's frames: each verdict's name, and what they told. */
 function run(g: GuardHandle, s: Step, at: number): { names: string[]; told: string[] } {
   const frame = Buffer.from(expand(s.frame), 'hex');
   const names: string[] = [];
   const told: string[] = [];
   for (let i = 0; i < (s.times ?? 1); i++) {
-    const r = s.dir === 'up' ? g.up(frame, ORIGIN + at + i * (s.every ?? 0)) : g.down(frame, ORIGIN + at + i * (s.every ?? 0));
+    const r = s.dir === 'up' ? g.up(frame, ORIGIN + at + i * (s.every ?? 0)) : down(g, frame, ORIGIN + at + i * (s.every ?? 0));
     names.push(Guard.verdicts[r & Guard.verdictMask]!);
     if (r & Guard.bound) told.push(`bound ${g.mac()}`);
     if (r & Guard.firstLimited) told.push(`limited ${s.dir}`);
@@ -68,8 +75,25 @@ t.test('a DHCP ACK cut at any length grants nothing before its message type, and
   const g = new Guard({ up: [0, 0], down: [0, 0], burst: 1, dhcpServer: ipToInt('192.168.86.1') });
   const told: number[] = [];
   // A copy of each length: the guard sees exactly those bytes (ASan's run would catch a read past).
-  for (let n = 0; n <= full.length; n++) if (g.down(Buffer.from(full.subarray(0, n))) & Guard.acked) told.push(full.length - n);
+  for (let n = 0; n <= full.length; n++) if (down(g, Buffer.from(full.subarray(0, n))) & Guard.acked) told.push(full.length - n);
   t.same(told, [1, 0], 'told only whole, or without its end option (which the guard does not need)');
+});
+
+t.test('a batch to the client stops after each frame that tells something, so each ACK is read', async (t) => {
+  const g = new Guard({ up: [0, 0], down: [0, 1], burst: 3, dhcpServer: ipToInt('192.168.86.1'), now: ORIGIN });
+  const ack = Buffer.from(expand(ACK), 'hex');
+  const other = Buffer.from(ack);
+  other.writeUInt32BE(ipToInt('192.168.86.21'), 14 + 20 + 8 + 16); // yiaddr
+  const frames = [Buffer.alloc(60), ack, other, Buffer.alloc(60), Buffer.alloc(60)];
+  const out = new Uint8Array(frames.length);
+  t.equal(g.down(frames, 0, out, ORIGIN), 2, 'stopped after the first ACK');
+  t.same(g.ack(), ['52:54:00:12:34:56', '192.168.86.20']);
+  t.equal(g.down(frames, 2, out, ORIGIN), 3, 'and after the second');
+  t.same(g.ack(), ['52:54:00:12:34:56', '192.168.86.21']);
+  t.equal(g.down(frames, 3, out, ORIGIN), 4, 'and after the first frame over the limit (3 frames of burst)');
+  t.equal(g.down(frames, 4, out, ORIGIN), 5, 'then to the end');
+  const v = (name: string): number => Guard.verdicts.indexOf(name);
+  t.same([...out], [v('pass'), v('pass') | Guard.acked, v('pass') | Guard.acked, v('limited') | Guard.firstLimited, v('limited')]);
 });
 
 t.test('the binding refuses what is not a guard\'s input, with a message naming it', async (t) => {
@@ -81,7 +105,12 @@ t.test('the binding refuses what is not a guard\'s input, with a message naming 
   t.throws(() => new Guard(undefined as unknown as typeof ok), /Guard: takes a rules object/);
   const g = new Guard(ok);
   t.throws(() => g.up('frame' as unknown as Buffer), /Guard: the frame must be a Buffer/);
-  t.throws(() => g.down(Buffer.alloc(60), 'now' as unknown as number), /Guard: now must be a number/);
+  t.throws(() => g.down([Buffer.alloc(60)], 0, new Uint8Array(1), 'now' as unknown as number), /Guard: now must be a number/);
+  t.throws(() => g.down(Buffer.alloc(60) as unknown as Buffer[], 0, new Uint8Array(1)), /Guard: down takes an array of frames/);
+  t.throws(() => g.down([Buffer.alloc(60)], 1, new Uint8Array(1)), /Guard: down's from must be an index of the frames/);
+  t.throws(() => g.down([Buffer.alloc(60), Buffer.alloc(60)], 0, new Uint8Array(1)), /Guard: down's out must be a Uint8Array as long as the frames/);
+  t.throws(() => g.down(['frame' as unknown as Buffer], 0, new Uint8Array(1)), /Guard: a frame must be a Buffer/);
+  t.throws(() => g.up(Buffer.alloc(60), NaN), /Guard: now must be a number/);
   t.throws(() => g.counts(new Float64Array(2)), /Guard: counts takes a Float64Array\(3\)/);
   t.equal(g.up(Buffer.alloc(0)), verdicts().runt, 'an empty frame is a runt');
 });

@@ -97,5 +97,7 @@ t.test('the client side\'s judge refuses only runts', async (t) => {
   t.equal(UNGUARDED.judgeUp(Buffer.alloc(13)), v.runt);
   t.equal(UNGUARDED.judgeUp(frame('02aabbccdd01')), v.pass);
   t.equal(UNGUARDED.judgeUp(frame('02aabbccdd02')), v.pass, 'any source MAC');
-  t.equal(UNGUARDED.judgeDown(frame('02aabbccdd02')), v.pass);
+  const out = new Uint8Array(3).fill(255);
+  UNGUARDED.judgeDown([frame('02aabbccdd02'), Buffer.alloc(1)], out);
+  t.same([...out], [v.pass, v.pass, 255], 'every frame of a batch down, and no more');
 });
