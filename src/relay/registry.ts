@@ -282,7 +282,7 @@ export class Relay {
         this.onClientCountChange?.();
       }, {
         rules: { ...this.opts.rates, dhcpServer: this.dhcpServer },
-        native: this.onNativePath(client.scheme) || resumed !== undefined,
+        native: this.onNativePath(client.scheme),
         onBound: (s, mac) => this.bindMac(s, mac),
         ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
       }, resumed);
