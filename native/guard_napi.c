@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addon.h"
 #include "guard.h"
 #include "napi_check.h"
 

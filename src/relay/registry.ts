@@ -10,7 +10,7 @@ import type { Logger } from '../log';
 import { PORT_MTU } from '../net/bridge';
 import { Tap, TapNames } from '../net/tap';
 import type { Admission } from '../http/admission';
-import { MAX_FRAME } from '../datapath/pump';
+import { LINGER_MS, MAX_FRAME } from '../datapath/pump';
 import type { Limits } from '../datapath/path';
 import type { LeasedSet } from '../net/leasedset';
 import { ipToInt } from '../config/values';
@@ -394,7 +394,7 @@ export class Relay {
     ws.on('error', () => {});
     ws.resume(); // paused while its TAP was being made: the close handshake needs the answer read
     ws.close(code, reason.slice(0, 120));
-    setTimeout(() => ws.terminate(), 2000).unref(); // a client that does not answer is cut off
+    setTimeout(() => ws.terminate(), LINGER_MS).unref(); // a client that does not answer is cut off
   }
 
   /** Since start: what live clients and those that left moved and dropped. */
