@@ -1,8 +1,9 @@
 /*
  * The per-client guard, the one judge of client frames for both data paths: the native path's
- * sessions (session.c) call it on their thread, the JavaScript path (wss://, data_path = js)
- * through the addon (guard_napi.c). A state machine (unbound -> bound by the first frame's
- * source MAC) that judges every frame a client sends ("up") and every frame sent to it ("down"):
+ * sessions call it on their threads (session_up.c, session_down.c), the JavaScript path
+ * (wss://, data_path = js) through the addon (guard_napi.c). A state machine (unbound -> bound
+ * by the first frame's source MAC) that judges every frame a client sends ("up") and every frame
+ * sent to it ("down"):
  *
  * Up: an Ethernet header at least; from the bound MAC only; a DHCP request must name the bound
  * MAC as its client (else dnsmasq would offer or release another client's address); within the

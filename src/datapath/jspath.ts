@@ -1,7 +1,8 @@
 /**
  * The JavaScript data path (see path.ts): ws on Node's event loop, the Pump moving frames and
  * the client's guard (native/guard.c, the native path's own) judging them: one addon call a
- * frame from the client, one a batch to it. wss:// always takes it (Node owns TLS); ws:// with data_path = js.
+ * frame from the client, one a batch to it. wss:// always takes it (Node owns TLS); ws:// with
+ * data_path = js.
  */
 import type WebSocket from 'ws';
 import { native, type GuardHandle } from '../native';
