@@ -25,7 +25,7 @@ import { Notifier } from '../systemd/notify';
 import { StatusReporter } from '../systemd/status';
 import { controlSocketPath, leaseFile } from '../config/paths';
 import { bindsClientIp, deriveNetwork } from '../config/derive';
-import { VERSION } from '../cli/version';
+import { VERSION } from '../version';
 import { unitView } from '../systemd/unit';
 
 /** The unit that runs dnsmasq under systemd (systemd/wsnic-dnsmasq.service). */

@@ -1,9 +1,9 @@
 /**
  * The session registry: every client from its accepted upgrade to its TAP's removal. On
  * accept: admission, a TAP on a bridge port, then a session; the MACs clients hold; totals;
- * closing them all. The HTTP servers that bring upgrades here are http.ts's.
+ * closing them all. The HTTP servers that bring upgrades here are http/listeners.ts's.
  */
-import type http from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log';
@@ -17,6 +17,7 @@ import { ipToInt } from '../config/values';
 import { CLOSE, Session, type ClientInfo } from './session';
 import type { Carried } from '../handover/state';
 import type { Detached } from '../datapath/nativepath';
+import { atMost } from '../deadline';
 
 export interface RelayOptions {
   /** Which bridge a new client's TAP joins (the main one, or a leaf past its port limit). */
@@ -52,13 +53,6 @@ const HANDOVER_WAIT_MS = 3000;
 /** What clients are told when the relay stops, and when it restarts (come back soon). */
 const SHUTTING_DOWN: { code: number; reason: string } = { code: CLOSE.goingAway, reason: 'server shutting down' };
 const RESTARTING: { code: number; reason: string } = { code: CLOSE.serviceRestart, reason: 'service restart' };
-
-/** p, or nothing once ms have passed (the timer keeps no process alive). */
-function atMost(ms: number, p: Promise<unknown>): Promise<unknown> {
-  return Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
-}
-
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
 export interface Totals {
   bytesIn: number;
@@ -145,8 +139,8 @@ export class Relay {
     this.keepalive.unref();
   }
 
-  /** A WebSocket upgrade request (from http.ts's servers): admitted, it becomes a client. */
-  upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer, tls: boolean): void {
+  /** A WebSocket upgrade request (from http/listeners.ts's servers): admitted, it becomes a client. */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, tls: boolean): void {
     if (this.closing) {
       socket.destroy(); // stopping: no new TAP
       return;
@@ -155,9 +149,10 @@ export class Relay {
     const verdict = this.opts.admission.check(req);
     if (!verdict.ok) {
       this.opts.log.warning('client refused', { client_address: verdict.address, status: verdict.status, reason: verdict.reason });
-      this.countRefused(`${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Refused'}`);
+      const status = `${verdict.status} ${STATUS_CODES[verdict.status] ?? 'Refused'}`;
+      this.countRefused(status);
       const body = `${verdict.reason}\n`;
-      socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Refused'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, tls, at, verdict.address));
@@ -168,7 +163,7 @@ export class Relay {
    * is made on the thread pool; meanwhile the client is not read (its first frames wait in the
    * socket) and counts under the limits.
    */
-  private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean, at: bigint, address: string): void {
+  private accept(ws: WebSocket, req: IncomingMessage, tls: boolean, at: bigint, address: string): void {
     const client = { id: ++this.lastId, address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws', origin: req.headers.origin ?? '' };
     this.opts.admission.admit(address);
     ws.pause();
