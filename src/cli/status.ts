@@ -9,6 +9,7 @@ import type { Config } from '../config/schema';
 import { controlSocketPath } from '../config/paths';
 import type { ClientStatus } from '../relay/session';
 import { request } from '../ops/control-client';
+import { hostPort } from '../config/values';
 
 /** The options of `status` and of `disconnect` (cli/disconnect.ts): both verbs take both. */
 export const STATUS_OPTIONS: ExtraOption[] = [
@@ -45,7 +46,7 @@ export function formatClient(c: ClientStatus, now: number): string {
   const d = c.drops;
   return [
     `client ${c.id}:`,
-    `  remote: ${c.address.includes(':') ? `[${c.address}]` : c.address}:${c.port} (${c.scheme}, ${c.path} path)${c.origin ? `, origin ${c.origin}` : ''}`,
+    `  remote: ${hostPort(c.address, c.port)} (${c.scheme}, ${c.path} path)${c.origin ? `, origin ${c.origin}` : ''}`,
     `  tap: ${c.tap} on ${c.bridge}`,
     `  mac: ${c.mac ?? '(no frame yet)'}`,
     `  ip: ${c.ip ?? '(no lease)'}${c.hostname ? ` (${c.hostname})` : ''}`,

@@ -6,13 +6,13 @@
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
 import type { Listening } from '../http/listeners';
-import { hostPort } from '../http/listeners';
 import { countLeases, leaseHostnames } from '../net/leasefile';
 import { ControlServer, type RelayStatus } from '../ops/control';
 import { MetricsServer, createRegistry } from '../ops/metrics';
 import type { Relay } from '../relay/registry';
 import { controlSocketPath, leaseFile } from '../config/paths';
 import { deriveNetwork } from '../config/derive';
+import { hostPort } from '../config/values';
 import { VERSION } from '../version';
 import type { DnsmasqView } from './serve';
 

@@ -12,6 +12,7 @@ import type { Logger } from '../log';
 import { upgradeRequired } from './page';
 import { atMost } from '../deadline';
 import { openFilesLimit } from '../fdlimit';
+import { hostPort } from '../config/values';
 
 /** A PEM file's bytes, or an error naming the key and the file. */
 function readPem(key: string, file: string): Buffer {
@@ -100,11 +101,6 @@ export function listen(server: http.Server, host: string, port: number, what: st
       resolve();
     });
   });
-}
-
-/** host:port, an IPv6 host in brackets. */
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export interface Listening {

@@ -111,7 +111,7 @@ export class Relay {
    * Since start: most clients at once, handshakes refused by reason, and clients gone by their
    * close code (session.ts's endReason).
    */
-  readonly stats = { started: Date.now(), mostClients: 0, refused: new Map<string, number>(), closed: new Map<string, number>() };
+  readonly stats = { mostClients: 0, refused: new Map<string, number>(), closed: new Map<string, number>() };
   /** Called when a client comes or goes (for sd_notify STATUS). */
   onClientCountChange: (() => void) | undefined;
   /** Called with each client's TAP setup time in milliseconds (for metrics). */
