@@ -57,7 +57,7 @@ export class JsPath implements DataPath {
     const c = this.pump.counters;
     const g = this.guard.counters;
     return {
-      framesIn: c.framesIn, bytesIn: c.bytesIn, framesOut: c.framesOut, bytesOut: c.bytesOut, refused: c.refused, stalls: c.stalls,
+      framesIn: c.framesIn, bytesIn: c.bytesIn, framesOut: c.framesOut, bytesOut: c.bytesOut, refused: c.dropped, stalls: c.stalls,
       spoofed: g.spoofed, limitedIn: g.limitedIn, limitedOut: g.limitedOut, lastSeen: this.lastSeen, lastFrame: this.lastFrame,
     };
   }

@@ -12,7 +12,6 @@
  */
 import type WebSocket from 'ws';
 import type { Tap } from '../net/tap';
-import type { PathCounts } from './path';
 import { UNGUARDED, Verdict, type Judge } from './guard';
 
 /** Largest frame: 65,535 MTU (v86 virtio) + 14-byte Ethernet header. */
@@ -26,8 +25,17 @@ export const LOW_WATER = 256 * 1024;
  */
 export const REST_MS = 20;
 
-/** The frames and bytes moved, stalls, frames the TAP refused; what the guard dropped is in its own counters. */
-export type PumpCounters = Pick<PathCounts, 'framesIn' | 'bytesIn' | 'framesOut' | 'bytesOut' | 'stalls' | 'refused'>;
+/** The frames and bytes moved; what the guard dropped is in its own counters. */
+export interface PumpCounters {
+  framesIn: number; // client -> TAP
+  bytesIn: number;
+  framesOut: number; // TAP -> client
+  bytesOut: number;
+  /** Times the TAP stopped being read because the client was slow. */
+  stalls: number;
+  /** Frames the TAP refused (e.g. larger than the kernel takes). */
+  dropped: number;
+}
 
 export interface PumpEvents {
   /** A frame the client sent that is not Ethernet: the session closes the client. */
@@ -42,7 +50,7 @@ export interface PumpEvents {
 }
 
 export class Pump {
-  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, refused: 0 };
+  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0 };
   private resting = false;
   private tapPaused = false;
   private stopped = false;
@@ -90,7 +98,7 @@ export class Pump {
     try {
       this.tap.write(data);
     } catch {
-      this.counters.refused++; // the kernel refused this frame; Ethernet drops, so do we
+      this.counters.dropped++; // the kernel refused this frame; Ethernet drops, so do we
     }
   }
 

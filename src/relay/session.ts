@@ -138,8 +138,8 @@ export class Session {
     };
     if (resumed) {
       // (on the native path whatever data_path says now: its state is the plane's)
-      if (!hooks.native) throw new Error('a resumed session is on the native path: its limits are missing');
-      this.path = new NativePath(resumed.from, tap, { ...hooks.native, dhcpServer: hooks.rules.dhcpServer }, events);
+      const limits = hooks.native ?? { up: { bytes: 0, frames: 0, burst: 1 }, down: { bytes: 0, frames: 0, burst: 1 } };
+      this.path = new NativePath(resumed.from, tap, { ...limits, dhcpServer: hooks.rules.dhcpServer }, events);
       log.info('client resumed', { ...this.fields(), mac: this.mac, since: new Date(this.started).toISOString() });
       return;
     }
