@@ -11,13 +11,14 @@
  * others go on.
  */
 import { isIPv4 } from 'node:net';
+import { abi } from '../native';
 import type { PathCounts } from '../datapath/path';
 
 export const STATE_MAGIC = 'wsnic-session';
 export const STATE_VERSION = 1;
 
-/** At most: what a plane may owe a client (4 * HIGH_WATER in native/plane.h; it holds at most 768 KiB unread). */
-const MAX_BYTES = 4 * 1024 * 1024;
+/** At most: what a plane may owe a client (native/abi.h's OWED_MAX; it holds at most 768 KiB unread). */
+const MAX_BYTES = abi().owedMax;
 
 export interface Carried {
   id: number;

@@ -9,7 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log';
 import type { Tap } from '../net/tap';
 import type { Admission } from '../http/admission';
-import { MAX_FRAME } from '../datapath/pump';
+import { LINGER_MS, MAX_FRAME } from '../datapath/pump';
 import { RateLimit, type Limits } from '../datapath/ratelimit';
 import type { LeasedSet } from '../net/leasedset';
 import { ipToInt } from '../config/values';
@@ -302,7 +302,7 @@ export class Relay {
     ws.on('error', () => {});
     ws.resume(); // paused while its TAP was being made: the close handshake needs the answer read
     ws.close(code, reason.slice(0, 120));
-    setTimeout(() => ws.terminate(), 2000).unref(); // a client that does not answer is cut off
+    setTimeout(() => ws.terminate(), LINGER_MS).unref(); // a client that does not answer is cut off
   }
 
   /** Since start: what live clients and those that left moved and dropped. */
