@@ -10,7 +10,7 @@ import type { Logger } from '../log';
 import type { Tap } from '../net/tap';
 import type { Admission } from '../http/admission';
 import { LINGER_MS, MAX_FRAME } from '../datapath/pump';
-import { RateLimit, type Limits } from '../datapath/ratelimit';
+import type { Limits } from '../datapath/path';
 import type { LeasedSet } from '../net/leasedset';
 import { ipToInt } from '../config/values';
 import { CLOSE, Session, type ClientInfo } from './session';
@@ -224,8 +224,8 @@ export class Relay {
         if (s.end !== undefined) this.stats.closed.set(s.end, (this.stats.closed.get(s.end) ?? 0) + 1);
         this.onClientCountChange?.();
       }, {
-        rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },
-        native: this.onNativePath(client.scheme) || resumed ? this.opts.rates : undefined,
+        rules: { ...this.opts.rates, dhcpServer: this.dhcpServer },
+        native: this.onNativePath(client.scheme),
         onBound: (s, mac) => this.bindMac(s, mac),
         ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
       }, resumed);
