@@ -90,7 +90,7 @@ export class JsPath implements DataPath {
     const g = this.guardCounts;
     this.guard.counts(g);
     return {
-      framesIn: c.framesIn, bytesIn: c.bytesIn, framesOut: c.framesOut, bytesOut: c.bytesOut, refused: c.dropped, stalls: c.stalls,
+      framesIn: c.framesIn, bytesIn: c.bytesIn, framesOut: c.framesOut, bytesOut: c.bytesOut, refused: c.refused, stalls: c.stalls,
       spoofed: g[0]!, limitedIn: g[1]!, limitedOut: g[2]!, lastSeen: this.lastSeen, lastFrame: this.lastFrame,
     };
   }

@@ -39,7 +39,7 @@ export function startPlane(count: number): number {
 }
 
 /**
- * A session as a relay handed it over before a restart (handover.ts), to take up again: the
+ * A session as a relay handed it over before a restart (handover/restart.ts), to take up again: the
  * socket (an fd the plane dups; the caller closes its own), what the plane had not parsed or
  * not sent, and its MAC and counters.
  */

@@ -66,7 +66,7 @@ export interface PathCounts {
   bytesIn: number;
   framesOut: number; // TAP -> client
   bytesOut: number;
-  /** Frames the TAP refused. */
+  /** Frames the TAP refused (e.g. larger than the kernel takes). Logged as `dropped` when the client leaves. */
   refused: number;
   /** Times the TAP stopped being read because the client was slow. */
   stalls: number;

@@ -14,6 +14,7 @@
 import type WebSocket from 'ws';
 import { abi, native } from '../native';
 import type { Tap } from '../net/tap';
+import type { PathCounts } from './path';
 
 // These numbers are the native path's too: defined once, in native/abi.h.
 /** Largest frame: 65,535 MTU (v86 virtio) + 14-byte Ethernet header. */
@@ -72,17 +73,8 @@ export const UNGUARDED: Judge = {
   judgeDown: (frames, out) => out.fill(verdicts().pass, 0, frames.length),
 };
 
-/** The frames and bytes moved; what the guard dropped is in its own counters. */
-export interface PumpCounters {
-  framesIn: number; // client -> TAP
-  bytesIn: number;
-  framesOut: number; // TAP -> client
-  bytesOut: number;
-  /** Times the TAP stopped being read because the client was slow. */
-  stalls: number;
-  /** Frames the TAP refused (e.g. larger than the kernel takes). */
-  dropped: number;
-}
+/** The frames and bytes moved, stalls, frames the TAP refused (path.ts); what the guard dropped is in its own counters. */
+export type PumpCounters = Pick<PathCounts, 'framesIn' | 'bytesIn' | 'framesOut' | 'bytesOut' | 'stalls' | 'refused'>;
 
 export interface PumpEvents {
   /** A frame the client sent that is not Ethernet: the session closes the client. */
@@ -97,7 +89,7 @@ export interface PumpEvents {
 }
 
 export class Pump {
-  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0 };
+  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, refused: 0 };
   private readonly verdict = verdicts();
   /** The verdicts of a batch to the client (grown to the largest batch). */
   private down = new Uint8Array(64);
@@ -149,7 +141,7 @@ export class Pump {
     try {
       this.tap.write(data);
     } catch {
-      this.counters.dropped++; // the kernel refused this frame; Ethernet drops, so do we
+      this.counters.refused++; // the kernel refused this frame; Ethernet drops, so do we
     }
   }
 

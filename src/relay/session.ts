@@ -254,7 +254,7 @@ export class Session {
       frames_out: c.framesOut,
       bytes_in: c.bytesIn,
       bytes_out: c.bytesOut,
-      dropped: c.refused,
+      dropped: c.refused, // (frames the TAP refused: the log has called them dropped from the start)
       spoofed: c.spoofed,
       limited_in: c.limitedIn,
       limited_out: c.limitedOut,
