@@ -5,8 +5,8 @@
  * the fuzz harness: fuzz/session_fuzz.c), which calls the session_* functions below on that
  * thread only, and hears back through the host's three callbacks.
  *
- *   socket -> ws_read (wsframe.c) -> guard_up (guard.c) -> write(TAP) (or coalesce.c's co_add)
- *   TAP -> read, up to TAP_BATCH frames (co_split) -> guard_down -> one sendmsg for the batch
+ *   socket -> ws_read (wsframe.c) -> guard_judge_up (guard.c) -> write(TAP) (or coalesce.c's co_add)
+ *   TAP -> read, up to TAP_BATCH frames (co_split) -> guard_judge_down -> one sendmsg for the batch
  *
  * Memory: a session is held by references (refs: its host's, Node's handle's, each queued
  * command's); session_unref frees it at 0, from any thread.

@@ -1,6 +1,6 @@
 /*
  * A session from its client (see session.h): bytes read from the socket are parsed (wsframe.c),
- * each message judged (guard_up) and written to the TAP, one frame a write or a stream's TCP
+ * each message judged (guard_judge_up) and written to the TAP, one frame a write or a stream's TCP
  * segments joined (coalesce.c). A stop (the first frame held for Node's verdict, a rest over the
  * upload limit, a close) keeps what is left for later; so does a partial frame.
  */
@@ -56,10 +56,10 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
         if (len >= GUARD_MIN_FRAME) up_tap_write(s, data, len);
         return WS_GO;
     }
-    bool was_bound = s->guard.bound;
-    enum Verdict v = guard_up(&s->guard, data, len, s->host->now);
+    unsigned told = guard_judge_up(&s->guard, data, len, s->host->now);
+    enum Verdict v = told & G_VERDICT;
     if (v == V_RUNT) goto runt;
-    if (!was_bound && s->guard.bound) {
+    if (told & G_BOUND) {
         /* Node decides on a duplicate MAC before this frame reaches the bridge. */
         s->holding = true;
         if (v == V_PASS && (s->held = malloc(len))) {
@@ -78,7 +78,7 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
         return WS_GO;
     }
     if (v == V_LIMITED) {
-        if (GET(s->guard.limited_in) == 1) s->host->event(s, E_LIMITED, 0, "up", NULL, 0);
+        if (told & G_FIRST_LIMITED) s->host->event(s, E_LIMITED, 0, "up", NULL, 0);
         start_rest(s);
         s->stopped = true;
         return WS_STOP;
