@@ -159,7 +159,7 @@ void session_timer(Session *s) {
 }
 
 /*
- * Hand-over (a restart, src/relay/handover.ts): the host lets go of a running session without
+ * Hand-over (a restart, src/handover/restart.ts): the host lets go of a running session without
  * closing anything. What the socket takes now is sent; what it does not stays owed (s->out),
  * the bytes not parsed yet stay in s->in (still masked), a fragmented message in the reader:
  * Node takes them (planeTake) for the next relay. A session closing, or holding its first frame
