@@ -230,7 +230,6 @@ uint64_t *session_counter(Session *s, enum Stat i) {
     case STAT_SPOOFED: return &s->guard.spoofed;
     case STAT_LIMITED_IN: return &s->guard.limited_in;
     case STAT_LIMITED_OUT: return &s->guard.limited_out;
-    case STAT_TEXTS: return &s->texts;
     case STAT_LAST_SEEN: return &s->last_seen;
     case STAT_LAST_FRAME: return &s->last_frame;
     case STAT_COUNT: break;

@@ -44,7 +44,6 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
     if (s->state != S_RUN) return WS_GO; /* closing: only its close frame matters */
     if (op == WS_TEXT) {
         /* v86 sends none, jor1k its pings: not frames. Told once, for the debug log. */
-        COUNT(s->texts, 1);
         if (!s->text_told) {
             s->text_told = true;
             s->host->event(s, E_TEXT, (int)len, NULL, NULL, 0);
