@@ -81,22 +81,6 @@ function stopOrphans(): void {
   for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    /* gone already */
-  }
-}
-
-function readIf(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 function unlock(): void {
   if (existsSync(LOCK) && readFileSync(LOCK, 'utf8').trim() === String(process.pid)) rmSync(LOCK, { force: true });
 }
@@ -199,8 +183,12 @@ export class Engine {
       if (ids.length > 0) this.docker(['rm', '-f', ...ids], { timeoutMs: 30_000 });
       const exited = new Promise((r) => d.once('exit', r));
       // SIGTERM to dockerd itself (unshare's child): unshare passes no signal on.
-      const dockerd = Number(readIf(`/proc/${d.pid}/task/${d.pid}/children`).trim().split(' ')[0]);
-      if (dockerd) signal(dockerd, 'SIGTERM');
+      try {
+        const dockerd = Number(readFileSync(`/proc/${d.pid}/task/${d.pid}/children`, 'utf8').split(' ')[0]);
+        if (dockerd > 1) process.kill(dockerd, 'SIGTERM'); // never 0: that would be our own process group
+      } catch {
+        /* gone already, and unshare with it */
+      }
       await Promise.race([exited, delay(30_000)]);
       if (d.exitCode === null && d.signalCode === null) {
         d.kill('SIGKILL'); // --kill-child: dockerd and its namespace with it

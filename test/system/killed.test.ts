@@ -44,7 +44,9 @@ async function start(file: string): Promise<{ runner: ChildProcess; pid: number;
   let out = '';
   runner.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   runner.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  const pid = await until(`${file} to start`, () => pids().find((p) => argv(p).includes(file) && !argv(p).includes('--reporter')), 60_000);
+  // Its process among the runner's children: the suite may be running the same file beside it.
+  const children = (): number[] => read(`/proc/${runner.pid}/task/${runner.pid}/children`).split(' ').filter(Boolean).map(Number);
+  const pid = await until(`${file} to start`, () => children().find((p) => argv(p).includes(file)), 60_000);
   const entry = (): string | undefined => readdirSync(DIR).find((f) => f.startsWith(`${pid}-`));
   await until(`${file} to list what it makes`, () => existsSync(DIR) && entry(), 60_000);
   const file0 = join(DIR, entry()!);
