@@ -1,10 +1,20 @@
 {
+  "target_defaults": {
+    "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-pthread"],
+    "ldflags": ["-pthread"]
+  },
   "targets": [
     {
       "target_name": "wsnic",
-      "sources": ["wsnic.c", "wsframe.c", "guard.c", "session.c", "plane.c", "coalesce.c"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2", "-pthread"],
-      "ldflags": ["-pthread"]
+      "sources": [
+        "addon.c", "napi_check.c", "tap.c", "link.c", "tapport.c", "mask.c", "notify.c", "fdpass.c",
+        "plane_napi.c", "resume.c", "plane.c", "session.c", "session_up.c", "session_down.c", "wsframe.c", "guard.c",
+        "coalesce.c"
+      ]
+    },
+    {
+      "target_name": "wsnic_test",
+      "sources": ["wsparse_test.c", "napi_check.c", "wsframe.c"]
     }
   ]
 }

@@ -35,8 +35,6 @@ int co_flush(Coalescer *c);
 /* A frame for the TAP fd: joined to the pending ones, or written (after them). Frames refused. */
 int co_add(Coalescer *c, int fd, const uint8_t *frame, size_t len);
 
-#endif
-
 /*
  * The other way: a frame read from a TAP that offers the kernel checksum and TCPv4 segmentation
  * offloads (TUNSETOFFLOAD), after its virtio-net header vh. A checksum left to us is completed in
@@ -51,3 +49,5 @@ typedef struct CoSink {
 } CoSink;
 int co_split(const uint8_t vh[VNET_HDR_LEN], uint8_t *frame, size_t len, const CoSink *out);
 #define CO_OFFLOADS (TUN_F_CSUM | TUN_F_TSO4) /* what a vnet TAP offers: see co_split */
+
+#endif

@@ -1,115 +1,54 @@
 /*
  * The data-plane threads: see plane.h. Each thread owns an epoll set, the sessions given to it
- * and two scratch buffers; Node talks to a thread through a command queue (woken by an
- * eventfd) and hears from it through one thread-safe function, event by event, never per frame.
- *
- * A session's memory is held by two references, the plane's (until its socket is closed) and
- * Node's handle's (until planeRelease or the handle's garbage collection), so Node can read its
- * counters while the plane runs it and after.
- *
- * N-API (the addon's exports, registered by wsnic.c):
- *   planeStart(threads, onEvent(id, type, code, text, mac, ip))   once a process
- *   planeAdd({ id, sock, tap, head, up, down, burst, dhcpServer, server }) -> handle
- *                 sock is dup'ed (Node then closes its own fd), the TAP fd is used as is: Node
- *                 closes it once the "ended" event says the plane let go of it
- *   planeAdmit(h), planeClose(h, code, reason), planePing(h), planeRelease(h)
- *   planeStats(h, Float64Array(12))   see counts() in src/relay/nativepath.ts
- *   planeDetach(h)   hand-over: the "detached" event follows (code 1; 0: not handed over), then
- *   planeTake(h) -> { sock, tap, unread, owed, frag, fragOpcode }   what the next relay needs
- *                 planeAdd takes them back (unread as head, owed, frag, fragOpcode, mac, counts)
+ * and the scratch buffers they share (its SessionHost); commands come through a queue woken by
+ * an eventfd. A session's memory is held by references (session.h): the plane's until its
+ * socket is closed (or it is handed over), Node's handle's, and each queued command's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <node_api.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "napi_check.h"
 #include "plane.h"
-
-enum CmdType { C_ADD, C_ADMIT, C_CLOSE, C_PING, C_DETACH };
 
 typedef struct Cmd {
     struct Cmd *next;
-    enum CmdType type;
+    enum PlaneCmd type;
     Session *s;
     int code;
     char reason[128];
 } Cmd;
 
-typedef struct {
-    uint32_t id;
-    enum EventType type;
-    int code;
-    bool has_mac, has_text;
-    uint8_t mac[6];
-    uint32_t ip;
-    char text[128];
-} Event;
+typedef struct Plane {
+    SessionHost host; /* first: a session's host is its plane */
+    pthread_t thread;
+    int wake;
+    pthread_mutex_t lock;
+    Cmd *head, *tail;
+    Session *timed; /* resting or lingering: see next_timeout */
+    Session *dead;  /* let go this wakeup: their reference goes after it */
+    int sessions;   /* how many it serves (atomic), to give a new one to the least busy */
+} Plane;
 
 static Plane *planes;
 static int nplanes;
-static napi_threadsafe_function events;
-static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool events_closed;
 
-/*
- * Node's environment is going (exit): the threads, which run to the end of the process, tell it
- * nothing from now on. Registered after the thread-safe function, so it runs before Node frees it.
- */
-static void events_cleanup(void *arg) {
-    (void)arg;
-    pthread_mutex_lock(&events_lock);
-    events_closed = true;
-    pthread_mutex_unlock(&events_lock);
-}
+static Plane *plane_of(Session *s) { return (Plane *)s->host; }
 
-static double clock_ms(clockid_t id) {
+double clock_ms(clockid_t id) {
     struct timespec t;
     clock_gettime(id, &t);
     return (double)t.tv_sec * 1000 + (double)t.tv_nsec / 1e6;
 }
 
-void session_unref(Session *s) {
-    if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-    /* (a finished session freed its buffers already; a handed-over one kept them for planeTake) */
-    free(s->in);
-    free(s->out);
-    ws_reader_free(&s->reader);
-    free(s->held);
-    free(s);
-}
-
-void plane_event(Session *s, enum EventType type, int code, const char *text, const uint8_t *mac, uint32_t ip) {
-    Event *e = calloc(1, sizeof *e);
-    if (!e) return;
-    e->id = s->id;
-    e->type = type;
-    e->code = code;
-    e->ip = ip;
-    if (mac) {
-        e->has_mac = true;
-        memcpy(e->mac, mac, 6);
-    }
-    if (text) {
-        e->has_text = true;
-        snprintf(e->text, sizeof e->text, "%s", text);
-    }
-    /* Once Node is tearing down (the cleanup hook), the function is gone: nothing is told. */
-    pthread_mutex_lock(&events_lock);
-    if (events_closed || napi_call_threadsafe_function(events, e, napi_tsfn_nonblocking) != napi_ok) free(e);
-    pthread_mutex_unlock(&events_lock);
-}
-
-void plane_timed(Session *s, bool on) {
-    Plane *p = s->plane;
+static void plane_timed(Session *s, bool on) {
+    Plane *p = plane_of(s);
     if (on == s->timed) return;
     if (on) {
         s->tprev = NULL;
@@ -126,10 +65,11 @@ void plane_timed(Session *s, bool on) {
 }
 
 /* The plane lets go of s once this wakeup's events are handled (a later one may name it). */
-void plane_done(Session *s) {
-    s->dnext = s->plane->dead;
-    s->plane->dead = s;
-    __atomic_sub_fetch(&s->plane->sessions, 1, __ATOMIC_RELAXED);
+static void plane_done(Session *s) {
+    Plane *p = plane_of(s);
+    s->dnext = p->dead;
+    p->dead = s;
+    __atomic_sub_fetch(&p->sessions, 1, __ATOMIC_RELAXED);
 }
 
 static void run_commands(Plane *p) {
@@ -170,10 +110,10 @@ static void *plane_main(void *arg) {
     Plane *p = arg;
     struct epoll_event evs[256];
     for (;;) {
-        int n = epoll_wait(p->ep, evs, 256, next_timeout(p));
+        int n = epoll_wait(p->host.ep, evs, 256, next_timeout(p));
         if (n < 0 && errno != EINTR) break;
-        p->now = clock_ms(CLOCK_MONOTONIC);
-        p->wall = clock_ms(CLOCK_REALTIME);
+        p->host.now = clock_ms(CLOCK_MONOTONIC);
+        p->host.wall = clock_ms(CLOCK_REALTIME);
         for (int i = 0; i < n; i++) {
             uint64_t u = evs[i].data.u64;
             if (u == 0) run_commands(p);
@@ -183,7 +123,7 @@ static void *plane_main(void *arg) {
         for (Session *s = p->timed, *next; s; s = next) {
             next = s->tnext;
             double d = s->state == S_CLOSING ? s->linger_until : s->rest_until;
-            if (d <= p->now) session_timer(s);
+            if (d <= p->host.now) session_timer(s);
         }
         while (p->dead) {
             Session *s = p->dead;
@@ -194,15 +134,15 @@ static void *plane_main(void *arg) {
     return NULL;
 }
 
-static void post(Session *s, enum CmdType type, int code, const char *reason) {
+void plane_post(Session *s, enum PlaneCmd type, int code, const char *reason) {
     Cmd *c = calloc(1, sizeof *c);
     if (!c) return;
     c->type = type;
     c->s = s;
     c->code = code;
     if (reason) snprintf(c->reason, sizeof c->reason, "%s", reason);
-    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
-    Plane *p = s->plane;
+    session_ref(s); /* the command's own, dropped once it ran */
+    Plane *p = plane_of(s);
     pthread_mutex_lock(&p->lock);
     if (p->tail) p->tail->next = c;
     else p->head = c;
@@ -213,74 +153,31 @@ static void post(Session *s, enum CmdType type, int code, const char *reason) {
     }
 }
 
-/* ---- N-API ---- */
-
-static const char *EVENT_NAMES[] = {"bound", "dhcp", "limited", "text", "ended", "closed", "detached"};
-
-static void call_js(napi_env env, napi_value fn, void *context, void *data) {
-    Event *e = data;
-    (void)context;
-    if (env && fn) {
-        napi_value argv[6], undef, self;
-        char buf[20];
-        napi_get_undefined(env, &undef);
-        napi_get_global(env, &self);
-        napi_create_uint32(env, e->id, &argv[0]);
-        napi_create_string_utf8(env, EVENT_NAMES[e->type], NAPI_AUTO_LENGTH, &argv[1]);
-        napi_create_int32(env, e->code, &argv[2]);
-        argv[3] = argv[4] = argv[5] = undef;
-        if (e->has_text) napi_create_string_utf8(env, e->text, NAPI_AUTO_LENGTH, &argv[3]);
-        if (e->has_mac) {
-            snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5]);
-            napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &argv[4]);
-        }
-        if (e->type == E_DHCP) {
-            snprintf(buf, sizeof buf, "%u.%u.%u.%u", e->ip >> 24, (e->ip >> 16) & 255, (e->ip >> 8) & 255, e->ip & 255);
-            napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &argv[5]);
-        }
-        napi_call_function(env, self, fn, 6, argv, NULL);
-    }
-    free(e);
-}
-
-static napi_value plane_start(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2], name;
-    int32_t threads;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (planes) return NULL; /* once a process */
-    if (argc < 2 || napi_get_value_int32(env, argv[0], &threads) != napi_ok || threads < 1 || threads > 64) {
-        napi_throw_range_error(env, NULL, "planeStart: threads must be 1 to 64");
-        return NULL;
-    }
-    CHECK(napi_create_string_utf8(env, "wsnic data plane", NAPI_AUTO_LENGTH, &name));
-    CHECK(napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &events));
-    CHECK(napi_unref_threadsafe_function(env, events)); /* the relay's own handles keep it alive */
-    CHECK(napi_add_env_cleanup_hook(env, events_cleanup, NULL));
+const char *plane_start(int threads, PlaneEventFn *event) {
     Plane *ps = calloc((size_t)threads, sizeof *ps);
-    if (!ps) {
-        napi_throw_error(env, NULL, "planeStart: out of memory");
-        return NULL;
-    }
+    if (!ps) return "out of memory";
     /* The threads take no signal: SIGTERM and the rest stay Node's. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     for (int i = 0; i < threads; i++) {
         Plane *p = &ps[i];
+        SessionHost *h = &p->host;
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
-        p->ep = epoll_create1(EPOLL_CLOEXEC);
+        h->ep = epoll_create1(EPOLL_CLOEXEC);
+        h->inbuf = malloc(IN_SCRATCH);
+        h->outbuf = malloc(OUT_SCRATCH);
+        h->co.buf = malloc(CO_MAX);
+        h->gsobuf = malloc(FRAME_MAX);
+        h->event = event;
+        h->timed = plane_timed;
+        h->done = plane_done;
         p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        p->inbuf = malloc(IN_SCRATCH);
-        p->outbuf = malloc(OUT_SCRATCH);
-        p->co.buf = malloc(CO_MAX);
-        p->gsobuf = malloc(FRAME_MAX);
         pthread_mutex_init(&p->lock, NULL);
-        if (p->ep < 0 || p->wake < 0 || !p->inbuf || !p->outbuf || !p->co.buf || !p->gsobuf || epoll_ctl(p->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0 ||
+        if (h->ep < 0 || p->wake < 0 || !h->inbuf || !h->outbuf || !h->co.buf || !h->gsobuf || epoll_ctl(h->ep, EPOLL_CTL_ADD, p->wake, &ev) < 0 ||
             pthread_create(&p->thread, NULL, plane_main, p) != 0) {
             pthread_sigmask(SIG_SETMASK, &old, NULL);
-            napi_throw_error(env, NULL, "planeStart: cannot start a data-plane thread");
-            return NULL; /* (what was made stays: a relay that cannot start exits) */
+            return "cannot start a data-plane thread";
         }
         pthread_setname_np(p->thread, "wsnic-plane");
     }
@@ -290,404 +187,13 @@ static napi_value plane_start(napi_env env, napi_callback_info info) {
     return NULL;
 }
 
-typedef struct {
-    Session *s;
-    bool released;
-} Handle;
+bool plane_started(void) { return planes != NULL; }
 
-static void handle_finalize(napi_env env, void *data, void *hint) {
-    Handle *h = data;
-    (void)env;
-    (void)hint;
-    if (!h->released) session_unref(h->s);
-    free(h);
-}
-
-static Handle *get_handle(napi_env env, napi_value v) {
-    void *data = NULL;
-    napi_valuetype t;
-    if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &data) != napi_ok || !data) {
-        napi_throw_type_error(env, NULL, "wsnic addon: not a data-plane session handle");
-        return NULL;
-    }
-    return data;
-}
-
-static bool get_num(napi_env env, napi_value obj, const char *key, double *out) {
-    napi_value v;
-    napi_valuetype t;
-    if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return false;
-    if (t == napi_undefined) return true;
-    return napi_get_value_double(env, v, out) == napi_ok;
-}
-
-static bool get_pair(napi_env env, napi_value obj, const char *key, double out[2]) {
-    napi_value v, x;
-    bool is;
-    if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_is_array(env, v, &is) != napi_ok) return false;
-    if (!is) return true;
-    for (uint32_t i = 0; i < 2; i++)
-        if (napi_get_element(env, v, i, &x) != napi_ok || napi_get_value_double(env, x, &out[i]) != napi_ok) return false;
-    return true;
-}
-
-/* What planeAdd takes back of a session a relay handed over (all absent for a new one). */
-typedef struct {
-    void *owed, *frag;
-    size_t owed_len, frag_len;
-    uint32_t frag_opcode;
-    bool has_mac, has_counts;
-    uint8_t mac[6];
-    double counts[12];
-} Resume;
-
-static bool get_buffer(napi_env env, napi_value obj, const char *key, void **data, size_t *len) {
-    napi_value v;
-    bool is = false;
-    *data = NULL;
-    *len = 0;
-    if (napi_get_named_property(env, obj, key, &v) != napi_ok) return false;
-    napi_is_buffer(env, v, &is);
-    return !is || napi_get_buffer_info(env, v, data, len) == napi_ok;
-}
-
-static bool get_resume(napi_env env, napi_value o, Resume *r) {
-    void *mac;
-    size_t mac_len;
-    double op = 0;
-    napi_value v;
-    bool is = false;
-    memset(r, 0, sizeof *r);
-    /* (a fragmented message may be open with no byte yet: an empty first fragment) */
-    const char *bad = !get_buffer(env, o, "owed", &r->owed, &r->owed_len)  ? "owed must be a Buffer"
-                      : !get_buffer(env, o, "frag", &r->frag, &r->frag_len) ? "frag must be a Buffer"
-                      : !get_buffer(env, o, "mac", &mac, &mac_len)          ? "mac must be a Buffer"
-                      : !get_num(env, o, "fragOpcode", &op)                  ? "fragOpcode must be a number"
-                      : mac && mac_len != 6                                  ? "mac is not 6 bytes"
-                      : r->frag_len > MAX_MESSAGE                            ? "frag is larger than a message"
-                      : op != 0 && op != WS_TEXT && op != WS_BINARY          ? "fragOpcode is not 0, 1 or 2"
-                      : r->frag_len && op == 0                               ? "frag without fragOpcode"
-                      : r->owed_len > 4 * HIGH_WATER                         ? "owed is more than a plane owes"
-                                                                             : NULL;
-    if (bad) {
-        char msg[80];
-        snprintf(msg, sizeof msg, "planeAdd: %s", bad);
-        napi_throw_range_error(env, NULL, msg);
-        return false;
-    }
-    r->frag_opcode = (uint32_t)op;
-    if (mac) {
-        r->has_mac = true;
-        memcpy(r->mac, mac, 6);
-    }
-    if (napi_get_named_property(env, o, "counts", &v) == napi_ok) napi_is_typedarray(env, v, &is);
-    if (is) {
-        napi_typedarray_type type;
-        size_t length;
-        void *data;
-        if (napi_get_typedarray_info(env, v, &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array || length < 12) {
-            napi_throw_type_error(env, NULL, "planeAdd: counts must be a Float64Array(12)");
-            return false;
-        }
-        memcpy(r->counts, data, sizeof r->counts);
-        for (int i = 0; i < 12; i++)
-            if (!(r->counts[i] >= 0 && r->counts[i] <= 9007199254740992.0)) { /* (NaN fails too) */
-                napi_throw_range_error(env, NULL, "planeAdd: counts must be 0 to 2^53");
-                return false;
-            }
-        r->has_counts = true;
-    }
-    return true;
-}
-
-/* A handed-over session's state, into a new one (frag: its reassembly buffer, allocated). */
-static void resume(Session *s, const Resume *r, uint8_t *frag) {
-    if (r->owed_len) {
-        memcpy(s->out, r->owed, r->owed_len);
-        s->out_len = s->out_cap = r->owed_len;
-    }
-    if (r->frag_len) {
-        memcpy(frag, r->frag, r->frag_len);
-        s->reader.frag = frag;
-        s->reader.frag_len = r->frag_len;
-    }
-    s->reader.frag_opcode = (uint8_t)r->frag_opcode; /* (the reader allocates its buffer if none) */
-    if (r->has_mac) { /* bound and admitted by the relay before */
-        s->guard.bound = true;
-        memcpy(s->guard.mac, r->mac, 6);
-    }
-    if (r->has_counts) {
-        const double *c = r->counts;
-        s->frames_in = (uint64_t)c[0], s->bytes_in = (uint64_t)c[1], s->frames_out = (uint64_t)c[2], s->bytes_out = (uint64_t)c[3];
-        s->refused = (uint64_t)c[4], s->stalls = (uint64_t)c[5], s->guard.spoofed = (uint64_t)c[6];
-        s->guard.limited_in = (uint64_t)c[7], s->guard.limited_out = (uint64_t)c[8], s->texts = (uint64_t)c[9];
-        s->text_told = c[9] > 0;
-        s->last_seen = (uint64_t)c[10], s->last_frame = (uint64_t)c[11];
-    }
-}
-
-static napi_value plane_add(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value o, head, result, v;
-    double id = 0, sock = -1, tap = -1, burst = 1, dhcp = 0, up[2] = {0, 0}, down[2] = {0, 0};
-    bool server = true, has_head = false;
-    void *head_data = NULL;
-    size_t head_len = 0;
-    CHECK(napi_get_cb_info(env, info, &argc, &o, NULL, NULL));
-    if (!planes) {
-        napi_throw_error(env, NULL, "planeAdd: planeStart first");
-        return NULL;
-    }
-    if (argc < 1 || !get_num(env, o, "id", &id) || !get_num(env, o, "sock", &sock) || !get_num(env, o, "tap", &tap) ||
-        !get_num(env, o, "burst", &burst) || !get_num(env, o, "dhcpServer", &dhcp) || !get_pair(env, o, "up", up) ||
-        !get_pair(env, o, "down", down) || sock < 0 || tap < 0) {
-        napi_throw_type_error(env, NULL, "planeAdd: bad options");
-        return NULL;
-    }
-    if (napi_get_named_property(env, o, "server", &v) == napi_ok) {
-        napi_valuetype t;
-        napi_typeof(env, v, &t);
-        if (t == napi_boolean) napi_get_value_bool(env, v, &server);
-    }
-    if (napi_get_named_property(env, o, "head", &head) == napi_ok) napi_is_buffer(env, head, &has_head);
-    if (has_head) CHECK(napi_get_buffer_info(env, head, &head_data, &head_len));
-    /* A session handed over by a relay before a restart (the rest of planeAdd's options). */
-    Resume r;
-    if (!get_resume(env, o, &r)) return NULL;
-    if (head_len > 2 * IN_SCRATCH) { /* (Node holds 64 KiB of a paused socket; a stop at most a read) */
-        napi_throw_range_error(env, NULL, "planeAdd: more bytes read already than a plane takes at once");
-        return NULL;
-    }
-
-    int fd = fcntl((int)sock, F_DUPFD_CLOEXEC, 3);
-    if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-        int err = errno;
-        if (fd >= 0) close(fd);
-        char msg[96];
-        snprintf(msg, sizeof msg, "planeAdd: cannot take the client's socket: %s", strerror(err));
-        napi_throw_error(env, NULL, msg);
-        return NULL;
-    }
-    Session *s = calloc(1, sizeof *s);
-    Handle *h = calloc(1, sizeof *h);
-    if (!s || !h || (head_len && !(s->in = malloc(head_len))) || (r.owed_len && !(s->out = malloc(r.owed_len))) ||
-        (r.frag_len && !(s->reader.frag = malloc(MAX_MESSAGE)))) {
-        close(fd);
-        if (s) {
-            free(s->in);
-            free(s->out);
-            free(s->reader.frag);
-        }
-        free(s);
-        free(h);
-        napi_throw_error(env, NULL, "planeAdd: out of memory");
-        return NULL;
-    }
-    if (head_len) memcpy(s->in, head_data, head_len);
-    s->in_len = s->in_cap = head_len;
-    s->in_pending = head_len > 0;
-    s->id = (uint32_t)id;
-    s->sock = fd;
-    s->tap = (int)tap;
-    s->masked = server;
-    s->refs = 2;
-    s->last_seen = s->last_frame = (uint64_t)clock_ms(CLOCK_REALTIME); /* (resume() may set them) */
-    guard_init(&s->guard, up, down, burst, (uint32_t)dhcp, clock_ms(CLOCK_MONOTONIC));
-    uint8_t *frag = s->reader.frag;
-    ws_reader_init(&s->reader, MAX_MESSAGE, server);
-    resume(s, &r, frag);
-    /* The least busy plane. */
+void plane_add(Session *s) {
     Plane *best = &planes[0];
     for (int i = 1; i < nplanes; i++)
         if (__atomic_load_n(&planes[i].sessions, __ATOMIC_RELAXED) < __atomic_load_n(&best->sessions, __ATOMIC_RELAXED)) best = &planes[i];
-    s->plane = best;
+    s->host = &best->host;
     __atomic_add_fetch(&best->sessions, 1, __ATOMIC_RELAXED);
-    h->s = s;
-    CHECK(napi_create_external(env, h, handle_finalize, NULL, &result));
-    post(s, C_ADD, 0, NULL);
-    return result;
-}
-
-/* The handle of argv[0], if Node still holds its session. */
-static Session *live(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
-    if (napi_get_cb_info(env, info, argc, argv, NULL, NULL) != napi_ok || *argc < 1) {
-        napi_throw_type_error(env, NULL, "wsnic addon: a session handle is needed");
-        return NULL;
-    }
-    Handle *h = get_handle(env, argv[0]);
-    return h && !h->released ? h->s : NULL;
-}
-
-/* A command that takes nothing but the session: planeAdmit, planePing, planeDetach. */
-static napi_value post_plain(napi_env env, napi_callback_info info, enum CmdType type) {
-    size_t argc = 1;
-    napi_value argv[1];
-    Session *s = live(env, info, &argc, argv);
-    if (s) post(s, type, 0, NULL);
-    return NULL;
-}
-
-static napi_value plane_admit(napi_env env, napi_callback_info info) { return post_plain(env, info, C_ADMIT); }
-static napi_value plane_ping(napi_env env, napi_callback_info info) { return post_plain(env, info, C_PING); }
-static napi_value plane_detach(napi_env env, napi_callback_info info) { return post_plain(env, info, C_DETACH); }
-
-static napi_value plane_close(napi_env env, napi_callback_info info) {
-    size_t argc = 3;
-    napi_value argv[3];
-    int32_t code = 1000;
-    char reason[128] = "";
-    size_t len;
-    Session *s = live(env, info, &argc, argv);
-    if (!s) return NULL;
-    if (argc > 1) napi_get_value_int32(env, argv[1], &code);
-    if (argc > 2) napi_get_value_string_utf8(env, argv[2], reason, sizeof reason, &len);
-    post(s, C_CLOSE, code, reason);
-    return NULL;
-}
-
-static napi_value buffer_of(napi_env env, const uint8_t *data, size_t len) {
-    napi_value v;
-    if (napi_create_buffer_copy(env, len, len ? data : (const uint8_t *)"", NULL, &v) != napi_ok) return NULL;
-    return v;
-}
-
-/*
- * After the "detached" event (the plane let go: its thread touches the session no more, and the
- * event's passage through the thread-safe function's lock orders its writes before this read).
- */
-static napi_value plane_take(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1], o, v;
-    Session *s = live(env, info, &argc, argv);
-    if (!s) return NULL;
-    if (!s->detached) {
-        napi_throw_error(env, NULL, "planeTake: the session was not handed over");
-        return NULL;
-    }
-    CHECK(napi_create_object(env, &o));
-    napi_create_int32(env, s->sock, &v);
-    napi_set_named_property(env, o, "sock", v);
-    napi_create_int32(env, s->tap, &v);
-    napi_set_named_property(env, o, "tap", v);
-    napi_set_named_property(env, o, "unread", buffer_of(env, s->in, s->in_len));
-    napi_set_named_property(env, o, "owed", buffer_of(env, s->out + s->out_off, s->out_len - s->out_off));
-    napi_set_named_property(env, o, "frag", buffer_of(env, s->reader.frag, s->reader.frag_len));
-    napi_create_uint32(env, s->reader.frag_opcode, &v);
-    napi_set_named_property(env, o, "fragOpcode", v);
-    return o;
-}
-
-static napi_value plane_release(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    Handle *h = argc ? get_handle(env, argv[0]) : NULL;
-    if (h && !h->released) {
-        h->released = true;
-        session_unref(h->s);
-    }
-    return NULL;
-}
-
-static napi_value plane_stats(napi_env env, napi_callback_info info) {
-    size_t argc = 2;
-    napi_value argv[2];
-    napi_typedarray_type type;
-    size_t length;
-    void *data;
-    Session *s = live(env, info, &argc, argv);
-    if (!s) return NULL;
-    if (argc < 2 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok ||
-        type != napi_float64_array || length < 12) {
-        napi_throw_type_error(env, NULL, "planeStats: a Float64Array(12) is needed");
-        return NULL;
-    }
-    double *out = data;
-    out[0] = (double)GET(s->frames_in);
-    out[1] = (double)GET(s->bytes_in);
-    out[2] = (double)GET(s->frames_out);
-    out[3] = (double)GET(s->bytes_out);
-    out[4] = (double)GET(s->refused);
-    out[5] = (double)GET(s->stalls);
-    out[6] = (double)GET(s->guard.spoofed);
-    out[7] = (double)GET(s->guard.limited_in);
-    out[8] = (double)GET(s->guard.limited_out);
-    out[9] = (double)GET(s->texts);
-    out[10] = (double)GET(s->last_seen);
-    out[11] = (double)GET(s->last_frame);
-    return NULL;
-}
-
-/* ---- wsParse: the codec alone, for its unit tests (test/unit/codec.test.ts) ---- */
-
-typedef struct {
-    napi_env env;
-    napi_value list;
-    uint32_t n;
-} ParseCtx;
-
-static int parsed(void *ctx, int op, uint8_t *data, size_t len) {
-    ParseCtx *p = ctx;
-    napi_value o, v;
-    napi_create_object(p->env, &o);
-    napi_create_int32(p->env, op, &v);
-    napi_set_named_property(p->env, o, "opcode", v);
-    napi_create_buffer_copy(p->env, len, data, NULL, &v);
-    napi_set_named_property(p->env, o, "data", v);
-    napi_set_element(p->env, p->list, p->n++, o);
-    return WS_GO;
-}
-
-/* wsParse(bytes, server) -> { frames: [{ opcode, data }], used, error?: { code, reason } } */
-static napi_value ws_parse(napi_env env, napi_callback_info info) {
-    size_t argc = 2, len;
-    napi_value argv[2], result, v;
-    void *data;
-    bool server = true;
-    CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-    if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
-        napi_throw_type_error(env, NULL, "wsParse: a Buffer is needed");
-        return NULL;
-    }
-    if (argc > 1) napi_get_value_bool(env, argv[1], &server);
-    uint8_t *copy = malloc(len ? len : 1);
-    if (!copy) return NULL;
-    if (len) memcpy(copy, data, len);
-    ParseCtx p = {env, NULL, 0};
-    WsReader r;
-    ws_reader_init(&r, MAX_MESSAGE, server);
-    CHECK(napi_create_array(env, &p.list));
-    ssize_t used = ws_read(&r, copy, len, &(WsHandlers){parsed, parsed}, &p);
-    CHECK(napi_create_object(env, &result));
-    CHECK(napi_set_named_property(env, result, "frames", p.list));
-    napi_create_int64(env, used, &v);
-    napi_set_named_property(env, result, "used", v);
-    if (used < 0) {
-        napi_value e;
-        napi_create_object(env, &e);
-        napi_create_int32(env, r.error_code, &v);
-        napi_set_named_property(env, e, "code", v);
-        napi_create_string_utf8(env, r.error, NAPI_AUTO_LENGTH, &v);
-        napi_set_named_property(env, e, "reason", v);
-        napi_set_named_property(env, result, "error", e);
-    }
-    ws_reader_free(&r);
-    free(copy);
-    return result;
-}
-
-napi_status plane_register(napi_env env, napi_value exports) {
-    napi_property_descriptor fns[] = {
-        {"planeStart", NULL, plane_start, NULL, NULL, NULL, napi_default, NULL},
-        {"planeAdd", NULL, plane_add, NULL, NULL, NULL, napi_default, NULL},
-        {"planeAdmit", NULL, plane_admit, NULL, NULL, NULL, napi_default, NULL},
-        {"planeClose", NULL, plane_close, NULL, NULL, NULL, napi_default, NULL},
-        {"planePing", NULL, plane_ping, NULL, NULL, NULL, napi_default, NULL},
-        {"planeRelease", NULL, plane_release, NULL, NULL, NULL, napi_default, NULL},
-        {"planeStats", NULL, plane_stats, NULL, NULL, NULL, napi_default, NULL},
-        {"planeDetach", NULL, plane_detach, NULL, NULL, NULL, napi_default, NULL},
-        {"planeTake", NULL, plane_take, NULL, NULL, NULL, napi_default, NULL},
-        {"wsParse", NULL, ws_parse, NULL, NULL, NULL, napi_default, NULL},
-    };
-    return napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
+    plane_post(s, C_ADD, 0, NULL);
 }

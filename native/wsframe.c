@@ -3,6 +3,7 @@
  * gives for the same input (1002 protocol error, 1007 bad UTF-8, 1009 too large), so both data
  * paths answer a client alike.
  */
+#include "abi.h"
 #include "wsframe.h"
 
 #include <stdlib.h>
@@ -120,9 +121,9 @@ size_t ws_header(uint8_t *out, int opcode, size_t len, const uint8_t *mask) {
 /* The checks of a close frame's payload: none, or a valid code and a UTF-8 reason. */
 static ssize_t check_close(WsReader *r, const uint8_t *p, size_t len) {
     if (len == 0) return 0;
-    if (len == 1) return fail(r, 1002, "invalid payload length 1");
-    if (!ws_close_code_valid((unsigned)p[0] << 8 | p[1])) return fail(r, 1002, "invalid status code");
-    if (!ws_utf8_valid(p + 2, len - 2)) return fail(r, 1007, "invalid UTF-8 sequence");
+    if (len == 1) return fail(r, CLOSE_PROTOCOL, "invalid payload length 1");
+    if (!ws_close_code_valid((unsigned)p[0] << 8 | p[1])) return fail(r, CLOSE_PROTOCOL, "invalid status code");
+    if (!ws_utf8_valid(p + 2, len - 2)) return fail(r, CLOSE_INVALID, "invalid UTF-8 sequence");
     return 0;
 }
 
@@ -136,19 +137,19 @@ ssize_t ws_read(WsReader *r, uint8_t *buf, size_t len, const WsHandlers *h, void
         bool control = op & 0x08;
         uint64_t plen = p[1] & 0x7f;
 
-        if (p[0] & 0x70) return fail(r, 1002, "RSV bits must be clear");
+        if (p[0] & 0x70) return fail(r, CLOSE_PROTOCOL, "RSV bits must be clear");
         if (control) {
-            if (op > WS_PONG) return fail(r, 1002, "invalid opcode");
-            if (!fin) return fail(r, 1002, "FIN must be set");
-            if (plen > 125) return fail(r, 1002, "invalid payload length");
+            if (op > WS_PONG) return fail(r, CLOSE_PROTOCOL, "invalid opcode");
+            if (!fin) return fail(r, CLOSE_PROTOCOL, "FIN must be set");
+            if (plen > 125) return fail(r, CLOSE_PROTOCOL, "invalid payload length");
         } else if (op == WS_CONT) {
-            if (!r->frag_opcode) return fail(r, 1002, "invalid opcode 0");
+            if (!r->frag_opcode) return fail(r, CLOSE_PROTOCOL, "invalid opcode 0");
         } else if (op == WS_TEXT || op == WS_BINARY) {
-            if (r->frag_opcode) return fail(r, 1002, "invalid opcode");
+            if (r->frag_opcode) return fail(r, CLOSE_PROTOCOL, "invalid opcode");
         } else {
-            return fail(r, 1002, "invalid opcode");
+            return fail(r, CLOSE_PROTOCOL, "invalid opcode");
         }
-        if (masked != r->expect_masked) return fail(r, 1002, masked ? "MASK must be clear" : "MASK must be set");
+        if (masked != r->expect_masked) return fail(r, CLOSE_PROTOCOL, masked ? "MASK must be clear" : "MASK must be set");
 
         if (plen == 126) {
             if (avail < 4) break;
@@ -162,7 +163,7 @@ ssize_t ws_read(WsReader *r, uint8_t *buf, size_t len, const WsHandlers *h, void
         }
         /* (r->frag_len is 0 outside a fragmented message; plen is compared first so no sum wraps) */
         if (!control && (plen > r->max_message || r->frag_len + plen > r->max_message))
-            return fail(r, 1009, "Max payload size exceeded");
+            return fail(r, CLOSE_TOO_BIG, "Max payload size exceeded");
 
         const uint8_t *key = NULL;
         if (masked) {
@@ -180,18 +181,18 @@ ssize_t ws_read(WsReader *r, uint8_t *buf, size_t len, const WsHandlers *h, void
             if (op == WS_CLOSE && check_close(r, payload, (size_t)plen) < 0) return -1;
             rc = h->control(ctx, op, payload, (size_t)plen);
         } else if (fin && !r->frag_opcode) {
-            if (op == WS_TEXT && !ws_utf8_valid(payload, (size_t)plen)) return fail(r, 1007, "invalid UTF-8 sequence");
+            if (op == WS_TEXT && !ws_utf8_valid(payload, (size_t)plen)) return fail(r, CLOSE_INVALID, "invalid UTF-8 sequence");
             rc = h->message(ctx, op, payload, (size_t)plen);
         } else {
             /* A fragment: joined in the reader's buffer, which exists only while one is open. */
-            if (!r->frag && !(r->frag = malloc(r->max_message ? r->max_message : 1))) return fail(r, 1011, "out of memory");
+            if (!r->frag && !(r->frag = malloc(r->max_message ? r->max_message : 1))) return fail(r, CLOSE_INTERNAL, "out of memory");
             if (op != WS_CONT) r->frag_opcode = (uint8_t)op;
             memcpy(r->frag + r->frag_len, payload, (size_t)plen);
             r->frag_len += (size_t)plen;
             if (!fin) continue;
             int mop = r->frag_opcode;
             size_t mlen = r->frag_len;
-            if (mop == WS_TEXT && !ws_utf8_valid(r->frag, mlen)) return fail(r, 1007, "invalid UTF-8 sequence");
+            if (mop == WS_TEXT && !ws_utf8_valid(r->frag, mlen)) return fail(r, CLOSE_INVALID, "invalid UTF-8 sequence");
             rc = h->message(ctx, mop, r->frag, mlen);
             ws_reader_free(r);
         }

@@ -11,7 +11,8 @@
 #   WSNIC_APT_SUITE      the suite (default stable); the component is main
 # --throwaway-key signs with a key made for tests instead, kept beside the repository (DIR.gnupg,
 # never inside what is served) so that later runs on the same DIR sign with the same key.
-# Made (DIR/): pool/main/w/wsnic/*.deb, dists/SUITE/main/binary-amd64/Packages(.gz),
+# Made (DIR/): pool/main/w/wsnic/*.deb, dists/SUITE/main/binary-ARCH/Packages(.gz) for each
+# architecture the pool holds a .deb of (the package is Architecture: any, built per machine),
 # dists/SUITE/{Release,InRelease,Release.gpg}, wsnic-archive-keyring.asc (the public key) and
 # wsnic.sources (deb822, the key inline in Signed-By: one download gives a user everything).
 # Progress goes to stderr; the last line of stdout is the repository's directory.
@@ -71,12 +72,12 @@ if [ $# -eq 0 ]; then
 fi
 
 pool="pool/main/w/wsnic"
-mkdir -p "$dir/$pool" "$dir/dists/$suite/main/binary-amd64"
+mkdir -p "$dir/$pool"
 for deb in "$@"; do
 	[ "$(dpkg-deb -f "$deb" Package)" = wsnic ] || die "$deb: not a wsnic package"
 	arch=$(dpkg-deb -f "$deb" Architecture)
-	[ "$arch" = amd64 ] || die "$deb: architecture $arch (this repository has amd64 only)"
-	name="wsnic_$(dpkg-deb -f "$deb" Version)_amd64.deb"
+	case "$arch" in all | *[!a-z0-9-]* | "") die "$deb: architecture '$arch' (wsnic's packages are built for one: amd64, arm64, ...)" ;; esac
+	name="wsnic_$(dpkg-deb -f "$deb" Version)_$arch.deb"
 	if [ -f "$dir/$pool/$name" ]; then
 		# A published version never changes: clients that fetched its index would get a hash
 		# mismatch. Build a higher version instead (or delete the file if it was never served).
@@ -88,19 +89,24 @@ for deb in "$@"; do
 	fi
 done
 
-# The indices, each written under another name and renamed into place.
+# The indices, one per architecture in the pool, each written under another name and renamed
+# into place.
 cd "$dir"
-bin="dists/$suite/main/binary-amd64"
-apt-ftparchive packages pool > "$bin/Packages.tmp"
-gzip -9nc "$bin/Packages.tmp" > "$bin/Packages.gz.tmp"
-mv "$bin/Packages.gz.tmp" "$bin/Packages.gz"
-mv "$bin/Packages.tmp" "$bin/Packages"
+archs=$(ls "$pool" | sed -n 's/^wsnic_[^_]*_\([a-z0-9-]*\)\.deb$/\1/p' | sort -u | tr '\n' ' ' | sed 's/ $//')
+for arch in $archs; do
+	bin="dists/$suite/main/binary-$arch"
+	mkdir -p "$bin"
+	apt-ftparchive --arch "$arch" packages pool > "$bin/Packages.tmp"
+	gzip -9nc "$bin/Packages.tmp" > "$bin/Packages.gz.tmp"
+	mv "$bin/Packages.gz.tmp" "$bin/Packages.gz"
+	mv "$bin/Packages.tmp" "$bin/Packages"
+done
 # The old Release goes first: apt-ftparchive would list it (and its signatures) as an index.
 rm -f "dists/$suite/InRelease" "dists/$suite/Release.gpg" "dists/$suite/Release"
 apt-ftparchive \
 	-o APT::FTPArchive::Release::Origin=wsnic -o APT::FTPArchive::Release::Label=wsnic \
 	-o "APT::FTPArchive::Release::Suite=$suite" -o "APT::FTPArchive::Release::Codename=$suite" \
-	-o APT::FTPArchive::Release::Architectures=amd64 -o APT::FTPArchive::Release::Components=main \
+	-o "APT::FTPArchive::Release::Architectures=$archs" -o APT::FTPArchive::Release::Components=main \
 	-o 'APT::FTPArchive::Release::Description=wsnic, a WebSocket-to-Ethernet relay' \
 	release "dists/$suite" > "dists/$suite/.Release.tmp"
 mv "dists/$suite/.Release.tmp" "dists/$suite/Release"
@@ -117,7 +123,7 @@ grep -q 'BEGIN PGP PUBLIC KEY BLOCK' wsnic-archive-keyring.asc || die "gpg expor
 	echo "URIs: $url"
 	echo "Suites: $suite"
 	echo "Components: main"
-	echo "Architectures: amd64"
+	echo "Architectures: $archs"
 	echo "Signed-By:"
 	sed -e 's/^$/./' -e 's/^/ /' wsnic-archive-keyring.asc
 } > wsnic.sources.tmp

@@ -1,6 +1,7 @@
 #!/bin/sh
-# npm run deb: builds wsnic_<version>_amd64.deb with dpkg-buildpackage and a minimal debhelper
-# debian/ (packaging/debian), and prints its path as the last line.
+# npm run deb: builds wsnic_<version>_<arch>.deb with dpkg-buildpackage and a minimal debhelper
+# debian/ (packaging/debian), and prints its path as the last line. The package is
+# Architecture: any, built for this machine's architecture: node-gyp compiles the addon here.
 # The tree is staged under a temporary directory: the built JS and addon, and production
 # node_modules only (no dev dependencies), in app/ for debian/rules to install.
 # Environment (for tests that need a newer package than the tree's):
@@ -28,6 +29,13 @@ src="$stage/wsnic-$version"
 for tool in dpkg-buildpackage dh fakeroot; do
 	command -v "$tool" >/dev/null || { echo "build-deb: $tool missing: apt-get install debhelper fakeroot dpkg-dev" >&2; exit 1; }
 done
+# No cross-building: the addon node-gyp compiles is this machine's, whatever dpkg is told.
+arch=$(dpkg-architecture -qDEB_HOST_ARCH)
+build_arch=$(dpkg-architecture -qDEB_BUILD_ARCH)
+if [ "$arch" != "$build_arch" ]; then
+	echo "build-deb: DEB_HOST_ARCH $arch is not this machine's ($build_arch): no cross-building, the addon is compiled here" >&2
+	exit 2
+fi
 # The JS and the addon are built into the staging directory, never into the tree's dist/ and
 # native/build: tests run those meanwhile (node-gyp rebuild removes native/build for seconds),
 # and two builds (test files run in parallel) must not write over each other.
@@ -42,7 +50,7 @@ cp -r "$root/packaging/debian" "$src/debian"
 cp -r "$root/packaging" "$root/systemd" "$root/nftables" "$root/dnsmasq.d" "$root/README.md" "$src/"
 cp "$root/package.json" "$root/package-lock.json" "$src/app/"
 find "$src/app/dist" -name '*.map' -delete
-rm -f "$src/app/dist/cli/gen.js" # a developer tool
+rm -f "$src/app/dist/docs/gen.js" # a developer tool
 (cd "$src/app" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error >&2 && rm -f package-lock.json)
 # The version `wsnic --version` prints and the man page shows.
 sed -i "1s/\"wsnic [^\"]*\"/\"wsnic $version\"/" "$src/packaging/wsnic.1"
@@ -68,10 +76,12 @@ node "$root/packaging/copyright.js" "$src/app/node_modules" > "$src/debian/copyr
 # Nothing under /usr/lib/wsnic runs as a script (/usr/bin/wsnic calls node): drop #! lines,
 # which lintian would want executable (and dh_fixperms makes them not).
 grep -rlI '^#!' "$src/app" | xargs -r sed -i '1{/^#!/d}'
+# Directories the pruning above emptied (dist/docs without gen.js; lintian notes each).
+find "$src/app" -mindepth 1 -type d -empty -delete
 rm -rf "$src/packaging/out"
 
 (cd "$src" && dpkg-buildpackage -b -us -uc -rfakeroot >&2)
 mkdir -p "$out"
-deb="$out/wsnic_${version}_amd64.deb"
-mv "$stage/wsnic_${version}_amd64.deb" "$deb"
+deb="$out/wsnic_${version}_${arch}.deb"
+mv "$stage/wsnic_${version}_${arch}.deb" "$deb"
 echo "$deb"

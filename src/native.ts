@@ -1,4 +1,4 @@
-/** The N-API addon (native/wsnic.c), typed. */
+/** The N-API addon (native/addon.c and the files it registers), typed. */
 import { join } from 'node:path';
 
 export interface TapPortHandle {
@@ -26,7 +26,7 @@ export interface TapCreateOptions {
   vnetHdr?: boolean | undefined;
 }
 
-/** A session of the native data path (native/plane.c). */
+/** A session of the native data path (native/plane_napi.c). */
 export type PlaneHandle = { readonly __plane: unique symbol };
 
 export interface PlaneSession {
@@ -68,10 +68,42 @@ export interface PlaneTaken {
   fragOpcode: number;
 }
 
-/** What the plane tells: bound (mac), dhcp (mac, ip), limited (text up|down), text (code: bytes), ended (code, text), closed. */
-export type PlaneEvent = (id: number, type: string, code: number, text: string | undefined, mac: string | undefined, ip: string | undefined) => void;
+/**
+ * What the plane tells, by the names native/abi.h gives them (test/unit/abi.test.ts checks that
+ * this list is the addon's): bound (mac), dhcp (mac, ip), limited (text up|down), text (code:
+ * bytes), ended (code, text), closed, detached (code 1: handed over).
+ */
+export const PLANE_EVENTS = ['bound', 'dhcp', 'limited', 'text', 'ended', 'closed', 'detached'] as const;
+export type PlaneEventType = (typeof PLANE_EVENTS)[number];
+export type PlaneEvent = (id: number, type: PlaneEventType, code: number, text: string | undefined, mac: string | undefined, ip: string | undefined) => void;
+
+/** What TypeScript and C share, defined once in native/abi.h and exported by the addon at load. */
+export interface Abi {
+  /** Largest message a client may send (65,535 MTU + 14-byte Ethernet header). */
+  readonly maxMessage: number;
+  /** Bytes owed to a slow client past which its TAP is not read, and below which it is again. */
+  readonly highWater: number;
+  readonly lowWater: number;
+  /** How long a client over its upload limit is not read (ms). */
+  readonly restMs: number;
+  /** How long a closing client has to finish the close handshake (ms). */
+  readonly lingerMs: number;
+  /** The most a plane may owe a client, so the most a hand-over carries of it (bytes). */
+  readonly owedMax: number;
+  /** The WebSocket close codes wsnic sends or tells (RFC 6455 7.4.1), by name. */
+  readonly close: {
+    readonly normal: number; readonly goingAway: number; readonly protocol: number; readonly noStatus: number;
+    readonly abnormal: number; readonly invalid: number; readonly policy: number; readonly tooBig: number;
+    readonly internal: number; readonly serviceRestart: number;
+  };
+  /** The stats layout: the counters' names in planeStats's (and planeAdd's counts') order. */
+  readonly stats: readonly string[];
+  /** The event types a plane tells onEvent, by name. */
+  readonly events: readonly string[];
+}
 
 export interface Addon {
+  abi: Abi;
   /**
    * A client's whole TAP: the device (exclusive: EBUSY if the name exists, IFF_TUN_EXCL), IPv6
    * off, MTU, bridge port (isolated), up. tapCreate on the thread pool, tapOpen on this thread.
@@ -98,8 +130,6 @@ export interface Addon {
   planeDetach(h: PlaneHandle): void;
   /** After "detached" with code 1: its fds (open) and state. */
   planeTake(h: PlaneHandle): PlaneTaken;
-  /** The native path's frame codec alone (for its tests): the whole frames of `bytes`, or the close it calls for. */
-  wsParse(bytes: Buffer, server: boolean): { frames: { opcode: number; data: Buffer }[]; used: number; error?: { code: number; reason: string } };
   /** One AF_UNIX datagram (sd_notify, the journal), with fds as SCM_RIGHTS. */
   sendDatagram(socketPath: string, payload: string | Buffer, fds?: number[]): boolean;
   /** sd_notify BARRIER=1: true once systemd has handled every message sent before, within timeoutMs. */
@@ -115,6 +145,11 @@ export interface Addon {
 }
 
 let addon: Addon | undefined;
+
+/** What TypeScript and C share (native/abi.h). */
+export function abi(): Abi {
+  return native().abi;
+}
 
 export function native(): Addon {
   // dist/native.js -> native/build/Release/wsnic.node

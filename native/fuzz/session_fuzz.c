@@ -1,9 +1,9 @@
 /*
- * libFuzzer harness for one native session (session.c) as its plane drives it: what a client
+ * libFuzzer harness for one native session (session*.c) as its plane drives it: what a client
  * sends arrives in arbitrary pieces on a real socket, frames come from the "TAP" (a datagram
  * socketpair: one write, one frame, as a TAP), and the input decides when the relay's side is
  * read, when Node admits the MAC, pings, closes or hands the session over, and when time passes
- * (rest over, linger over). It reaches what wsframe_fuzz.c does not: session.c's buffering of
+ * (rest over, linger over). It reaches what wsframe_fuzz.c does not: the session's buffering of
  * partial frames and of whole frames a stop kept (held, resting, closing), owed bytes and
  * backpressure, and the close handshake.
  *
@@ -31,17 +31,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../plane.h"
+#include "../session.h"
 
 #define STREAM_MAX (256 * 1024)
 #define DHCP_SERVER 0xc0a85601u /* 192.168.86.1 */
 
-static Plane plane;
-
-/* What the plane would tell Node. */
+/* What the session's plane would tell Node (the host's callbacks below). */
 static bool ended_told, closed_told, done;
 
-void plane_event(Session *s, enum EventType type, int code, const char *text, const uint8_t *mac, uint32_t ip) {
+static void event(Session *s, enum EventType type, int code, const char *text, const uint8_t *mac, uint32_t ip) {
     (void)s, (void)code, (void)text, (void)mac, (void)ip;
     if (type == E_ENDED) {
         if (ended_told) abort(); /* told once */
@@ -52,12 +50,15 @@ void plane_event(Session *s, enum EventType type, int code, const char *text, co
         closed_told = true;
     }
 }
-void plane_timed(Session *s, bool on) { s->timed = on; }
-void plane_done(Session *s) {
+static void timed(Session *s, bool on) { s->timed = on; }
+static void done_with(Session *s) {
     (void)s;
     if (done) abort(); /* let go once */
     done = true;
 }
+
+/* The session's host, as a plane is (its buffers made on the first input). */
+static SessionHost plane = {.event = event, .timed = timed, .done = done_with};
 
 /* A list of frames (owned copies). */
 typedef struct {
@@ -378,7 +379,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     s = calloc(1, sizeof *s);
     s->sock = sp[0];
     s->tap = tp[0];
-    s->plane = &plane;
+    s->host = &plane;
     s->masked = !(flags & 2);
     const double up[2] = {20000, 40}, down_rate[2] = {40000, 60}, none[2] = {0, 0};
     guard_init(&s->guard, (flags & 1) ? up : none, (flags & 1) ? down_rate : none, 0.05, DHCP_SERVER, plane.now);
@@ -432,12 +433,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     close(s->tap);
     close(client);
     close(tap_peer);
-    /* what plane.c's session_unref frees (plane.c needs Node: not linked here) */
-    free(s->in);
-    free(s->out);
-    ws_reader_free(&s->reader);
-    free(s->held);
-    free(s);
+    s->refs = 1;
+    session_unref(s);
     ws_reader_free(&down_reader);
     free(down);
     down = NULL;

@@ -10,8 +10,8 @@ import type { ExtraOption, ParsedArgs } from '../config/flags';
 import { parseValue } from '../config/values';
 import type { Logger } from '../log';
 import { Tap } from '../net/tap';
-import { NativePath, startPlane } from '../relay/nativepath';
-import { MAX_FRAME, Pump } from '../relay/pump';
+import { NativePath, startPlane } from '../datapath/nativepath';
+import { MAX_FRAME, Pump } from '../datapath/pump';
 
 export const CONNECT_OPTIONS: ExtraOption[] = [
   { long: '--tap', meta: 'NAME', doc: 'connect: TAP name or pattern (default wsnic%d).' },

@@ -4,7 +4,7 @@
 // a mass disconnect finish sooner. Must be set before the pool's first use.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 // Before anything loads ws: its receiver and sender take the masking functions at load time.
-import '../relay/wsmask';
+import '../datapath/wsmask';
 import { ConfigError, loadConfig, type Loaded } from '../config/load';
 import { parseArgs, type ParsedArgs } from '../config/flags';
 import { help } from './help';

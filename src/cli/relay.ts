@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import { bridgeIsUp } from '../net/bridge';
 import { ToolError } from '../net/tool';
 import { resolveUplink } from '../net/setup';
-import { serve } from './serve';
+import { serve } from '../daemon/serve';
 
 export async function relayOnly(c: Config, log: Logger): Promise<number> {
   if (!bridgeIsUp(c.bridge)) {

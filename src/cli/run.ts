@@ -8,9 +8,9 @@ import type { Logger } from '../log';
 import { DnsmasqSupervisor } from '../net/dnsmasq-supervisor';
 import { setup, teardown } from '../net/setup';
 import { preflight } from '../net/preflight';
-import { readTls } from '../relay/http';
+import { readTls } from '../http/listeners';
 import { dnsmasqConfPath, leaseFile } from '../config/paths';
-import { serve, type Serving } from './serve';
+import { serve, type Serving } from '../daemon/serve';
 
 /** `notices`: the configuration's lines worth logging at start, once the preflight passed. */
 export async function runAll(c: Config, log: Logger, notices: string[] = []): Promise<number> {

@@ -1,6 +1,6 @@
 /**
  * `wsnic status [CLIENT] [--json]` and `wsnic disconnect CLIENT [--reason TEXT]`: requests on the
- * relay's control socket (relay/control.ts), printed like `wg show` (or as the JSON lines the
+ * relay's control socket (ops/control.ts), printed like `wg show` (or as the JSON lines the
  * relay sends). CLIENT is an id, a leased IP, a MAC or a TAP name.
  */
 import { createConnection } from 'node:net';

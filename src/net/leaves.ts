@@ -19,7 +19,7 @@ import { PORT_MTU } from './bridge';
 export const LEAF_GROUP = 4213;
 
 /** "wsbr0l": leaves are wsbr0l1, wsbr0l2, ... (room for the veths' "a"/"b" in 15 bytes). */
-const leafPrefix = (bridge: string): string => `${bridge.slice(0, 9)}l`;
+export const leafPrefix = (bridge: string): string => `${bridge.slice(0, 9)}l`;
 
 export function leafNames(bridge: string, n: number): { leaf: string; up: string; down: string } {
   const base = `${leafPrefix(bridge)}${n}`;

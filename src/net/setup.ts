@@ -1,6 +1,7 @@
 /**
- * `wsnic setup` / `wsnic teardown`: the bridge, the nftables ruleset and IPv4 forwarding, as
- * one idempotent step and its exact inverse. `wsnic run` and the systemd oneshot share it.
+ * `wsnic setup` / `wsnic teardown`: the bridge, the nftables ruleset, IPv4 forwarding and the
+ * systemd-networkd drop-in (networkd-conf.ts), as one idempotent step and its exact inverse.
+ * `wsnic run` and the systemd oneshot share it.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { findTool, hasTool, linkExists, ToolError } from './tool';
 import { existingLeaves, removeLeaf } from './leaves';
 import { applyRuleset, removeRuleset, renderRuleset } from './nftables';
 import { renderDnsmasqConf } from './dnsmasq-conf';
+import { removeNetworkdDropin, writeNetworkdDropin } from './networkd-conf';
 import { killStaleDnsmasq } from './dnsmasq-stale';
 import { dnsmasqConfPath, leaseFile } from '../config/paths';
 
@@ -55,6 +57,7 @@ export function setup(c: Config, log: Logger): { uplink: string | undefined } {
   const net = deriveNetwork(c);
   const uplink = resolveUplink(c);
   mkdirSync(c.runtime_dir, { recursive: true, mode: 0o755 });
+  writeNetworkdDropin({ bridge: c.bridge, tapPrefix: c.tap_prefix }, log); // before the bridge exists
   setupBridge(c.bridge, net.bridgeAddress, net.prefix, c.mtu);
 
   const state = readState(c);
@@ -90,6 +93,7 @@ export function teardown(c: Config, log: Logger): void {
   for (const leaf of existingLeaves(c.bridge)) removeLeaf(leaf); // left by a relay that crashed
   killStaleDnsmasq(dnsmasqConfPath(c), log); // and its dnsmasq child, if it was SIGKILLed
   teardownBridge(c.bridge);
+  removeNetworkdDropin();
   if (hasTool('nft')) removeRuleset(); // both tables, whether loaded or not
   if (state.ipForwardWas === '0') setIpForward(false);
   rmSync(statePath(c), { force: true });

@@ -6,12 +6,13 @@
 import type WebSocket from 'ws';
 import type { Logger } from '../log';
 import type { Tap } from '../net/tap';
-import type { GuardRules } from './guard';
-import { JsPath } from './jspath';
-import type { Carried } from './handover';
-import { NativePath, type Detached, type Resume } from './nativepath';
-import type { DataPath, PathCounts, PathEvents } from './path';
-import type { Limits } from './ratelimit';
+import { abi } from '../native';
+import type { GuardRules } from '../datapath/guard';
+import { JsPath } from '../datapath/jspath';
+import type { Carried } from '../handover/state';
+import { NativePath, type Detached, type Resume } from '../datapath/nativepath';
+import type { DataPath, PathCounts, PathEvents } from '../datapath/path';
+import type { Limits } from '../datapath/ratelimit';
 
 export interface ClientInfo {
   /** A number the relay gives each client, for `wsnic status` and `wsnic disconnect`. */
@@ -57,15 +58,8 @@ export interface ClientStatus {
   drops: { spoofed: number; limitedIn: number; limitedOut: number; refused: number; stalls: number };
 }
 
-/** WebSocket close codes wsnic sends. */
-export const CLOSE = {
-  goingAway: 1001,
-  invalid: 1007,
-  policy: 1008,
-  tooBig: 1009,
-  internal: 1011,
-  serviceRestart: 1012,
-} as const;
+/** WebSocket close codes wsnic sends, by name: the native path's too (native/abi.h). */
+export const CLOSE = abi().close;
 
 /** Close codes by name (RFC 6455 7.4.1); a client may send any of 3000-4999 too. */
 const CLOSE_NAMES: Record<number, string> = {

@@ -1,7 +1,7 @@
 /**
  * Socket activation without libsystemd: the listening sockets systemd passed us (fds 3..),
  * named by LISTEN_FDNAMES (`ws`, `wss`, `metrics`, and sessions handed over before a restart:
- * systemd/fdstore.ts). Only when LISTEN_PID is ours; the variables are removed so that children
+ * handover/fdstore.ts). Only when LISTEN_PID is ours; the variables are removed so that children
  * (dnsmasq) do not take them for theirs, and the fds made close-on-exec.
  */
 import { native } from '../native';

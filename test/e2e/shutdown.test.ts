@@ -2,7 +2,7 @@
  * Stopping the relay while clients are arriving: every client is told with a close frame (1001,
  * "server shutting down"), served or not. Those whose TAPs were still being made (four at a
  * time) used to be cut off with no close frame (1006). On a restart the same path tells them
- * 1012 (relay/server.ts's closingWith); that case is not tested: it needs a restart by systemd
+ * 1012 (relay/registry.ts's closingWith); that case is not tested: it needs a restart by systemd
  * at the moment clients arrive.
  */
 import t from 'tap';

@@ -4,7 +4,7 @@
  *   - native/fuzz/wsframe_fuzz.c: the frame codec fed as a session feeds it, the guard, the DHCP
  *     parsers, the TCP segment joiner and cutter; seeds: the live fuzzer's frame cases
  *     (test/fixtures/fuzz.js --seeds);
- *   - native/fuzz/session_fuzz.c: one whole session (session.c) on real sockets, its buffering,
+ *   - native/fuzz/session_fuzz.c: one whole session (session*.c) on real sockets, its buffering,
  *     holds, rests, backpressure, close handshake and hand-over, checked against the same bytes
  *     parsed in one piece; seeds: test/fixtures/session-seeds.js.
  * Every input that ever crashed one is kept (test/fixtures/codec-crashes/, session-crashes/) and
@@ -19,9 +19,10 @@ import { join } from 'node:path';
 const ROOT = join(__dirname, '..', '..');
 const CODEC_RUNS = Number(process.env.WSNIC_CODEC_FUZZ_RUNS ?? 1_000_000);
 const SESSION_RUNS = Number(process.env.WSNIC_SESSION_FUZZ_RUNS ?? 30_000);
-const HEADERS = ['native/wsframe.h', 'native/guard.h', 'native/coalesce.h'];
+const HEADERS = ['native/abi.h', 'native/wsframe.h', 'native/guard.h', 'native/coalesce.h'];
 const CODEC = ['native/fuzz/wsframe_fuzz.c', 'native/wsframe.c', 'native/guard.c', 'native/coalesce.c', ...HEADERS];
-const SESSION = ['native/fuzz/session_fuzz.c', 'native/session.c', 'native/wsframe.c', 'native/guard.c', 'native/coalesce.c', 'native/plane.h', ...HEADERS];
+const SESSION = ['native/fuzz/session_fuzz.c', 'native/session.c', 'native/session_up.c', 'native/session_down.c', 'native/wsframe.c', 'native/guard.c',
+  'native/coalesce.c', 'native/session.h', 'native/session_parts.h', ...HEADERS];
 
 t.setTimeout(Math.max(900_000, CODEC_RUNS / 2 + SESSION_RUNS * 20));
 
@@ -81,8 +82,8 @@ t.test('the codec harness survives the kept crashes and a million fuzzed inputs'
 
 t.test('the session harness survives the kept crashes and fuzzed sessions, every frame accounted for', async (t) => {
   await fuzz(t, {
-    // (plane.h without Node's headers: the harness stands in for plane.c)
-    bin: build('session_fuzz', SESSION, ['-DWSNIC_NO_NAPI']),
+    // (the harness is the session's host, as plane.c is: session.h needs no Node headers)
+    bin: build('session_fuzz', SESSION),
     crashes: join(ROOT, 'test', 'fixtures', 'session-crashes'),
     seeds: (dir) => execFileSync(process.execPath, [join(ROOT, 'test', 'fixtures', 'session-seeds.js'), dir]),
     runs: SESSION_RUNS,

@@ -10,10 +10,12 @@ import { Container, buildDeb, rootfsTarball, until } from './container';
 import { ROOT, Topology } from '../e2e/topology';
 
 const PROBE = join(ROOT, 'test', 'fixtures', 'probe.js');
+/** The package is Architecture: any, built for this machine's architecture. */
+const ARCH = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
 
 t.test('wsnic as a Debian package under a booted systemd', async (t) => {
   const deb = buildDeb();
-  t.match(deb, /wsnic_[\d.]+_amd64\.deb$/, 'npm run deb prints the .deb path last');
+  t.match(deb, new RegExp(`wsnic_[\\d.]+_${ARCH}\\.deb$`), 'npm run deb prints the .deb path last');
   const lint = execFileSync('lintian', [deb], { encoding: 'utf8' });
   t.same(lint.split('\n').filter((l) => /^[EW]: /.test(l)), [], 'lintian: no errors, no warnings');
 
@@ -97,6 +99,8 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
     if (sh('systemctl is-active systemd-networkd').stdout.trim() === 'active') {
       t.match(networkd?.MESSAGE ?? '', /link=wsbr0 .*administrative=unmanaged/, 'networkd leaves wsbr0 alone (00-wsnic.network)');
     }
+    t.match(sh('cat /run/systemd/network/00-wsnic.network').stdout, /^\[Match\]\nName=wsbr0 wsbr0l\* wstap\*\n\n\[Link\]\nUnmanaged=yes$/m,
+      'wsnic setup wrote the networkd drop-in for the configured bridge, its leaves and TAPs');
 
     t.test('systemctl reload keeps clients', async (t) => {
       const before = journal().length;
@@ -128,15 +132,20 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
       const dump = topo.spawn(host, 'tcpdump', ['-i', 'wsn0', '-n', '-l', 'icmp[icmptype] = icmp-echoreply']);
       await dump.waitFor(/listening on/);
       const ping = topo.spawn(host, 'busybox', ['ping', '-i', '0.02', '-c', '200', '-W', '5', '192.168.86.1']);
-      await new Promise((r) => setTimeout(r, 1000));
+      const replies = (): number[] => [...dump.output().matchAll(/ICMP echo reply, id \d+, seq (\d+),/g)].map((m) => Number(m[1]));
+      // The restart comes while pings flow: after the first 50 replies (1 s of them).
+      await until('50 replies before the restart', () => replies().length >= 50);
       const restart = sh('systemctl restart wsnic.service');
       t.equal(restart.code, 0, restart.stderr);
       await ping.exited;
-      await new Promise((r) => setTimeout(r, 300));
+      // tcpdump prints what ping got, and the replies ping's socket dropped: every seq ping printed
+      // must be in tcpdump's lines before it stops (at most 5 s; the assertions below judge).
+      const pinged = [...ping.output().matchAll(/seq=(\d+) /g)].map((m) => Number(m[1]));
+      await until('tcpdump\'s line for each reply ping got', () => { const r = new Set(replies()); return pinged.every((i) => r.has(i)); }, 5000).catch(() => undefined);
       dump.child.kill('SIGINT');
       await dump.exited;
       const [, sent, got] = /(\d+) packets transmitted, (\d+) packets received/.exec(ping.output()) ?? [];
-      const answered = new Set([...dump.output().matchAll(/ICMP echo reply, id \d+, seq (\d+),/g)].map((m) => Number(m[1])));
+      const answered = new Set(replies());
       const missing = Array.from({ length: 200 }, (_, i) => i).filter((i) => !answered.has(i));
       const slowest = Math.max(...[...ping.output().matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])));
       t.comment(`pings during the restart: ${answered.size} of ${sent} answered on the guest's link (busybox ping counted ${got}); slowest reply ${slowest} ms`);
@@ -188,12 +197,13 @@ t.test('wsnic as a Debian package under a booted systemd', async (t) => {
       const three = await until('the third client listed', () => { const l = clients(); return l.length === 3 && l; });
       const tap3 = three.find((c) => c.tap !== 'wstap0' && c.tap !== tap2)!.tap;
       const [index2, index3] = [ifindex(tap2), ifindex(tap3)];
-      // Between the stop and the next relay (its ExecStartPre, as root): 2 s to let c2 go, and
-      // c3's line in the states file in systemd's fd store damaged through PID 1's fd ("tap"
-      // becomes "tXp": still JSON, no longer a state).
+      // Between the stop and the next relay (its ExecStartPre, as root): until the test says c2 is
+      // gone (a file; at most 20 s), then c3's line in the states file in systemd's fd store
+      // damaged through PID 1's fd ("tap" becomes "tXp": still JSON, no longer a state).
       sh(`cat > /usr/local/sbin/wsnic-test-corrupt <<'EOF'
 #!/bin/sh
-sleep 2
+i=0
+while [ ! -e /run/wsnic-test-c2-gone ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 for f in /proc/1/fd/*; do
   [ "$(readlink "$f")" = "/memfd:wsnic-sessions (deleted)" ] || continue
   at=$(grep -a -b -o '"tap":"${tap3}"' "$f" | cut -d: -f1)
@@ -205,12 +215,14 @@ chmod 755 /usr/local/sbin/wsnic-test-corrupt
 mkdir -p /etc/systemd/system/wsnic.service.d
 printf '[Service]\nExecStartPre=+/usr/local/sbin/wsnic-test-corrupt\n' > /etc/systemd/system/wsnic.service.d/test-restart.conf
 systemctl daemon-reload`);
-      t.teardown(() => sh('rm -f /etc/systemd/system/wsnic.service.d/test-restart.conf && systemctl daemon-reload'));
+      t.teardown(() => sh('rm -f /etc/systemd/system/wsnic.service.d/test-restart.conf /run/wsnic-test-c2-gone && systemctl daemon-reload'));
       const journalAt = journal().length;
       const mark3 = c3.mark();
       sh('systemctl restart --no-block wsnic.service');
       await until('the sessions handed over', () => journal().slice(journalAt).some((e) => /sessions handed over .*handed_over=3/.test(e.MESSAGE ?? '')));
       c2.child.kill('SIGKILL'); // gone while no relay runs
+      await c2.exited; // its connection closed by the kernel
+      sh('touch /run/wsnic-test-c2-gone');
       await until('the next relay', () => journal().slice(journalAt).some((e) => /sessions resumed after a restart/.test(e.MESSAGE ?? '')), 30_000);
       const lines = (): string[] => journal().slice(journalAt).map((e) => e.MESSAGE ?? '');
       t.ok(lines().some((l) => /sessions resumed after a restart resumed=2 failed=1/.test(l)), `two resumed, one refused: ${lines().join('\n')}`);
@@ -247,11 +259,14 @@ systemctl daemon-reload`);
     t.test('systemctl restart: clients connecting meanwhile wait instead of being refused', async (t) => {
       const pid = sh('systemctl show -p MainPID --value wsnic.service').stdout.trim();
       const mark = c1.mark();
-      // The restart starts 0.3 s into a run of connections 50 ms apart, so some land while no relay runs.
-      sh('(sleep 0.3; systemctl restart wsnic.service) >/dev/null 2>&1 &');
-      const probe = topo.exec(host, process.execPath, [PROBE, 'hammer', 'ws://198.19.9.2:8086/', '30', '50'], 60_000);
-      const attempts = probe.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { result: string; ms: number });
-      t.equal(attempts.length, 30, probe.stderr);
+      // The restart starts after the 6th of a run of connections 50 ms apart, so some land while no relay runs.
+      const probe = topo.spawn(host, process.execPath, [PROBE, 'hammer', 'ws://198.19.9.2:8086/', '30', '50']);
+      await probe.waitFor(/"i":5,/);
+      const restart = sh('systemctl restart wsnic.service');
+      t.equal(restart.code, 0, restart.stderr);
+      await probe.waitFor(/"i":29,/, 60_000);
+      const attempts = probe.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { result: string; ms: number });
+      t.equal(attempts.length, 30, probe.output());
       t.same(attempts.filter((a) => a.result !== 'open'), [], 'every connection opened, none refused');
       t.not(sh('systemctl show -p MainPID --value wsnic.service').stdout.trim(), pid, 'the relay did restart');
       t.comment(`slowest connection during the restart: ${Math.max(...attempts.map((a) => a.ms))} ms`);
@@ -349,6 +364,27 @@ systemctl daemon-reload`);
     t.equal(sh('systemctl stop wsnic.socket wsnic-tls.socket wsnic-metrics.socket wsnic.service wsnic-dnsmasq.service wsnic-bridge.service').code, 0);
     t.notMatch(sh('ip -o link').stdout, /wsbr0|wstap/);
     t.not(sh('nft list table inet wsnic').code, 0, 'no nftables table');
+    t.not(sh('test -e /run/systemd/network/00-wsnic.network').code, 0, 'no networkd drop-in');
+
+    // Other names in wsnic.conf, and a .network of the admin's that would configure links of
+    // those names: wsnic's drop-in names them, sorts first, and networkd leaves them alone.
+    sh('cp /etc/wsnic/wsnic.conf /root/wsnic.conf.orig && printf "bridge = v86br\\ntap_prefix = v86tap\\n" >> /etc/wsnic/wsnic.conf');
+    sh('printf "[Match]\\nName=v86*\\n\\n[Network]\\nLinkLocalAddressing=no\\n" > /etc/systemd/network/50-admin.network && networkctl reload');
+    t.teardown(() => sh('rm -f /etc/systemd/network/50-admin.network && networkctl reload'));
+    const bridge = sh('systemctl start wsnic-bridge.service');
+    t.equal(bridge.code, 0, bridge.stderr);
+    t.match(sh('cat /run/systemd/network/00-wsnic.network').stdout, /^Name=v86br v86brl\* v86tap\*$/m, 'the drop-in names the configured bridge, leaves and TAPs');
+    sh('ip tuntap add dev v86tap7 mode tap && ip link set v86tap7 up');
+    const setupState = (link: string): Promise<string> => until(`networkd's setup state of ${link}`,
+      () => /\s(unmanaged|configuring|configured|failed)\s*$/m.exec(sh(`networkctl list --no-legend --no-pager ${link}`).stdout)?.[1]);
+    t.equal(await setupState('v86br'), 'unmanaged', 'networkd leaves the configured bridge alone');
+    t.equal(await setupState('v86tap7'), 'unmanaged', 'and a TAP of the configured prefix');
+    sh('ip link del v86tap7');
+    t.equal(sh('systemctl stop wsnic-bridge.service').code, 0);
+    t.notMatch(sh('ip -o link').stdout, /v86br/, 'teardown removed the configured bridge');
+    t.not(sh('test -e /run/systemd/network/00-wsnic.network').code, 0, 'and the drop-in');
+    sh('mv /root/wsnic.conf.orig /etc/wsnic/wsnic.conf');
+
     // Running again, then apt remove: the units stop and take the bridge with them.
     sh('systemctl start wsnic.socket wsnic.service');
     await until('the bridge again', () => /wsbr0/.test(sh('ip -o link').stdout));
@@ -357,6 +393,6 @@ systemctl daemon-reload`);
     t.notMatch(sh(`systemctl list-units --all --no-legend "wsnic*"`).stdout, /\sactive\s|running/);
     t.equal(sh('DEBIAN_FRONTEND=noninteractive apt-get purge -y wsnic', 120_000).code, 0);
     t.equal(sh('ls -d /etc/wsnic /run/wsnic /usr/lib/wsnic /usr/bin/wsnic 2>/dev/null').stdout.trim(), '', 'no files');
-    t.not(sh('getent passwd wsnic').code, 0, 'no user');
+    t.equal(sh('getent passwd wsnic').code, 0, 'the wsnic user stays (Debian deletes no system user)');
   });
 });

@@ -21,6 +21,8 @@ const URL = `http://${HOST_ADDR}:8080/`;
 /** The README's stand-in for the repository's URL. */
 const README_URL = 'https://apt.example.org/wsnic/';
 const APT_REPO = join(ROOT, 'packaging', 'apt-repo.sh');
+/** The package is Architecture: any, built for this machine's architecture (the container's too). */
+const ARCH = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
 
 /** The commands the README gives for adding the repository: its section's first code block. */
 function readmeCommands(): string[] {
@@ -49,7 +51,7 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
   booting.catch(() => undefined);
   t.teardown(async () => (await booting.catch(() => undefined))?.stop());
   const [v1, v2] = await debs;
-  t.match(v2, new RegExp(`wsnic_${NEXT.replace(/[.+]/g, '\\$&')}_amd64\\.deb$`), 'build-deb.sh builds another version on request');
+  t.match(v2, new RegExp(`wsnic_${NEXT.replace(/[.+]/g, '\\$&')}_${ARCH}\\.deb$`), 'build-deb.sh builds another version on request');
   t.match(readFileSync(join(ROOT, 'package.json'), 'utf8'), `"version": "${BASE}"`, 'and leaves package.json alone');
 
   await t.test('upgrades restart wsnic.service alone; removal stops everything (maintainer scripts)', async (t) => {
@@ -62,6 +64,8 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
     t.same(invokes(script('preinst')), [], 'preinst stops nothing');
     t.same(invokes(script('prerm')).length, 1);
     t.match(script('prerm'), /if \[ "\$1" = "remove" \][^\n]*\n\tdeb-systemd-invoke stop /, 'prerm stops the units on remove only, not on upgrade');
+    t.notMatch(script('postrm'), /userdel|deluser/, 'purge deletes no user (Debian keeps system users)');
+    t.equal(execFileSync('dpkg-deb', ['-f', v2, 'Architecture'], { encoding: 'utf8' }).trim(), ARCH, 'built for this machine\'s architecture');
   });
 
   const repo = join(topo.dir, 'repo');
@@ -80,9 +84,9 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
     t.equal(made.code, 0, made.stderr);
     t.equal(lastLine(made.stdout), repo, 'prints the directory last');
     const dist = join(repo, 'dists', 'stable');
-    t.ok(existsSync(join(repo, 'pool', 'main', 'w', 'wsnic', `wsnic_${BASE}_amd64.deb`)), 'the .deb in the pool');
-    t.ok(existsSync(join(dist, 'main', 'binary-amd64', 'Packages.gz')));
-    t.match(readFileSync(join(dist, 'Release'), 'utf8'), /SHA256:\n(?: \w+ +\d+ main\/binary-amd64\/Packages(?:\.gz)?\n){2}/, 'Release: the indices\' hashes');
+    t.ok(existsSync(join(repo, 'pool', 'main', 'w', 'wsnic', `wsnic_${BASE}_${ARCH}.deb`)), 'the .deb in the pool');
+    t.ok(existsSync(join(dist, 'main', `binary-${ARCH}`, 'Packages.gz')));
+    t.match(readFileSync(join(dist, 'Release'), 'utf8'), new RegExp(`SHA256:\n(?: \\w+ +\\d+ main/binary-${ARCH}/Packages(?:\\.gz)?\n){2}`), 'Release: the indices\' hashes');
     t.match(readFileSync(join(dist, 'InRelease'), 'utf8'), /^-----BEGIN PGP SIGNED MESSAGE-----/);
     t.match(readFileSync(join(dist, 'Release.gpg'), 'utf8'), /^-----BEGIN PGP SIGNATURE-----/);
     t.match(readFileSync(join(repo, 'wsnic-archive-keyring.asc'), 'utf8'), /^-----BEGIN PGP PUBLIC KEY BLOCK-----/);
@@ -120,7 +124,7 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
     const install = apt('apt install -y wsnic');
     t.equal(install.code, 0, install.out);
     t.equal(version(), BASE);
-    t.match(sh('apt-cache policy wsnic').stdout, `*** ${BASE} 500\n        500 ${URL.replace(/\/$/, '')} stable/main amd64 Packages`, 'from our repository');
+    t.match(sh('apt-cache policy wsnic').stdout, `*** ${BASE} 500\n        500 ${URL.replace(/\/$/, '')} stable/main ${ARCH} Packages`, 'from our repository');
     const v = sh('wsnic --version');
     t.equal(v.stdout, `wsnic ${BASE}\n`, v.stderr);
     t.equal(sh('systemctl is-enabled wsnic.socket wsnic-tls.socket').stdout, 'disabled\ndisabled\n', 'installing enables nothing');
@@ -157,7 +161,7 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
   await t.test('the newer version joins the repository; a Packages altered after signing is refused', async (t) => {
     const added = aptRepo(['--throwaway-key', v2]);
     t.equal(added.code, 0, added.stderr);
-    const bin = join(repo, 'dists', 'stable', 'main', 'binary-amd64');
+    const bin = join(repo, 'dists', 'stable', 'main', `binary-${ARCH}`);
     const packages = readFileSync(join(bin, 'Packages'), 'utf8');
     t.match(packages, `Version: ${BASE}\n`, 'both versions listed');
     t.match(packages, `Version: ${NEXT}\n`);
@@ -218,7 +222,7 @@ t.test('the apt repository: install by name, a tampered index refused, an upgrad
     const update = apt('apt update');
     t.equal(update.code, 0, update.out);
     t.notMatch(update.out, /^(W|E|Err):/m, 'no warning or error');
-    t.match(sh('apt-cache policy wsnic').stdout, `*** ${NEXT} 500\n        500 ${URL.replace(/\/$/, '')} stable/main amd64 Packages`);
+    t.match(sh('apt-cache policy wsnic').stdout, `*** ${NEXT} 500\n        500 ${URL.replace(/\/$/, '')} stable/main ${ARCH} Packages`);
     t.match(sh('apt-cache madison wsnic').stdout, new RegExp(`wsnic \\|\\s+${BASE.replace(/\./g, '\\.')} \\|`), 'the older version is still there');
   });
 });

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Admission, originPattern } from '../../src/relay/admission';
+import { Admission, originPattern } from '../../src/http/admission';
 
 const req = (remote: string, headers: Record<string, string> = {}, url = '/'): IncomingMessage =>
   ({ socket: { remoteAddress: remote }, headers, url }) as unknown as IncomingMessage;

@@ -1,6 +1,6 @@
 /** The parts behind the bridge's anti-spoofing rules: spotting a DHCPACK, keeping the set. */
 import t from 'tap';
-import { dhcpAck, dhcpRequestChaddr } from '../../src/relay/dhcp';
+import { dhcpAck, dhcpRequestChaddr } from '../../src/datapath/dhcp';
 import { ACK_GRACE_MS, element, LeasedSet, type Clock, type NftRunner } from '../../src/net/leasedset';
 import { formatLine, type Logger } from '../../src/log';
 import { dhcpFrame } from './frames';

@@ -1,11 +1,22 @@
 /**
- * The native data path's frame codec (native/wsframe.c) through the addon's wsParse: every
+ * The native data path's frame codec (native/wsframe.c) through the test-only addon's wsParse
+ * (native/wsparse_test.c, built as binding.gyp's wsnic_test beside the addon): every
  * RFC 6455 edge the live fuzzer (test/fixtures/fuzz.js) sends, with the close code the `ws`
  * package gives for the same bytes, so both data paths answer a client alike.
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { native } from '../../src/native';
+import { join } from 'node:path';
+
+interface Parsed {
+  frames: { opcode: number; data: Buffer }[];
+  used: number;
+  error?: { code: number; reason: string };
+}
+const codec = require(join(__dirname, '..', '..', 'native', 'build', 'Release', 'wsnic_test.node')) as {
+  /** The whole frames of `bytes` (a server's reader if server), or the close they call for. */
+  wsParse(bytes: Buffer, server: boolean): Parsed;
+};
 
 const OP = { cont: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 };
 
@@ -43,7 +54,7 @@ function frame({ fin = true, rsv = 0, opcode, payload = Buffer.alloc(0), mask = 
   return Buffer.concat([head, key, Buffer.from(payload.map((b, i) => b ^ key[i & 3]!))]);
 }
 
-const parse = (bytes: Buffer, server = true) => native().wsParse(bytes, server);
+const parse = (bytes: Buffer, server = true) => codec.wsParse(bytes, server);
 const closePayload = (code: number, reason: Buffer | string = ''): Buffer => {
   const p = Buffer.alloc(2);
   p.writeUInt16BE(code);

@@ -1,9 +1,9 @@
 import t from 'tap';
-import { parseRequest } from '../../src/relay/control';
+import { parseRequest } from '../../src/ops/control';
 import { formatClient, formatRelay } from '../../src/cli/status';
 import { controlSocketPath } from '../../src/config/paths';
 import { loadConfig } from '../../src/config/load';
-import { claimSocketPath } from '../../src/relay/unixsocket';
+import { claimSocketPath } from '../../src/ops/unixsocket';
 import { endReason } from '../../src/relay/session';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';

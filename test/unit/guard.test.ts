@@ -1,7 +1,7 @@
 /** The per-client guard on its own: its states, a verdict per frame, its counters and events. */
 import t from 'tap';
-import { Guard, UNGUARDED, Verdict, type GuardEvents, type GuardRules } from '../../src/relay/guard';
-import { RateLimit } from '../../src/relay/ratelimit';
+import { Guard, UNGUARDED, Verdict, type GuardEvents, type GuardRules } from '../../src/datapath/guard';
+import { RateLimit } from '../../src/datapath/ratelimit';
 import { dhcpFrame } from './frames';
 
 const MAC = '02:aa:bb:cc:dd:01';

@@ -1,12 +1,12 @@
 /**
- * The state a session carries across a restart (src/relay/handover.ts), and how the next relay
- * tells a stored session's fds apart (src/systemd/fdstore.ts): real fds of each kind.
+ * The state a session carries across a restart (src/handover/state.ts), and how the next relay
+ * tells a stored session's fds apart (src/handover/fdstore.ts): real fds of each kind.
  */
 import t from 'tap';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
-import { decodeState, decodeStates, encodeState, encodeStates, type Carried } from '../../src/relay/handover';
-import { STORE_NAME, closeAll, fdKind, readState, takeStored } from '../../src/systemd/fdstore';
+import { decodeState, decodeStates, encodeState, encodeStates, type Carried } from '../../src/handover/state';
+import { STORE_NAME, closeAll, fdKind, readState, takeStored } from '../../src/handover/fdstore';
 import { native } from '../../src/native';
 
 const carried = (): Carried => ({

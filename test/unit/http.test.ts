@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clientCapacity, createServer, readTls } from '../../src/relay/http';
+import { clientCapacity, createServer, readTls } from '../../src/http/listeners';
 import { createLogger } from '../../src/log';
 
 const quiet = createLogger('error', () => {});

@@ -24,7 +24,7 @@ t.test('the addon masks and unmasks exactly as RFC 6455 says, at every length an
 });
 
 t.test('ws masks through the addon once wsmask is loaded, from 48 bytes; shorter ones in JS', async (t) => {
-  const { installNativeMasking } = await import('../../src/relay/wsmask');
+  const { installNativeMasking } = await import('../../src/datapath/wsmask');
   t.equal(installNativeMasking(), true, 'installed');
   // The module the sender and receiver of ws take mask() from (the path wsmask.ts patches).
   const util = require(join(dirname(require.resolve('ws')), 'lib', 'buffer-util.js')) as { mask: (s: Buffer, k: Buffer, o: Buffer, off: number, len: number) => void };

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log';
-import { MetricsServer, TOTALS_FRESH_MS, createRegistry, type RelayView } from '../../src/relay/metrics';
+import { MetricsServer, TOTALS_FRESH_MS, createRegistry, type RelayView } from '../../src/ops/metrics';
 import { parseListen } from '../../src/config/values';
-import type { Totals } from '../../src/relay/server';
+import type { Totals } from '../../src/relay/registry';
 
 const quiet = createLogger('error', () => {});
 

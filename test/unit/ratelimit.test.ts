@@ -2,9 +2,9 @@ import t from 'tap';
 import { EventEmitter } from 'node:events';
 import type WebSocket from 'ws';
 import type { Tap } from '../../src/net/tap';
-import { Pump } from '../../src/relay/pump';
-import { Guard } from '../../src/relay/guard';
-import { RateLimit, TokenBucket } from '../../src/relay/ratelimit';
+import { Pump } from '../../src/datapath/pump';
+import { Guard } from '../../src/datapath/guard';
+import { RateLimit, TokenBucket } from '../../src/datapath/ratelimit';
 
 /** has(), then charge() if it said yes: how RateLimit spends a bucket. */
 function take(bucket: TokenBucket, cost: number, now: number): boolean {

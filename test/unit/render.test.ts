@@ -5,7 +5,7 @@ import { renderRuleset } from '../../src/net/nftables';
 import { parseEgressRule, resolveEgress } from '../../src/config/egress';
 import { bridgeMac, holderNames } from '../../src/net/bridge';
 import { formatLine } from '../../src/log';
-import { formatMac } from '../../src/relay/guard';
+import { formatMac } from '../../src/datapath/guard';
 
 const base = {
   bridge: 'wsbr0', bridgeAddress: '192.168.86.1', subnet: '192.168.86.0/24', tapPrefix: 'wstap', bindClientIp: true, clientIpv6: false,

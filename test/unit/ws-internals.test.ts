@@ -1,7 +1,7 @@
 /**
  * What wsnic takes from inside `ws`, which no semver range promises: its buffer-util module
- * (native masking, src/relay/wsmask.ts), a WebSocket's `_socket` (one cork per batch,
- * src/relay/pump.ts) and the receiver's error codes (close statuses, src/relay/session.ts).
+ * (native masking, src/datapath/wsmask.ts), a WebSocket's `_socket` (one cork per batch,
+ * src/datapath/pump.ts) and the receiver's error codes (close statuses, src/relay/session.ts).
  * `ws` is pinned to one version; this fails loudly when an upgrade moves any of them.
  */
 import t from 'tap';
@@ -39,7 +39,7 @@ t.test('the receiver unmasks through the addon (buffer-util patched before ws lo
   t.teardown(() => {
     addon.wsUnmask = original;
   });
-  await import('../../src/relay/wsmask');
+  await import('../../src/datapath/wsmask');
   const Receiver = await receiverClass();
   const payload = Buffer.from('a frame long enough for the native path to unmask it: 64 bytes!!');
   const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);

@@ -5,7 +5,7 @@
 import type https from 'node:https';
 import type { Logger } from '../log';
 import type { Admission } from './admission';
-import { readTls } from './http';
+import { readTls } from './listeners';
 
 export function reload(o: { admission: Admission; tokensFile: string; tls: https.Server | undefined; certificate: string; privateKey: string; log: Logger }): void {
   const { log } = o;

@@ -6,7 +6,7 @@ import type WebSocket from 'ws';
 import type { Tap } from '../net/tap';
 import { Guard, type GuardRules } from './guard';
 import type { DataPath, PathCounts, PathEvents } from './path';
-import { Pump } from './pump';
+import { LINGER_MS, Pump } from './pump';
 
 /** The close status ws sends for each of its protocol errors (see ws/lib/receiver.js). */
 function protocolErrorCode(code: string | undefined): number {
@@ -75,7 +75,7 @@ export class JsPath implements DataPath {
     this.ws.resume(); // resting over its upload limit: the close handshake needs the answer read
     this.ws.close(code, reason.slice(0, 120));
     // A client that does not answer the close handshake is cut off.
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    setTimeout(() => this.ws.terminate(), LINGER_MS).unref();
   }
 
   private end(code: number, reason: string): void {

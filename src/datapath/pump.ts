@@ -12,18 +12,22 @@
  */
 import type WebSocket from 'ws';
 import type { Tap } from '../net/tap';
+import { abi } from '../native';
 import { UNGUARDED, Verdict, type Judge } from './guard';
 
+// These numbers are the native path's too: defined once, in native/abi.h.
 /** Largest frame: 65,535 MTU (v86 virtio) + 14-byte Ethernet header. */
-export const MAX_FRAME = 65549;
-export const HIGH_WATER = 1024 * 1024;
-export const LOW_WATER = 256 * 1024;
+export const MAX_FRAME = abi().maxMessage;
+export const HIGH_WATER = abi().highWater;
+export const LOW_WATER = abi().lowWater;
 /**
  * A client over its upload limit is also not read for this long: its excess waits in the
  * kernel's socket buffer and TCP holds the sender back, so a flood costs the relay little more
  * CPU than the traffic it lets through (read and dropped, it would cost all of it).
  */
-export const REST_MS = 20;
+export const REST_MS = abi().restMs;
+/** A client that does not answer our close frame within this long is cut off. */
+export const LINGER_MS = abi().lingerMs;
 
 /** The frames and bytes moved; what the guard dropped is in its own counters. */
 export interface PumpCounters {

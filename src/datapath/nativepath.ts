@@ -1,16 +1,26 @@
 /**
- * The native data path (see path.ts, native/plane.h): after the handshake, admission and the
- * TAP, a ws:// client's socket and TAP go to the addon's data-plane threads with the bytes Node
- * had read already; from then on its frames never touch the event loop. The session keeps
- * control through commands (admit, ping, close) and hears back through events.
+ * The native data path (see path.ts, native/plane.h, native/session.h): after the handshake,
+ * admission and the TAP, a ws:// client's socket and TAP go to the addon's data-plane threads
+ * with the bytes Node had read already; from then on its frames never touch the event loop. The
+ * session keeps control through commands (admit, ping, close) and hears back through events.
  */
 import { availableParallelism } from 'node:os';
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
-import { native, type PlaneHandle, type PlaneTaken } from '../native';
+import { abi, native, type PlaneEventType, type PlaneHandle, type PlaneTaken } from '../native';
 import type { Tap } from '../net/tap';
 import type { DataPath, PathCounts, PathEvents } from './path';
 import type { Limits } from './ratelimit';
+
+/** Where each counter is in planeStats's array: native/abi.h's stats layout, by name. */
+const STAT = Object.fromEntries(abi().stats.map((name, i) => [name, i])) as Record<keyof PathCounts | 'texts', number>;
+
+/** Counters in the stats layout, for planeAdd (what the TypeScript side does not count: 0). */
+function statsOf(c: PathCounts): Float64Array {
+  const out = new Float64Array(abi().stats.length);
+  for (const [name, i] of Object.entries(STAT)) out[i] = (c as unknown as Record<string, number | undefined>)[name] ?? 0;
+  return out;
+}
 
 /** The paths the plane serves, by the id it reports events with. */
 const live = new Map<number, NativePath>();
@@ -56,7 +66,7 @@ export class NativePath implements DataPath {
   mac: string | undefined;
   private readonly id = ++lastId;
   private readonly handle: PlaneHandle;
-  private readonly stats = new Float64Array(12);
+  private readonly stats = new Float64Array(abi().stats.length);
   /** The counts when the plane let go (its handle is released then). */
   private final: PathCounts | undefined;
   /** Waiting for the plane to let go of the session for a hand-over (see detach). */
@@ -75,11 +85,10 @@ export class NativePath implements DataPath {
       burst: rules?.up.burst ?? 1, dhcpServer: rules?.dhcpServer ?? 0,
     };
     if ('sock' in from) {
-      const c = from.counts;
       this.handle = native().planeAdd({
         id: this.id, sock: from.sock, head: from.unread, owed: from.owed, frag: from.frag, fragOpcode: from.fragOpcode,
         ...(from.mac === undefined ? {} : { mac: Buffer.from(from.mac.replace(/:/g, ''), 'hex') }),
-        counts: Float64Array.of(c.framesIn, c.bytesIn, c.framesOut, c.bytesOut, c.refused, c.stalls, c.spoofed, c.limitedIn, c.limitedOut, 0, c.lastSeen, c.lastFrame),
+        counts: statsOf(from.counts),
         ...limits,
       });
       this.mac = from.mac;
@@ -120,7 +129,7 @@ export class NativePath implements DataPath {
     });
   }
 
-  event(type: string, code: number, text: string | undefined, mac: string | undefined, ip: string | undefined): void {
+  event(type: PlaneEventType, code: number, text: string | undefined, mac: string | undefined, ip: string | undefined): void {
     switch (type) {
       case 'bound':
         this.mac = mac;
@@ -170,8 +179,9 @@ export class NativePath implements DataPath {
     const s = this.stats;
     native().planeStats(this.handle, s);
     return {
-      framesIn: s[0]!, bytesIn: s[1]!, framesOut: s[2]!, bytesOut: s[3]!, refused: s[4]!, stalls: s[5]!,
-      spoofed: s[6]!, limitedIn: s[7]!, limitedOut: s[8]!, lastSeen: s[10]!, lastFrame: s[11]!,
+      framesIn: s[STAT.framesIn]!, bytesIn: s[STAT.bytesIn]!, framesOut: s[STAT.framesOut]!, bytesOut: s[STAT.bytesOut]!,
+      refused: s[STAT.refused]!, stalls: s[STAT.stalls]!, spoofed: s[STAT.spoofed]!, limitedIn: s[STAT.limitedIn]!,
+      limitedOut: s[STAT.limitedOut]!, lastSeen: s[STAT.lastSeen]!, lastFrame: s[STAT.lastFrame]!,
     };
   }
 

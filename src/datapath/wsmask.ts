@@ -21,7 +21,7 @@ export function installNativeMasking(): boolean {
   let addon: ReturnType<typeof native>;
   try {
     // By absolute path: ws's "exports" hides lib/; the module cache is keyed by this path, so
-    // ws's own require('./buffer-util') gets this same object.
+    // ws's own require('../relay/buffer-util') gets this same object.
     util = require(join(dirname(require.resolve('ws')), 'lib', 'buffer-util.js')) as BufferUtil;
     addon = native();
   } catch {

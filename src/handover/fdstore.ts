@@ -3,7 +3,7 @@
  * stop that systemd runs as part of a restart (its job on our unit is a "restart": `systemctl
  * restart`, try-restart after a package upgrade), the ws:// sessions go into the store as three
  * fds named `wsnic-sessions`: both ends of a socketpair holding every session's TCP socket and
- * TAP in flight (SCM_RIGHTS), and a memfd with one state line a session (relay/handover.ts).
+ * TAP in flight (SCM_RIGHTS), and a memfd with one state line a session (handover/state.ts).
  * Not three fds a session: systemd 252 compares each fd it stores with every one stored
  * (same_fd), measured 6.6 s for 1,002 sessions that way. systemd keeps the store while the unit
  * restarts (a job is pending) and passes it to the next relay with the listening sockets
@@ -12,11 +12,11 @@
  * (the store would be dropped with the unit), and clients are closed as before.
  */
 import { closeSync, fstatSync, readSync } from 'node:fs';
-import type { Inherited } from './activation';
-import { getProperty, propertiesOf, withSystemBus } from './bus';
+import type { Inherited } from '../systemd/activation';
+import { getProperty, propertiesOf, withSystemBus } from '../systemd/bus';
 
 const SYSTEMD = 'org.freedesktop.systemd1';
-/** Larger than any states file (relay/handover.ts): a bigger file is not read. */
+/** Larger than any states file (handover/state.ts): a bigger file is not read. */
 const STATE_MAX = 256 * 1024 * 1024;
 
 /** The name of the hand-over's fds in the store. */

@@ -1,5 +1,5 @@
 /**
- * What a ws:// session carries across a restart (src/systemd/fdstore.ts keeps it in systemd's
+ * What a ws:// session carries across a restart (src/handover/fdstore.ts keeps it in systemd's
  * fd store, beside the sessions' sockets and TAPs): who the client is, its MAC and address, its
  * counters, and the native plane's bytes in flight (read and not parsed yet, owed and not sent,
  * a fragmented message). One line a session, in one memfd for all:
@@ -11,13 +11,14 @@
  * others go on.
  */
 import { isIPv4 } from 'node:net';
-import type { PathCounts } from './path';
+import { abi } from '../native';
+import type { PathCounts } from '../datapath/path';
 
 export const STATE_MAGIC = 'wsnic-session';
 export const STATE_VERSION = 1;
 
-/** At most: what a plane may owe a client (4 * HIGH_WATER in native/plane.h; it holds at most 768 KiB unread). */
-const MAX_BYTES = 4 * 1024 * 1024;
+/** At most: what a plane may owe a client (native/abi.h's OWED_MAX; it holds at most 768 KiB unread). */
+const MAX_BYTES = abi().owedMax;
 
 export interface Carried {
   id: number;

@@ -12,9 +12,9 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } fro
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../log';
-import type { Relay } from './server';
+import type { Relay } from '../relay/registry';
 import { claimSocketPath } from './unixsocket';
-import { CLOSE, type ClientStatus } from './session';
+import { CLOSE, type ClientStatus } from '../relay/session';
 
 export const MAX_REQUEST = 4096;
 const BATCH = 200;

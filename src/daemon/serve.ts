@@ -1,8 +1,8 @@
 /**
  * Serving, shared by `wsnic run` and `wsnic relay`: the parts wired together. The relay's
- * sessions (relay/server.ts) behind the HTTP servers (relay/http.ts) on sockets systemd passed
+ * sessions (relay/registry.ts) behind the HTTP servers (http/listeners.ts) on sockets systemd passed
  * or their own, admission, the bridge's leased set, the lease file, sd_notify READY/STATUS/
- * WATCHDOG (systemd/status.ts), SIGHUP reload (relay/reload.ts). Resolves `done` on SIGINT/SIGTERM.
+ * WATCHDOG (systemd/status.ts), SIGHUP reload (http/reload.ts). Resolves `done` on SIGINT/SIGTERM.
  */
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
@@ -10,22 +10,22 @@ import { countLeases, leaseHostnames, watchLeases } from '../net/leasefile';
 import { LeasedSet } from '../net/leasedset';
 import { PortAllocator } from '../net/leaves';
 import { startForkServer, stopForkServer } from '../net/forkserver';
-import { Admission } from '../relay/admission';
-import { clientCapacity, closeServers, hostPort, openServers, readTls, warnIfOpen } from '../relay/http';
-import { ControlServer } from '../relay/control';
-import { MetricsServer, createRegistry } from '../relay/metrics';
-import { reload } from '../relay/reload';
-import { startPlane } from '../relay/nativepath';
-import { Relay } from '../relay/server';
+import { Admission } from '../http/admission';
+import { clientCapacity, closeServers, hostPort, openServers, readTls, warnIfOpen } from '../http/listeners';
+import { ControlServer } from '../ops/control';
+import { MetricsServer, createRegistry } from '../ops/metrics';
+import { reload } from '../http/reload';
+import { startPlane } from '../datapath/nativepath';
+import { Relay } from '../relay/registry';
 import { takeListenFds } from '../systemd/activation';
-import { takeStored } from '../systemd/fdstore';
-import { adoptStored, handOverOnRestart, unpackStored } from './restart';
+import { takeStored } from '../handover/fdstore';
+import { adoptStored, handOverOnRestart, unpackStored } from '../handover/restart';
 import { reportNetworkd } from '../systemd/networkd';
 import { Notifier } from '../systemd/notify';
 import { StatusReporter } from '../systemd/status';
 import { controlSocketPath, leaseFile } from '../config/paths';
 import { bindsClientIp, deriveNetwork } from '../config/derive';
-import { VERSION } from './version';
+import { VERSION } from '../cli/version';
 import { unitView } from '../systemd/unit';
 
 /** The unit that runs dnsmasq under systemd (systemd/wsnic-dnsmasq.service). */

@@ -9,14 +9,14 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log';
 import { PORT_MTU } from '../net/bridge';
 import { Tap, TapNames } from '../net/tap';
-import type { Admission } from './admission';
-import { MAX_FRAME } from './pump';
-import { RateLimit, type Limits } from './ratelimit';
+import type { Admission } from '../http/admission';
+import { LINGER_MS, MAX_FRAME } from '../datapath/pump';
+import { RateLimit, type Limits } from '../datapath/ratelimit';
 import type { LeasedSet } from '../net/leasedset';
 import { ipToInt } from '../config/values';
 import { CLOSE, Session, type ClientInfo } from './session';
-import type { Carried } from './handover';
-import type { Detached } from './nativepath';
+import type { Carried } from '../handover/state';
+import type { Detached } from '../datapath/nativepath';
 
 export interface RelayOptions {
   /** Which bridge a new client's TAP joins (the main one, or a leaf past its port limit). */
@@ -394,7 +394,7 @@ export class Relay {
     ws.on('error', () => {});
     ws.resume(); // paused while its TAP was being made: the close handshake needs the answer read
     ws.close(code, reason.slice(0, 120));
-    setTimeout(() => ws.terminate(), 2000).unref(); // a client that does not answer is cut off
+    setTimeout(() => ws.terminate(), LINGER_MS).unref(); // a client that does not answer is cut off
   }
 
   /** Since start: what live clients and those that left moved and dropped. */

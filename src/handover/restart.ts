@@ -1,5 +1,5 @@
 /**
- * The hand-over on restart, both ends (see systemd/fdstore.ts): a relay stopping for a restart
+ * The hand-over on restart, both ends (see handover/fdstore.ts): a relay stopping for a restart
  * stores its ws:// sessions in systemd's fd store; the relay after it takes them up before it
  * reads its listening sockets. `wsnic run` (no systemd) does neither.
  */
@@ -8,9 +8,9 @@ import { basename } from 'node:path';
 import type { Logger } from '../log';
 import { native } from '../native';
 import { Tap } from '../net/tap';
-import { decodeStates, encodeStates, type Carried } from '../relay/handover';
-import type { Relay } from '../relay/server';
-import { RESTART_JOBS, STORE_NAME, closeAll, fdKind, ownJob, readState, type Stored } from '../systemd/fdstore';
+import { decodeStates, encodeStates, type Carried } from './state';
+import type { Relay } from '../relay/registry';
+import { RESTART_JOBS, STORE_NAME, closeAll, fdKind, ownJob, readState, type Stored } from './fdstore';
 import type { Notifier } from '../systemd/notify';
 
 /** How long a stopping relay waits for systemd to confirm it has taken every session. */
@@ -126,7 +126,7 @@ export async function handOverOnRestart(relay: Relay, notifier: Notifier, log: L
   const room = Math.floor((openFilesLimit() - FD_MARGIN) / 3);
   const { handed, leaving } = await relay.handOver(room);
   // All in one message: both ends of a socketpair holding the sessions' sockets and TAPs in
-  // flight, and the states file (systemd/fdstore.ts says why not three fds a session).
+  // flight, and the states file (handover/fdstore.ts says why not three fds a session).
   const fds = handed.flatMap(({ detached: d }) => [d.sock, d.tap]);
   let stored = 0;
   let memfd: number | undefined;
