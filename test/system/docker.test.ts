@@ -8,14 +8,11 @@
  * browsers would.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Engine, ENGINE_WAIT_MS } from './docker';
 import { ROOT, Topology, INTERNET, sh, type Proc } from '../e2e/topology';
 
-const lastLine = (s: string): string => s.trim().split('\n').pop()!;
 
 // Each long step has a limit of its own, and the file's limit is their sum: a cold machine (no
 // base tarball, no build cache) is slow, not a failure. Measured cold here, alone on 2 cores:
@@ -50,15 +47,9 @@ t.test('the Docker image: built from docker/Dockerfile, run with the predecessor
   });
 
   // Build: the base image no registry can give, imported once per tarball, then the image.
-  const base = await promisify(execFile)(join(ROOT, 'test', 'tools', 'docker-base.sh'), { timeout: BASE_MS, encoding: 'utf8' });
-  const tarball = lastLine(base.stdout);
-  const baseKey = tarball.replace(/^.*\//, '').replace(/\.tar$/, '');
   engine = await Engine.start(`${topo.prefix}b`);
-  const label = engine.docker(['image', 'inspect', '-f', '{{index .Config.Labels "wsnic.base"}}', 'debian:bookworm-slim']).stdout.trim();
-  if (label !== baseKey) {
-    const imp = engine.docker(['import', '--change', `LABEL wsnic.base=${baseKey}`, tarball, 'debian:bookworm-slim']);
-    t.equal(imp.code, 0, `docker import: ${imp.stderr}`);
-  }
+  const imp = await engine.importBase(BASE_MS);
+  if (imp) t.equal(imp.code, 0, `docker import: ${imp.stderr}`);
   // The classic builder (Debian 12 packages no buildx for the newer client). --network=host: this
   // engine has no bridge to give RUN steps a network of their own. The build stage is tagged so
   // that pruning the images a rebuild replaced keeps its cached layers.

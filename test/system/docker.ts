@@ -17,14 +17,16 @@
  * with the mount namespace; none is ever made in the host's. The unshare holding it is listed
  * for the reaper (test/tools/reap.js): killing it (--kill-child) kills dockerd.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { own, disown } from '../tools/reap';
 
 export const DOCKER = '/usr/bin/docker'; // Debian's client: the one that matches its engine
 const DATA_ROOT = '/var/tmp/wsnic-docker';
-const LOCK = `${DATA_ROOT}/.lock`;
+const lockOf = (root: string): string => `${root}/.lock`;
 /** How long Engine.start waits for another test's engine to free the data root. */
 export const ENGINE_WAIT_MS = 10 * 60_000;
 
@@ -44,34 +46,34 @@ function alive(pid: number): boolean {
 }
 
 /** Takes the data root's lock (waiting for another run's engine, up to `ms`); a dead holder's lock is taken over. */
-async function lock(ms: number): Promise<void> {
-  mkdirSync(DATA_ROOT, { recursive: true });
+async function lock(root: string, ms: number): Promise<void> {
+  mkdirSync(root, { recursive: true });
   const end = Date.now() + ms;
   for (;;) {
     try {
-      const fd = openSync(LOCK, 'wx');
+      const fd = openSync(lockOf(root), 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const holder = Number(readFileSync(LOCK, 'utf8').trim());
+    const holder = Number(readFileSync(lockOf(root), 'utf8').trim());
     if (!holder || !alive(holder)) {
-      stopOrphans(); // a killed test's engine outlives it
-      rmSync(LOCK, { force: true });
+      stopOrphans(root); // a killed test's engine, if its watcher did not end it
+      rmSync(lockOf(root), { force: true });
     }
-    else if (Date.now() > end) throw new Error(`the Docker data root ${DATA_ROOT} is still in use by process ${holder}`);
+    else if (Date.now() > end) throw new Error(`the Docker data root ${root} is still in use by process ${holder}`);
     else await delay(1000);
   }
 }
 
 /** Engines on this data root whose test is gone (it was killed): SIGTERM, then SIGKILL after 20 s. */
-function stopOrphans(): void {
+function stopOrphans(root: string): void {
   const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
     try {
       const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      return /(^|\/)dockerd$/.test(argv[0] ?? '') && argv.includes(DATA_ROOT);
+      return /(^|\/)dockerd$/.test(argv[0] ?? '') && argv.includes(root);
     } catch {
       return false;
     }
@@ -81,8 +83,8 @@ function stopOrphans(): void {
   for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
 }
 
-function unlock(): void {
-  if (existsSync(LOCK) && readFileSync(LOCK, 'utf8').trim() === String(process.pid)) rmSync(LOCK, { force: true });
+function unlock(root: string): void {
+  if (existsSync(lockOf(root)) && readFileSync(lockOf(root), 'utf8').trim() === String(process.pid)) rmSync(lockOf(root), { force: true });
 }
 
 export class Engine {
@@ -91,15 +93,15 @@ export class Engine {
   private daemon?: ChildProcess;
   private log = '';
 
-  private constructor(readonly name: string, readonly netns: string | undefined) {
+  private constructor(readonly name: string, readonly netns: string | undefined, readonly dataRoot: string) {
     this.execRoot = `/run/wsnic-docker-${name}`;
     this.socket = `${this.execRoot}.sock`;
   }
 
   /** Starts dockerd (in `netns` when given, else in the root namespace without a bridge) once the data root is free. */
-  static async start(name: string, netns?: string): Promise<Engine> {
-    await lock(ENGINE_WAIT_MS);
-    const e = new Engine(name, netns);
+  static async start(name: string, netns?: string, dataRoot = DATA_ROOT): Promise<Engine> {
+    await lock(dataRoot, ENGINE_WAIT_MS);
+    const e = new Engine(name, netns, dataRoot);
     try {
       await e.boot();
       return e;
@@ -113,7 +115,7 @@ export class Engine {
     const config = `${this.execRoot}.json`;
     for (const p of this.files) own('path', p);
     writeFileSync(config, '{}\n'); // not /etc/docker/daemon.json: nothing of the machine's own settings
-    const args = ['dockerd', '--config-file', config, '--data-root', DATA_ROOT, '--exec-root', this.execRoot,
+    const args = ['dockerd', '--config-file', config, '--data-root', this.dataRoot, '--exec-root', this.execRoot,
       '--pidfile', `${this.execRoot}.pid`, '-H', `unix://${this.socket}`, '--iptables=false', '--ip6tables=false', '--ip-masq=false',
       // Not net.ipv4.ip_forward either: dockerd sets it by default, and new namespaces inherit it.
       '--ip-forward=false',
@@ -170,6 +172,18 @@ export class Engine {
     }));
   }
 
+  /**
+   * Imports test/tools/docker-base.sh's tarball as debian:bookworm-slim, unless this data root has
+   * that one already (a label names it): the import's result, or undefined when there was none.
+   */
+  async importBase(timeoutMs: number): Promise<ExecResult | undefined> {
+    const base = await promisify(execFile)(join(__dirname, '..', 'tools', 'docker-base.sh'), { timeout: timeoutMs, encoding: 'utf8' });
+    const tarball = base.stdout.trim().split('\n').pop()!;
+    const key = tarball.replace(/^.*\//, '').replace(/\.tar$/, '');
+    const label = this.docker(['image', 'inspect', '-f', '{{index .Config.Labels "wsnic.base"}}', 'debian:bookworm-slim']).stdout.trim();
+    return label === key ? undefined : this.docker(['import', '--change', `LABEL wsnic.base=${key}`, tarball, 'debian:bookworm-slim']);
+  }
+
   /** The environment a docker client needs to talk to this engine. */
   get env(): NodeJS.ProcessEnv {
     return { DOCKER_HOST: `unix://${this.socket}` };
@@ -201,7 +215,7 @@ export class Engine {
       rmSync(p, { recursive: true, force: true });
       disown('path', p);
     }
-    unlock();
+    unlock(this.dataRoot);
   }
 
   /** dockerd's recent output, for failure messages. */
