@@ -35,6 +35,7 @@ function startOf(pid) {
 const alive = (pid, start) => startOf(pid) !== '' && startOf(pid) === start;
 
 function kill(pid) {
+  if (!(pid > 1)) return; // never 0 or -1: those would be process groups, ours among them
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
@@ -183,7 +184,7 @@ function disown(kind, ...what) {
 
 function watch(pid) {
   const start = startOf(pid);
-  const runner = Number(read(`/proc/${pid}/stat`).split(') ')[1]?.split(' ')[1] ?? 0);
+  const runner = Number(stat(pid)[1] ?? 0);
   const runnerStart = startOf(runner);
   const file = path.join(DIR, `${pid}-${start}`);
   const done = () => {
