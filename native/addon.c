@@ -53,6 +53,7 @@ static napi_value init(napi_env env, napi_value exports) {
     CHECK(notify_register(env, exports));
     CHECK(fdpass_register(env, exports));
     CHECK(plane_register(env, exports));
+    CHECK(guard_register(env, exports));
     return exports;
 }
 

@@ -13,5 +13,6 @@ napi_status mask_register(napi_env env, napi_value exports);    /* mask.c: wsMas
 napi_status notify_register(napi_env env, napi_value exports);  /* notify.c: sendDatagram, notifyBarrier */
 napi_status fdpass_register(napi_env env, napi_value exports);  /* fdpass.c: memfdCreate, setCloexec, carrier* */
 napi_status plane_register(napi_env env, napi_value exports);   /* plane_napi.c: plane* */
+napi_status guard_register(napi_env env, napi_value exports);   /* guard_napi.c: Guard */
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * The per-client guard: see guard.h. The same rules as src/relay/guard.ts, ratelimit.ts and
- * dhcp.ts (whose comments say why); the e2e tests run against both.
+ * The per-client guard: see guard.h. Per-client rate limits are token buckets refilled lazily
+ * from the clock a frame is judged at (no timer per client); a frame over the limit is dropped
+ * by the caller, never queued: a queue would only move the excess into the relay's memory.
  */
 #include "guard.h"
 
@@ -19,10 +20,16 @@ static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t
 static void bucket_init(Bucket *b, double rate, double burst, double now) {
     b->per_ms = rate / 1000;
     b->capacity = rate * burst;
-    b->tokens = b->capacity; /* a new client may burst at once */
+    b->tokens = b->capacity; /* a new client may burst at once (DHCP, ARP, the first TCP window) */
     b->last = now;
 }
 
+/*
+ * Whether cost tokens are there now. A cost larger than the whole bucket (a 64 KiB frame under a
+ * small byte limit) is there when the bucket is full: charged, it leaves the bucket in debt, so
+ * such frames are not refused forever yet still average out to the rate. A clock that stands
+ * still or steps back adds nothing.
+ */
 static bool bucket_has(Bucket *b, double cost, double now) {
     if (now > b->last) {
         b->tokens += (now - b->last) * b->per_ms;
@@ -51,6 +58,10 @@ void guard_init(Guard *g, const double up[2], const double down[2], double burst
     g->dhcp_server = dhcp_server;
 }
 
+/*
+ * The client hardware address of a DHCP request (IPv4, UDP 68 -> 67) a client sends, in place;
+ * NULL for any other frame.
+ */
 const uint8_t *dhcp_request_chaddr(const uint8_t *f, size_t len) {
     if (len < ETH + 20 + 8 + 34 || f[12] != 0x08 || f[13] != 0x00 || f[ETH + 9] != 17) return NULL;
     size_t ihl = (size_t)(f[ETH] & 0x0f) * 4;
@@ -60,6 +71,11 @@ const uint8_t *dhcp_request_chaddr(const uint8_t *f, size_t len) {
     return f + udp + 8 + 28;
 }
 
+/*
+ * The OFFER or ACK in a frame to a client (IPv4, UDP 67 -> 68, BOOTREPLY), if it is one and comes
+ * from server: a reply from anywhere else, say a server outside that a client talks to through
+ * NAT from port 68, grants nothing. The first test rejects almost every frame in three compares.
+ */
 bool dhcp_ack(const uint8_t *f, size_t len, uint32_t server, uint8_t mac[6], uint32_t *ip) {
     if (len < ETH + 20 + 8 + BOOTP_FIXED + 4 || f[12] != 0x08 || f[13] != 0x00 || f[ETH + 9] != 17) return false;
     size_t ihl = (size_t)(f[ETH] & 0x0f) * 4;
@@ -126,4 +142,20 @@ enum Verdict guard_down(Guard *g, const uint8_t *f, size_t len, double now, bool
     }
     if (g->dhcp_server && len > 23 && f[23] == 17) *acked = dhcp_ack(f, len, g->dhcp_server, mac, ip);
     return V_PASS;
+}
+
+unsigned guard_judge_up(Guard *g, const uint8_t *f, size_t len, double now) {
+    bool was_bound = g->bound;
+    enum Verdict v = guard_up(g, f, len, now);
+    unsigned news = !was_bound && g->bound ? G_BOUND : 0;
+    if (v == V_LIMITED && g->limited_in == 1) news |= G_FIRST_LIMITED;
+    return v | news;
+}
+
+unsigned guard_judge_down(Guard *g, const uint8_t *f, size_t len, double now, uint8_t mac[6], uint32_t *ip) {
+    bool acked;
+    enum Verdict v = guard_down(g, f, len, now, &acked, mac, ip);
+    unsigned news = acked ? G_ACKED : 0;
+    if (v == V_LIMITED && g->limited_out == 1) news |= G_FIRST_LIMITED;
+    return v | news;
 }

@@ -1,7 +1,17 @@
 /*
- * The per-client guard of the native data path, as src/relay/guard.ts is the TypeScript path's:
- * a state machine (unbound -> bound by the first frame's source MAC) that judges every frame a
- * client sends ("up") and every frame sent to it ("down"). Pure: the clock is passed in.
+ * The per-client guard, the one judge of client frames for both data paths: the native path's
+ * sessions call it on their threads (session_up.c, session_down.c), the JavaScript path
+ * (wss://, data_path = js) through the addon (guard_napi.c). A state machine (unbound -> bound
+ * by the first frame's source MAC) that judges every frame a client sends ("up") and every frame
+ * sent to it ("down"):
+ *
+ * Up: an Ethernet header at least; from the bound MAC only; a DHCP request must name the bound
+ * MAC as its client (else dnsmasq would offer or release another client's address); within the
+ * upload limit. Down: within the download limit; an OFFER or ACK from the DHCP server is told so
+ * the bridge allows the address before the client uses it. A DHCP server inside a client, spoofed
+ * addresses and foreign ethertypes are the bridge's rules (nftables), not here.
+ *
+ * Pure: no I/O, the clock is passed in (ms, monotonic). Its vectors: test/unit/guard-vectors.ts.
  */
 #ifndef WSNIC_GUARD_H
 #define WSNIC_GUARD_H
@@ -11,7 +21,26 @@
 
 #define GUARD_MIN_FRAME 14
 
-enum Verdict { V_PASS = 0, V_RUNT = 1, V_OTHER_MAC = 2, V_DHCP_OTHER_MAC = 3, V_LIMITED = 4 };
+/* What the guard makes of one frame, X(C name, JS name): pass, or drop for a named reason. */
+#define GUARD_VERDICTS(X)                                                                          \
+    X(V_PASS, pass)                                                                                \
+    X(V_RUNT, runt)                 /* shorter than an Ethernet header: not Ethernet (1007) */   \
+    X(V_OTHER_MAC, otherMac)        /* from a source MAC other than the bound one: spoofed */    \
+    X(V_DHCP_OTHER_MAC, dhcpOtherMac) /* a DHCP request naming another MAC: spoofed */           \
+    X(V_LIMITED, limited)           /* over the rate limit: limited_in up, limited_out down */
+
+#define GUARD_ENUM(c, js) c,
+enum Verdict { GUARD_VERDICTS(GUARD_ENUM) };
+#undef GUARD_ENUM
+
+/*
+ * What judging a frame also tells the guard's owner, as bits above the verdict in what
+ * guard_judge_up/down return (each at most once a client, but G_ACKED).
+ */
+#define G_VERDICT 7        /* the verdict's bits */
+#define G_BOUND 8          /* this frame bound the client: its MAC is g->mac now */
+#define G_FIRST_LIMITED 16 /* the first frame over the limit this way (to log it once, not per frame) */
+#define G_ACKED 32         /* an OFFER or ACK from the DHCP server: *mac and *ip filled */
 
 /* One token bucket: rate a second, capacity rate * burst; off when rate is 0. */
 typedef struct {
@@ -37,14 +66,18 @@ void guard_init(Guard *g, const double up[2], const double down[2], double burst
 
 /*
  * A frame from the client. The first frame of an unbound client binds it (g->bound turns true,
- * its source MAC is g->mac) whatever the verdict, as in guard.ts.
+ * its source MAC is g->mac) whatever the verdict but runt.
  */
 enum Verdict guard_up(Guard *g, const uint8_t *f, size_t len, double now);
 
 /* A frame to the client; *acked is set (and mac/ip filled) for a DHCP OFFER or ACK from the server. */
 enum Verdict guard_down(Guard *g, const uint8_t *f, size_t len, double now, bool *acked, uint8_t mac[6], uint32_t *ip);
 
-/* The DHCP checks, also used alone by the tests: see guard.c. */
+/* guard_up and guard_down with what they tell besides the verdict: verdict | G_* bits. */
+unsigned guard_judge_up(Guard *g, const uint8_t *f, size_t len, double now);
+unsigned guard_judge_down(Guard *g, const uint8_t *f, size_t len, double now, uint8_t mac[6], uint32_t *ip);
+
+/* The DHCP checks, also used alone by the fuzz harness: see guard.c. */
 bool dhcp_ack(const uint8_t *f, size_t len, uint32_t server, uint8_t mac[6], uint32_t *ip);
 const uint8_t *dhcp_request_chaddr(const uint8_t *f, size_t len);
 

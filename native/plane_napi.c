@@ -225,7 +225,7 @@ static napi_value js_plane_add(napi_env env, napi_callback_info info) {
     s->id = (uint32_t)id;
     s->sock = fd;
     s->tap = (int)tap;
-    s->masked = server;
+    s->server = server;
     s->refs = 2;
     s->last_seen = s->last_frame = (uint64_t)clock_ms(CLOCK_REALTIME); /* (resume() may set them) */
     guard_init(&s->guard, up, down, burst, (uint32_t)dhcp, clock_ms(CLOCK_MONOTONIC));

@@ -57,7 +57,7 @@ struct Session {
     int sock, tap;
     SessionHost *host;
     int refs; /* see session_unref (atomic) */
-    bool masked; /* we are the server: the peer masks, we do not */
+    bool server; /* the relay's side: the peer masks, we do not (false: wsnic connect, which masks) */
     enum SessionState state;
     bool tap_on;      /* the TAP is in epoll (until the session ends) */
     bool tap_reading; /* ... with EPOLLIN (off: backpressure) */

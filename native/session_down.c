@@ -131,10 +131,10 @@ static void random_key(SessionHost *p, uint8_t key[4]) {
 void down_control(Session *s, int op, const uint8_t *p, size_t len) {
     uint8_t frame[WS_HEADER_MAX + 125], key[4];
     if (len > 125) len = 125;
-    if (!s->masked) random_key(s->host, key);
-    size_t h = ws_header(frame, op, len, s->masked ? NULL : key);
+    if (!s->server) random_key(s->host, key);
+    size_t h = ws_header(frame, op, len, s->server ? NULL : key);
     if (len) memcpy(frame + h, p, len);
-    if (!s->masked) ws_mask(frame + h, len, key, 0);
+    if (!s->server) ws_mask(frame + h, len, key, 0);
     struct iovec iov = {frame, h + len};
     send_iov(s, &iov, 1);
 }
@@ -173,7 +173,7 @@ static uint8_t *batch_room(void *ctx, size_t need) {
 static void batch_frame(void *ctx, uint8_t *f, size_t n) {
     Batch *b = ctx;
     Session *s = b->s;
-    if (s->masked) {
+    if (s->server) {
         bool acked;
         uint8_t mac[6];
         uint32_t ip;
@@ -185,11 +185,11 @@ static void batch_frame(void *ctx, uint8_t *f, size_t n) {
         }
     }
     uint8_t key[4], hdr[WS_HEADER_MAX];
-    if (!s->masked) {
+    if (!s->server) {
         random_key(s->host, key);
         ws_mask(f, n, key, 0);
     }
-    size_t h = ws_header(hdr, WS_BINARY, n, s->masked ? NULL : key);
+    size_t h = ws_header(hdr, WS_BINARY, n, s->server ? NULL : key);
     memcpy(f - h, hdr, h);
     s->host->iov[b->k].iov_base = f - h;
     s->host->iov[b->k].iov_len = h + n;

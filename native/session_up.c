@@ -52,7 +52,7 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
         return WS_GO;
     }
     SET(s->last_frame, (uint64_t)s->host->wall);
-    if (!s->masked) { /* the client side: nothing to judge, frames from the whole bridge */
+    if (!s->server) { /* the client side: nothing to judge, frames from the whole bridge */
         if (len >= GUARD_MIN_FRAME) up_tap_write(s, data, len);
         return WS_GO;
     }

@@ -57,6 +57,53 @@ export interface PlaneSession {
   counts?: Float64Array;
 }
 
+/** A client's guard rules as the addon takes them (see GuardRules in datapath/path.ts). */
+export interface GuardOptions {
+  /** Rate limits each way: bytes and frames a second (0: none). */
+  up: [number, number];
+  down: [number, number];
+  /** Seconds of traffic at the full rate a bucket holds. */
+  burst: number;
+  /** The DHCP server's address as a number (0: no snooping). */
+  dhcpServer: number;
+  /** The clock the buckets start at (ms, CLOCK_MONOTONIC); absent: now. For the tests' vectors. */
+  now?: number;
+}
+
+/**
+ * One client's guard (native/guard.c through guard_napi.c), for the JavaScript path. A verdict
+ * (Guard.verdicts names the numbers) comes ORed with what the frame tells: Guard.bound,
+ * Guard.firstLimited, Guard.acked. now: the tests' clock (absent: the guard reads its own).
+ */
+export interface GuardHandle {
+  /** A frame from the client: its verdict. */
+  up(frame: Buffer, now?: number): number;
+  /**
+   * Frames to the client from frames[from] on, their verdicts into out[i]; stops after a frame
+   * that tells something and returns the index after the last judged (go on from there).
+   */
+  down(frames: Buffer[], from: number, out: Uint8Array, now?: number): number;
+  /** The bound MAC, once the first frame came. */
+  mac(): string | undefined;
+  /** The [mac, ip] of the last OFFER or ACK down() told. */
+  ack(): [string, string];
+  /** spoofed, limitedIn, limitedOut into out. */
+  counts(out: Float64Array): void;
+}
+
+export interface GuardClass {
+  new (options: GuardOptions): GuardHandle;
+  /** Verdict names by number (native/guard.h). */
+  readonly verdicts: readonly string[];
+  /** The smallest frame judged at all (an Ethernet header): shorter is a runt. */
+  readonly minFrame: number;
+  /** The verdict's bits of what up() and down() return. */
+  readonly verdictMask: number;
+  readonly bound: number;
+  readonly firstLimited: number;
+  readonly acked: number;
+}
+
 /** What planeTake gives of a handed-over session (see PlaneSession for the names). */
 export interface PlaneTaken {
   sock: number;
@@ -117,6 +164,7 @@ export interface Addon {
   ) => TapPortHandle;
   wsMask(source: Buffer, mask: Buffer, output: Buffer, offset: number, length: number): void;
   wsUnmask(buffer: Buffer, mask: Buffer): void;
+  Guard: GuardClass;
   planeStart(threads: number, onEvent: PlaneEvent): void;
   planeAdd(session: PlaneSession): PlaneHandle;
   planeAdmit(h: PlaneHandle): void;

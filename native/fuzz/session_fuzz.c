@@ -182,9 +182,9 @@ static void make_frame(uint8_t bits, const uint8_t key[4], uint8_t *payload, siz
     if ((op & 8) && len > 125) len = 125;
     if (op == WS_CLOSE && len == 1) len = 0;
     if (op == WS_CLOSE && len >= 2) payload[0] = 0x03, payload[1] = 0xe8; /* 1000 */
-    size_t h = ws_header(hdr, op, len, s->masked ? key : NULL);
+    size_t h = ws_header(hdr, op, len, s->server ? key : NULL);
     if ((bits & 8) && !(op & 8)) hdr[0] &= 0x7f; /* not FIN: a fragment */
-    if (s->masked) ws_mask(payload, len, key, 0);
+    if (s->server) ws_mask(payload, len, key, 0);
     append(hdr, h);
     append(payload, len);
 }
@@ -283,7 +283,7 @@ static int ref_message(void *ctx, int op, uint8_t *data, size_t len) {
     (void)ctx;
     if (ref_stopped) return WS_STOP;
     if (op != WS_BINARY) return WS_GO;
-    if (!s->masked) { /* the client side: every Ethernet-sized frame */
+    if (!s->server) { /* the client side: every Ethernet-sized frame */
         if (len >= GUARD_MIN_FRAME) frames_add(&ref, data, len);
         return WS_GO;
     }
@@ -308,7 +308,7 @@ static void check(void) {
     const double none[2] = {0, 0};
     guard_init(&ref_guard, none, none, 1, DHCP_SERVER, plane.now);
     WsReader r;
-    ws_reader_init(&r, MAX_MESSAGE, s->masked);
+    ws_reader_init(&r, MAX_MESSAGE, s->server);
     ref_stopped = false;
     memcpy(copy, stream, sent);
     (void)ws_read(&r, copy, sent, &ref_handlers, NULL);
@@ -380,11 +380,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     s->sock = sp[0];
     s->tap = tp[0];
     s->host = &plane;
-    s->masked = !(flags & 2);
+    s->server = !(flags & 2);
     const double up[2] = {20000, 40}, down_rate[2] = {40000, 60}, none[2] = {0, 0};
     guard_init(&s->guard, (flags & 1) ? up : none, (flags & 1) ? down_rate : none, 0.05, DHCP_SERVER, plane.now);
-    ws_reader_init(&s->reader, MAX_MESSAGE, s->masked);
-    ws_reader_init(&down_reader, MAX_MESSAGE, !s->masked);
+    ws_reader_init(&s->reader, MAX_MESSAGE, s->server);
+    ws_reader_init(&down_reader, MAX_MESSAGE, !s->server);
     if (flags & 8) { /* bytes Node read before the plane took the session (planeAdd's head) */
         size_t len = take16(&data, &size) & 0x3ff;
         if (len > size) len = size;

@@ -118,8 +118,13 @@ static int on_message(void *ctx, int op, uint8_t *d, size_t len) {
     if (len > MAX || (op != WS_TEXT && op != WS_BINARY)) abort();
     if (op == WS_TEXT && !ws_utf8_valid(d, len)) abort();
     if (op == WS_BINARY) {
-        guard_up(g, d, len, 1);
-        guard_down(g, d, len, 1, &acked, mac, &ip);
+        /* (the entry the JS path takes: guard_up/down and what they tell, each told once) */
+        bool was_bound = g->bound;
+        uint64_t was_in = g->limited_in, was_out = g->limited_out;
+        unsigned u = guard_judge_up(g, d, len, 1), w = guard_judge_down(g, d, len, 1, mac, &ip);
+        if (!!(u & G_BOUND) != (!was_bound && g->bound) || !!(u & G_FIRST_LIMITED) != (was_in == 0 && g->limited_in == 1)) abort();
+        if (!!(w & G_FIRST_LIMITED) != (was_out == 0 && g->limited_out == 1) || (w & G_BOUND)) abort();
+        acked = w & G_ACKED;
         if (acked && (ip == 0 || ip == g->dhcp_server)) abort();
         (void)dhcp_request_chaddr(d, len);
         (void)co_add(&co, sink, d, len);

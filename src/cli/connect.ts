@@ -12,6 +12,7 @@ import type { Logger } from '../log';
 import { Tap } from '../net/tap';
 import { NativePath, startPlane } from '../datapath/nativepath';
 import { MAX_FRAME, Pump } from '../datapath/pump';
+import { atMost } from '../deadline';
 
 export const CONNECT_OPTIONS: ExtraOption[] = [
   { long: '--tap', meta: 'NAME', doc: 'connect: TAP name or pattern (default wsnic%d).' },
@@ -99,13 +100,13 @@ export async function connect(args: ParsedArgs, log: Logger): Promise<number> {
     process.once('SIGTERM', () => resolve());
   });
   stopping = true;
-  clearInterval(alive);
   clearTimeout(retry);
   if (session) {
     // The plane lets go of the TAP before it is closed (its fd number could be reused).
     session.path.close(1001, 'client shutting down');
-    await Promise.race([session.ended, new Promise((r) => setTimeout(r, 2000))]);
+    await atMost(2000, session.ended); // (`alive` holds the loop meanwhile)
   } else socket?.close(1001, 'client shutting down');
   await tap.close();
+  clearInterval(alive);
   return 0;
 }

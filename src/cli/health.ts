@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import type { Config } from '../config/schema';
+import { hostPort } from '../config/values';
 
 const TIMEOUT_MS = 3000;
 
@@ -17,7 +18,7 @@ export function probeHost(address: string): string {
 
 export function health(c: Config): Promise<number> {
   const host = probeHost(c.ws_address);
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${c.ws_port}/`;
+  const url = `http://${hostPort(host, c.ws_port)}/`;
   return new Promise((resolve) => {
     const done = (ok: boolean, what: string): void => {
       process.stdout.write(`${ok ? 'healthy' : 'unhealthy'}: ${url} ${what}\n`);

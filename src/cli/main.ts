@@ -8,14 +8,16 @@ import '../datapath/wsmask';
 import { ConfigError, loadConfig, type Loaded } from '../config/load';
 import { parseArgs, type ParsedArgs } from '../config/flags';
 import { help } from './help';
-import { VERSION } from './version';
+import { VERSION } from '../version';
 import { createLogger, type Logger } from '../log';
-import { setup, teardown } from '../net/setup';
+import { setupVerb } from './setup';
+import { teardownVerb } from './teardown';
 import { runAll } from './run';
 import { relayOnly } from './relay';
 import { connect, CONNECT_OPTIONS } from './connect';
 import { health } from './health';
-import { disconnect, status, STATUS_OPTIONS } from './status';
+import { status, STATUS_OPTIONS } from './status';
+import { disconnect } from './disconnect';
 
 function load(args: ParsedArgs, log: Logger): Loaded {
   const loaded = loadConfig({ file: args.configFile, env: process.env, flags: args.flags });
@@ -48,11 +50,10 @@ async function main(argv: string[]): Promise<number> {
       return await (verb === 'status' ? status(quiet, args) : disconnect(quiet, args));
     }
     const { config, notices } = load(args, log);
-    if (verb === 'setup') setup(config, log);
-    else if (verb === 'teardown') teardown(config, log);
-    else if (verb === 'relay') return await relayOnly(config, log);
-    else return await runAll(config, log, notices);
-    return 0;
+    if (verb === 'setup') return setupVerb(config, log);
+    if (verb === 'teardown') return teardownVerb(config, log);
+    if (verb === 'relay') return await relayOnly(config, log);
+    return await runAll(config, log, notices);
   } catch (err) {
     log.error((err as Error).message);
     return err instanceof ConfigError ? 2 : 1;

@@ -1,55 +1,21 @@
 /**
- * `wsnic status [CLIENT] [--json]` and `wsnic disconnect CLIENT [--reason TEXT]`: requests on the
- * relay's control socket (ops/control.ts), printed like `wg show` (or as the JSON lines the
- * relay sends). CLIENT is an id, a leased IP, a MAC or a TAP name.
+ * `wsnic status [CLIENT] [--json]`: a request on the relay's control socket (ops/control.ts),
+ * printed like `wg show` (or as the JSON lines the relay sends). CLIENT is an id, a leased IP, a
+ * MAC or a TAP name.
  */
-import { createConnection } from 'node:net';
-import { userInfo } from 'node:os';
 import type { ExtraOption, ParsedArgs } from '../config/flags';
 import { ConfigError } from '../config/load';
 import type { Config } from '../config/schema';
 import { controlSocketPath } from '../config/paths';
 import type { ClientStatus } from '../relay/session';
+import { request } from '../ops/control-client';
+import { hostPort } from '../config/values';
 
+/** The options of `status` and of `disconnect` (cli/disconnect.ts): both verbs take both. */
 export const STATUS_OPTIONS: ExtraOption[] = [
   { long: '--json', doc: 'status: JSON lines ({"relay":...}, {"client":...} each, {"end":...}) instead of text.' },
   { long: '--reason', meta: 'TEXT', doc: 'disconnect: the close reason the client is sent (and the log says).' },
 ];
-
-/**
- * Sends one request and hands each answer line, as sent, to `onLine`; rejects with what went
- * wrong. Lines are not parsed here: `status --json` passes 10,000 of them on untouched.
- */
-export function request(path: string, req: object, onLine: (text: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection(path);
-    let buf = '';
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify(req)}\n`));
-    socket.on('data', (chunk: string) => {
-      buf += chunk;
-      let at = 0;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n', at)) {
-        const text = buf.slice(at, nl);
-        at = nl + 1;
-        // The relay's refusal, and only it, is {"error":...} (control.ts).
-        if (text.startsWith('{"error":')) {
-          socket.destroy();
-          reject(new Error(String((JSON.parse(text) as { error: unknown }).error)));
-          return;
-        }
-        onLine(text);
-      }
-      buf = buf.slice(at);
-    });
-    socket.on('end', () => resolve());
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EACCES' ? 'permission denied (root or the wsnic group only)'
-        : err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'no relay is running there' : err.message;
-      reject(new Error(`control socket ${path}: ${why}`));
-    });
-  });
-}
 
 function bytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
@@ -80,7 +46,7 @@ export function formatClient(c: ClientStatus, now: number): string {
   const d = c.drops;
   return [
     `client ${c.id}:`,
-    `  remote: ${c.address.includes(':') ? `[${c.address}]` : c.address}:${c.port} (${c.scheme}, ${c.path} path)${c.origin ? `, origin ${c.origin}` : ''}`,
+    `  remote: ${hostPort(c.address, c.port)} (${c.scheme}, ${c.path} path)${c.origin ? `, origin ${c.origin}` : ''}`,
     `  tap: ${c.tap} on ${c.bridge}`,
     `  mac: ${c.mac ?? '(no frame yet)'}`,
     `  ip: ${c.ip ?? '(no lease)'}${c.hostname ? ` (${c.hostname})` : ''}`,
@@ -117,22 +83,5 @@ export async function status(c: Config, args: ParsedArgs): Promise<number> {
     if (pending !== '') process.stdout.write(pending);
   }
   if (!json) process.stdout.write(`${out.join('\n\n')}\n`);
-  return 0;
-}
-
-export async function disconnect(c: Config, args: ParsedArgs): Promise<number> {
-  const match = args.positionals[0];
-  if (match === undefined || args.positionals.length > 1) throw new ConfigError('disconnect takes one client: an id, IP, MAC or TAP');
-  const me = userInfo();
-  const reason = args.extras.get('--reason');
-  let ids: number[] = [];
-  await request(controlSocketPath(c), { cmd: 'disconnect', match, by: `${me.username} (uid ${me.uid})`, ...(reason !== undefined ? { reason } : {}) }, (text) => {
-    ids = (JSON.parse(text) as { disconnected?: number[] }).disconnected ?? ids;
-  });
-  if (ids.length === 0) {
-    process.stderr.write(`no client matches ${match}\n`);
-    return 1;
-  }
-  process.stdout.write(`disconnected: ${ids.map((i) => `client ${i}`).join(', ')}\n`);
   return 0;
 }

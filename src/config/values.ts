@@ -27,6 +27,11 @@ export function parseListen(v: string): { host: string; port: number } | { path:
   return { host, port };
 }
 
+/** host:port, an IPv6 host in brackets (what parseListen reads). Pure. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 export function parseValue(e: Entry, raw: string): unknown {
   const v = raw.trim();
   switch (e.kind) {

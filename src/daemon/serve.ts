@@ -1,32 +1,34 @@
 /**
- * Serving, shared by `wsnic run` and `wsnic relay`: the parts wired together. The relay's
- * sessions (relay/registry.ts) behind the HTTP servers (http/listeners.ts) on sockets systemd passed
- * or their own, admission, the bridge's leased set, the lease file, sd_notify READY/STATUS/
- * WATCHDOG (systemd/status.ts), SIGHUP reload (http/reload.ts). Resolves `done` on SIGINT/SIGTERM.
+ * Serving, shared by `wsnic run` and `wsnic relay`: the composition root, in the order the parts
+ * start. What systemd passed (listening sockets, the sessions a restart handed over, a metrics
+ * socket); the relay's sessions (relay/registry.ts) with admission, bridge ports and the leased
+ * set; the HTTP servers (http/listeners.ts); the operator's endpoints (daemon/endpoints.ts);
+ * sd_notify READY/STATUS/WATCHDOG (systemd/status.ts) and SIGHUP reload (http/reload.ts).
+ * Resolves `done` on SIGINT/SIGTERM; stop() is daemon/stop.ts.
  */
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
-import { countLeases, leaseHostnames, watchLeases } from '../net/leasefile';
+import { watchLeases } from '../net/leasefile';
 import { LeasedSet } from '../net/leasedset';
 import { PortAllocator } from '../net/leaves';
-import { startForkServer, stopForkServer } from '../net/forkserver';
+import { startForkServer } from '../net/forkserver';
 import { Admission } from '../http/admission';
-import { clientCapacity, closeServers, hostPort, openServers, readTls, warnIfOpen } from '../http/listeners';
-import { ControlServer } from '../ops/control';
-import { MetricsServer, createRegistry } from '../ops/metrics';
+import { clientCapacity, openServers, readTls, warnIfOpen, type Listening } from '../http/listeners';
 import { reload } from '../http/reload';
 import { startPlane } from '../datapath/nativepath';
 import { Relay } from '../relay/registry';
 import { takeListenFds } from '../systemd/activation';
 import { takeStored } from '../handover/fdstore';
-import { adoptStored, handOverOnRestart, unpackStored } from '../handover/restart';
+import { adoptStored, unpackStored, type Unpacked } from '../handover/restart';
 import { reportNetworkd } from '../systemd/networkd';
 import { Notifier } from '../systemd/notify';
 import { StatusReporter } from '../systemd/status';
-import { controlSocketPath, leaseFile } from '../config/paths';
+import { leaseFile } from '../config/paths';
 import { bindsClientIp, deriveNetwork } from '../config/derive';
-import { VERSION } from '../cli/version';
+import { VERSION } from '../version';
 import { unitView } from '../systemd/unit';
+import { startEndpoints } from './endpoints';
+import { stopServing } from './stop';
 
 /** The unit that runs dnsmasq under systemd (systemd/wsnic-dnsmasq.service). */
 export const DNSMASQ_UNIT = 'wsnic-dnsmasq.service';
@@ -35,7 +37,7 @@ export interface Serving {
   relay: Relay;
   /** Resolves with the signal (or internal error) that ends serving. */
   done: Promise<NodeJS.Signals | Error>;
-  /** STOPPING=1, clients closed with 1001, sockets closed. */
+  /** STOPPING=1, clients closed with 1001 (or handed over on a restart), sockets closed. */
   stop(): Promise<void>;
 }
 
@@ -50,16 +52,46 @@ export interface DnsmasqView {
 /** uplink: NAT's, if on; dnsmasq: who runs it (absent: wsnic-dnsmasq.service, asked over D-Bus). */
 export async function serve(c: Config, log: Logger, opts: { uplink?: string | undefined; dnsmasq?: DnsmasqView } = {}): Promise<Serving> {
   const started = Date.now();
-  const net = deriveNetwork(c);
   const notifier = new Notifier(log);
-  const inherited = takeListenFds();
-  // Sessions the relay before a restart handed over (systemd's fd store): taken up below.
-  const stored = unpackStored(takeStored(inherited), notifier, log);
-  // A `metrics` socket systemd passed is the metrics endpoint's, not a WebSocket server's.
-  const metricsSocket = inherited.find((s) => s.name === 'metrics');
-  if (metricsSocket) inherited.splice(inherited.indexOf(metricsSocket), 1);
+  const passed = fromSystemd(notifier, log);
   const tls = c.wss_certificate ? readTls(c.wss_certificate, c.wss_private_key) : undefined;
   startForkServer(log); // before the first TAP: see forkserver.ts
+  const { relay, ports, admission, leased, capacity } = startRelay(c, log, passed.stored);
+  const listening = await openServers({
+    inherited: passed.listening, address: c.ws_address, wsPort: c.ws_port, wssPort: c.wss_port, tls, version: VERSION,
+    // Connections still in their handshake hold a descriptor too: bounded as well.
+    http: { handshakeTimeout: c.handshake_timeout, maxConnections: capacity, log, onUpgrade: (...a) => relay.upgrade(...a) },
+  });
+  warnIfOpen(listening.servers, c.allowed_origins, log);
+  const stopLeases = c.disable_dhcp ? () => undefined : watchLeases(leaseFile(c), (byMac) => relay.leases(byMac));
+  const endpoints = await startEndpoints(c, log, {
+    relay, listening, started, uplink: opts.uplink, metricsFd: passed.metricsFd, leafBridges: () => ports.leafCount,
+    dnsmasq: c.disable_dhcp ? undefined : opts.dnsmasq ?? unitView(DNSMASQ_UNIT),
+  });
+  const status = await reportStatus(c, log, notifier, relay, opts.uplink);
+  reloadOnSighup(c, log, notifier, status, admission, listening);
+  return {
+    relay,
+    done: ended(),
+    stop: () => stopServing({ notifier, status, endpoints, stopLeases, leased, servers: listening.servers, relay, ports, handover: c.restart_handover, log }),
+  };
+}
+
+/**
+ * What systemd passed: listening sockets (wsnic.socket), the sessions the relay before a restart
+ * stored (taken out of the fd store at once), and a socket named `metrics` (the metrics
+ * endpoint's, not a WebSocket server's).
+ */
+function fromSystemd(notifier: Notifier, log: Logger): { listening: { name: string; fd: number }[]; stored: Unpacked[]; metricsFd: number | undefined } {
+  const inherited = takeListenFds();
+  const stored = unpackStored(takeStored(inherited), notifier, log);
+  const metrics = inherited.find((s) => s.name === 'metrics');
+  if (metrics) inherited.splice(inherited.indexOf(metrics), 1);
+  return { listening: inherited, stored, metricsFd: metrics?.fd };
+}
+
+/** The session registry and what it needs, with the stored sessions taken up before any new client. */
+function startRelay(c: Config, log: Logger, stored: Unpacked[]): { relay: Relay; ports: PortAllocator; admission: Admission; leased: LeasedSet | undefined; capacity: number } {
   const ports = new PortAllocator(c.bridge, c.bridge_port_limit, log, c.isolate_clients);
   ports.sweep(new Set(stored.flatMap((u) => (u.state instanceof Error ? [] : [u.state.bridge]))));
   const capacity = clientCapacity();
@@ -74,7 +106,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   if (c.data_path !== 'js' || stored.length > 0) log.info('native data path', { threads: startPlane(c.data_threads) });
   const relay = new Relay({
     ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, isolateClients: c.isolate_clients,
-    admission, log, leased, gateway: net.bridgeAddress, duplicateMac: c.duplicate_mac === 'refuse' ? 'refuse' : 'allow',
+    admission, log, leased, gateway: deriveNetwork(c).bridgeAddress, duplicateMac: c.duplicate_mac === 'refuse' ? 'refuse' : 'allow',
     dataPath: c.data_path === 'js' ? 'js' : 'native',
     rates: {
       up: { bytes: c.rate_up_bytes, frames: c.rate_up_frames, burst: c.rate_burst },
@@ -85,103 +117,34 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   leased?.pause();
   adoptStored(stored, relay, log);
   leased?.unpause();
-  const listening = await openServers({
-    inherited, address: c.ws_address, wsPort: c.ws_port, wssPort: c.wss_port, tls, version: VERSION,
-    // Connections still in their handshake hold a descriptor too: bounded as well.
-    http: { handshakeTimeout: c.handshake_timeout, maxConnections: capacity, log, onUpgrade: (...a) => relay.upgrade(...a) },
-  });
-  warnIfOpen(listening.servers, c.allowed_origins, log);
-  const stopLeases = c.disable_dhcp ? () => undefined : watchLeases(leaseFile(c), (byMac) => relay.leases(byMac));
+  return { relay, ports, admission, leased, capacity };
+}
 
-  const where = (s: (typeof listening.servers)[number]): string => {
-    const a = s.address();
-    return typeof a === 'object' && a ? `${s === listening.tls ? 'wss' : 'ws'}://${hostPort(a.address, a.port)}/` : String(a);
-  };
-  const dnsmasq = c.disable_dhcp ? undefined : opts.dnsmasq ?? unitView(DNSMASQ_UNIT);
-  const control = await ControlServer.start(controlSocketPath(c), relay, async () => ({
-    version: VERSION,
-    uptime_seconds: Math.round((Date.now() - started) / 1000),
-    listening: listening.servers.map(where).join(' '),
-    bridge: `${c.bridge} ${net.bridgeAddress}`,
-    subnet: c.subnet,
-    nat: opts.uplink ? `on, out of ${opts.uplink}` : 'off',
-    dnsmasq: dnsmasq ? (await dnsmasq.state()).text : 'off (disable_dhcp)',
-    leases: c.disable_dhcp ? 0 : countLeases(leaseFile(c)),
-    clients: relay.sessions.size,
-    most_clients: relay.stats.mostClients,
-    refused: Object.fromEntries(relay.stats.refused),
-    closed: Object.fromEntries(relay.stats.closed),
-  }), () => (c.disable_dhcp ? new Map() : leaseHostnames(leaseFile(c))), log).catch((err: Error) => {
-    log.warning('no control socket: wsnic status will not reach this relay', { path: controlSocketPath(c), reason: err.message });
-    return undefined;
-  });
-
-  // Prometheus metrics, when metrics_address is set or systemd passed a `metrics` socket.
-  const metrics = c.metrics_address === '' && !metricsSocket ? undefined : await MetricsServer.start(createRegistry({
-    relay,
-    leafBridges: () => ports.leafCount,
-    ...(c.disable_dhcp ? {} : { leases: () => countLeases(leaseFile(c)) }),
-    ...(dnsmasq ? { dnsmasqUp: async () => (await dnsmasq.state()).up } : {}),
-  }), { address: c.metrics_address, fd: metricsSocket?.fd }, log);
-
-  const problems = await reportNetworkd([c.bridge, ...(opts.uplink ? [opts.uplink] : [])], c.bridge, log);
+/** sd_notify: READY with the first STATUS (clients, rates, networkd's problems), then the watchdog. */
+async function reportStatus(c: Config, log: Logger, notifier: Notifier, relay: Relay, uplink: string | undefined): Promise<StatusReporter> {
+  const problems = await reportNetworkd([c.bridge, ...(uplink ? [uplink] : [])], c.bridge, log);
   const status = new StatusReporter(notifier, () => ({ clients: relay.sessions.size, ...relay.totals() }), problems);
   status.start();
   notifier.startWatchdog();
   relay.onClientCountChange = () => status.update();
+  return status;
+}
+
+/** SIGHUP (`systemctl reload`): tokens and certificate read again, RELOADING=1 then READY=1. */
+function reloadOnSighup(c: Config, log: Logger, notifier: Notifier, status: StatusReporter, admission: Admission, listening: Listening): void {
   process.on('SIGHUP', () => {
     notifier.reloading();
     reload({ admission, tokensFile: c.auth_tokens_file, tls: listening.tls, certificate: c.wss_certificate, privateKey: c.wss_private_key, log });
     notifier.ready(status.text());
   });
-  if (process.env.WSNIC_TEST_HOOKS === '1') {
-    // For the tests only: SIGUSR2 blocks the event loop for 2 s (established native sessions
-    // must not notice: test/e2e/plane.test.ts).
-    process.on('SIGUSR2', () => {
-      log.info('test hook: event loop blocked', { ms: 2000 });
-      const until = Date.now() + 2000;
-      while (Date.now() < until);
-      log.info('test hook: event loop free');
-    });
-  }
+}
 
-  const done = new Promise<NodeJS.Signals | Error>((resolve) => {
+/** What ends serving: SIGINT, SIGTERM, or a bug (the caller undoes, then exits: no TAP or bridge left behind). */
+function ended(): Promise<NodeJS.Signals | Error> {
+  return new Promise((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
-    // A bug must not leave clients' TAPs or the bridge behind: the caller undoes, then exits.
     process.once('uncaughtException', resolve);
     process.once('unhandledRejection', (reason) => resolve(reason instanceof Error ? reason : new Error(String(reason))));
   });
-
-  return {
-    relay,
-    done,
-    async stop() {
-      // What stopping waits for (the planes' events, D-Bus) holds no reference on the event
-      // loop: without this, Node would exit mid-way, a hand-over half done.
-      const hold = setInterval(() => {}, 1000);
-      try {
-        await stopAll();
-      } finally {
-        clearInterval(hold);
-      }
-    },
-  };
-
-  async function stopAll(): Promise<void> {
-    notifier.stopping();
-    status.stop();
-    control?.stop();
-    metrics?.stop();
-    stopLeases();
-    leased?.stop();
-    const closed = closeServers(listening.servers); // no new connection from here on
-    // A restart (systemd's job on us): ws:// sessions go to the fd store, the rest get 1012.
-    const handedOver = await handOverOnRestart(relay, notifier, log, c.restart_handover);
-    if (!handedOver) await relay.close();
-    await closed;
-    ports.close(handedOver); // the clients' TAPs are gone (or the next relay's): their leaves can go too
-    stopForkServer();
-  }
 }
-

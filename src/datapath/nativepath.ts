@@ -9,8 +9,10 @@ import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { abi, native, type PlaneEventType, type PlaneHandle, type PlaneTaken } from '../native';
 import type { Tap } from '../net/tap';
-import type { DataPath, PathCounts, PathEvents } from './path';
-import type { Limits } from './ratelimit';
+import { guardOptions, type DataPath, type GuardRules, type PathCounts, type PathEvents } from './path';
+
+/** The client side's (`wsnic connect`): it judges nothing. */
+const NO_RULES: GuardRules = { up: { bytes: 0, frames: 0, burst: 1 }, down: { bytes: 0, frames: 0, burst: 1 } };
 
 /** Where each counter is in planeStats's array: native/abi.h's stats layout, by name. */
 const STAT = Object.fromEntries(abi().stats.map((name, i) => [name, i])) as Record<keyof PathCounts | 'texts', number>;
@@ -37,7 +39,7 @@ export function startPlane(count: number): number {
 }
 
 /**
- * A session as a relay handed it over before a restart (handover.ts), to take up again: the
+ * A session as a relay handed it over before a restart (handover/restart.ts), to take up again: the
  * socket (an fd the plane dups; the caller closes its own), what the plane had not parsed or
  * not sent, and its MAC and counters.
  */
@@ -78,12 +80,8 @@ export class NativePath implements DataPath {
    * rules: the server side's (the relay); none: the client side (`wsnic connect`: it masks, and
    * judges nothing).
    */
-  constructor(from: WebSocket | Resume, tap: Tap, rules: { up: Limits; down: Limits; dhcpServer?: number | undefined } | undefined, private readonly events: PathEvents) {
-    const limits = {
-      tap: tap.fd, server: rules !== undefined,
-      up: [rules?.up.bytes ?? 0, rules?.up.frames ?? 0] as [number, number], down: [rules?.down.bytes ?? 0, rules?.down.frames ?? 0] as [number, number],
-      burst: rules?.up.burst ?? 1, dhcpServer: rules?.dhcpServer ?? 0,
-    };
+  constructor(from: WebSocket | Resume, tap: Tap, rules: GuardRules | undefined, private readonly events: PathEvents) {
+    const limits = { tap: tap.fd, server: rules !== undefined, ...guardOptions(rules ?? NO_RULES) };
     if ('sock' in from) {
       this.handle = native().planeAdd({
         id: this.id, sock: from.sock, head: from.unread, owed: from.owed, frag: from.frag, fragOpcode: from.fragOpcode,

@@ -1,18 +1,51 @@
 /**
- * A session's data path: what moves its frames between the WebSocket and the TAP, judged by a
- * guard. Two of them, one behaviour (the e2e tests run both):
+ * A session's data path: what moves its frames between the WebSocket and the TAP, judged by the
+ * guard (native/guard.c, one per client, the same code on both). Two of them, one behaviour (the
+ * e2e tests run both):
  *
- *   JsPath (jspath.ts)         ws on Node's event loop, the Pump and the Guard: wss:// always
- *                              (Node owns TLS), ws:// with data_path = js
+ *   JsPath (jspath.ts)         ws on Node's event loop and the Pump, asking the guard through the
+ *                              addon: wss:// always (Node owns TLS), ws:// with data_path = js
  *   NativePath (nativepath.ts) the addon's data-plane threads: ws:// by default
  *
  * The session keeps control (keepalive, closing, the log lines); the path tells it what happened,
  * never per frame.
  */
+import type { GuardOptions } from '../native';
+
+/** One direction's rate limit of one client (token buckets: native/guard.c). */
+export interface Limits {
+  /** Bytes per second; 0: no byte limit. */
+  bytes: number;
+  /** Frames per second; 0: no frame limit. */
+  frames: number;
+  /** Seconds of traffic at the full rate a bucket holds (how long a burst may be). */
+  burst: number;
+}
+
+/** What a client's guard checks besides the MAC. */
+export interface GuardRules {
+  /** Client -> network. */
+  up: Limits;
+  /** Network -> client. */
+  down: Limits;
+  /** The DHCP server's address (the gateway, as a 32-bit number): its OFFERs and ACKs are told. */
+  dhcpServer?: number | undefined;
+}
+
+/** The rules as the addon takes them: one burst both ways (the configuration has one, rate_burst). */
+export function guardOptions(rules: GuardRules): GuardOptions {
+  if (rules.up.burst !== rules.down.burst) throw new Error(`a guard has one burst: up ${rules.up.burst} s, down ${rules.down.burst} s`);
+  return {
+    up: [rules.up.bytes, rules.up.frames], down: [rules.down.bytes, rules.down.frames], burst: rules.up.burst, dhcpServer: rules.dhcpServer ?? 0,
+  };
+}
 
 /** What a path tells its session. */
 export interface PathEvents {
-  /** The client's MAC, from its first frame; that frame waits for admit() (or a close). */
+  /**
+   * The client's MAC, from its first frame. On the native path that frame waits for admit() (or
+   * a close); on the JS path this is told while the frame is judged, and a close here drops it.
+   */
   bound(mac: string): void;
   /** An OFFER or ACK from the DHCP server granting `ip` to `mac`, on its way to the client. */
   dhcpAck?(mac: string, ip: string): void;
@@ -33,7 +66,7 @@ export interface PathCounts {
   bytesIn: number;
   framesOut: number; // TAP -> client
   bytesOut: number;
-  /** Frames the TAP refused. */
+  /** Frames the TAP refused (e.g. larger than the kernel takes). Logged as `dropped` when the client leaves. */
   refused: number;
   /** Times the TAP stopped being read because the client was slow. */
   stalls: number;
@@ -51,8 +84,8 @@ export interface DataPath {
   /** The bound MAC, once the first frame came. */
   readonly mac: string | undefined;
   counts(): PathCounts;
-  /** The MAC bound is fine: the first frame goes on, and reading resumes. */
-  admit(): void;
+  /** The MAC bound is fine: the first frame goes on, and reading resumes (the native path's hold). */
+  admit?(): void;
   ping(): void;
   /** Sends a close frame; ended() follows (at once on the JS path). */
   close(code: number, reason: string): void;

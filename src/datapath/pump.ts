@@ -1,6 +1,7 @@
 /**
  * The frame pump: one WebSocket and one TAP, both ways, with bounded memory. It moves frames;
- * which frames may move is the guard's call (guard.ts), asked once per frame.
+ * which frames may move is its judge's call, asked once per frame: a client's guard
+ * (native/guard.c, through jspath.ts) on the relay, UNGUARDED on the client side.
  *
  *   WebSocket message -> guard.judgeUp -> tap.write(): one frame per write(). A frame the kernel
  *     refuses is dropped and counted. The TAP never makes a write wait: the tun driver takes or
@@ -11,9 +12,9 @@
  *     drops, as Ethernet may); reading resumes below LOW_WATER.
  */
 import type WebSocket from 'ws';
+import { abi, native } from '../native';
 import type { Tap } from '../net/tap';
-import { abi } from '../native';
-import { UNGUARDED, Verdict, type Judge } from './guard';
+import type { PathCounts } from './path';
 
 // These numbers are the native path's too: defined once, in native/abi.h.
 /** Largest frame: 65,535 MTU (v86 virtio) + 14-byte Ethernet header. */
@@ -29,17 +30,51 @@ export const REST_MS = abi().restMs;
 /** A client that does not answer our close frame within this long is cut off. */
 export const LINGER_MS = abi().lingerMs;
 
-/** The frames and bytes moved; what the guard dropped is in its own counters. */
-export interface PumpCounters {
-  framesIn: number; // client -> TAP
-  bytesIn: number;
-  framesOut: number; // TAP -> client
-  bytesOut: number;
-  /** Times the TAP stopped being read because the client was slow. */
-  stalls: number;
-  /** Frames the TAP refused (e.g. larger than the kernel takes). */
-  dropped: number;
+/** What the pump asks of a judge: a verdict per frame, as the guard numbers them (verdicts()). */
+export interface Judge {
+  judgeUp(frame: Buffer): number;
+  /** A batch of frames to the client (one TAP read's): frames[i]'s verdict into verdicts[i]. */
+  judgeDown(frames: Buffer[], verdicts: Uint8Array): void;
 }
+
+/** The guard's verdicts by name. */
+export interface Verdicts {
+  pass: number;
+  /** Shorter than an Ethernet header: not Ethernet, the client is closed (1007). */
+  runt: number;
+  /** From a source MAC other than the bound one (counted: spoofed). */
+  otherMac: number;
+  /** A DHCP request naming another client's MAC (counted: spoofed). */
+  dhcpOtherMac: number;
+  /** Over the client's rate limit (counted: limitedIn up, limitedOut down). */
+  limited: number;
+}
+
+let known: Verdicts | undefined;
+
+/** The verdicts as native/guard.h numbers them (the addon names them; read once). */
+export function verdicts(): Verdicts {
+  if (known) return known;
+  const names = native().Guard.verdicts;
+  const number = (name: keyof Verdicts): number => {
+    const i = names.indexOf(name);
+    if (i < 0) throw new Error(`the addon's guard has no verdict '${name}' (it has ${names.join(', ')}): rebuild the addon`);
+    return i;
+  };
+  return (known = { pass: number('pass'), runt: number('runt'), otherMac: number('otherMac'), dhcpOtherMac: number('dhcpOtherMac'), limited: number('limited') });
+}
+
+/**
+ * The client side's judge (`wsnic connect`): frames from every host on the bridge come down its
+ * socket, so it binds no MAC and limits nothing; only a frame that is not Ethernet is refused.
+ */
+export const UNGUARDED: Judge = {
+  judgeUp: (frame) => (frame.length < native().Guard.minFrame ? verdicts().runt : verdicts().pass),
+  judgeDown: (frames, out) => out.fill(verdicts().pass, 0, frames.length),
+};
+
+/** The frames and bytes moved, stalls, frames the TAP refused (path.ts); what the guard dropped is in its own counters. */
+export type PumpCounters = Pick<PathCounts, 'framesIn' | 'bytesIn' | 'framesOut' | 'bytesOut' | 'stalls' | 'refused'>;
 
 export interface PumpEvents {
   /** A frame the client sent that is not Ethernet: the session closes the client. */
@@ -54,7 +89,10 @@ export interface PumpEvents {
 }
 
 export class Pump {
-  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, dropped: 0 };
+  readonly counters: PumpCounters = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, stalls: 0, refused: 0 };
+  private readonly verdict = verdicts();
+  /** The verdicts of a batch to the client (grown to the largest batch). */
+  private down = new Uint8Array(64);
   private resting = false;
   private tapPaused = false;
   private stopped = false;
@@ -92,9 +130,10 @@ export class Pump {
     // Stopped while judged: the client was refused as it bound (a duplicate MAC), and its
     // first frame must not reach the bridge.
     if (this.stopped) return;
-    if (verdict !== Verdict.pass) {
-      if (verdict === Verdict.runt) this.events.onBadFrame(`frame of ${data.length} bytes is shorter than an Ethernet header`);
-      else if (verdict === Verdict.limited) this.rest();
+    const v = this.verdict;
+    if (verdict !== v.pass) {
+      if (verdict === v.runt) this.events.onBadFrame(`frame of ${data.length} bytes is shorter than an Ethernet header`);
+      else if (verdict === v.limited) this.rest();
       return;
     }
     this.counters.framesIn++;
@@ -102,7 +141,7 @@ export class Pump {
     try {
       this.tap.write(data);
     } catch {
-      this.counters.dropped++; // the kernel refused this frame; Ethernet drops, so do we
+      this.counters.refused++; // the kernel refused this frame; Ethernet drops, so do we
     }
   }
 
@@ -124,11 +163,14 @@ export class Pump {
     // frame is held until the next one passes the guard (or the batch ends).
     const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     socket?.cork();
-    const guard = this.guard;
-    const now = guard.now(); // one clock read for the batch
+    if (this.down.length < frames.length) this.down = new Uint8Array(frames.length);
+    const down = this.down;
+    this.guard.judgeDown(frames, down);
+    const pass = this.verdict.pass;
     let held: Buffer | undefined;
-    for (const frame of frames) {
-      if (guard.judgeDown(frame, now) !== Verdict.pass) continue;
+    for (let i = 0; i < frames.length; i++) {
+      if (down[i] !== pass) continue;
+      const frame = frames[i]!;
       this.counters.framesOut++;
       this.counters.bytesOut += frame.length;
       if (held) this.ws.send(held, { binary: true });

@@ -3,7 +3,7 @@
  * stores its ws:// sessions in systemd's fd store; the relay after it takes them up before it
  * reads its listening sockets. `wsnic run` (no systemd) does neither.
  */
-import { readFileSync, readlinkSync, writeSync } from 'node:fs';
+import { readlinkSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Logger } from '../log';
 import { native } from '../native';
@@ -12,17 +12,12 @@ import { decodeStates, encodeStates, type Carried } from './state';
 import type { Relay } from '../relay/registry';
 import { RESTART_JOBS, STORE_NAME, closeAll, fdKind, ownJob, readState, type Stored } from './fdstore';
 import type { Notifier } from '../systemd/notify';
+import { openFilesLimit } from '../fdlimit';
 
 /** How long a stopping relay waits for systemd to confirm it has taken every session. */
 const BARRIER_MS = 5000;
 /** fds the next relay needs for itself (listening sockets, the journal, Node's own). */
 const FD_MARGIN = 256;
-
-/** The soft RLIMIT_NOFILE (the next relay gets the same from the unit). */
-function openFilesLimit(): number {
-  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-  return m?.[1] === undefined || m[1] === 'unlimited' ? Infinity : Number(m[1]);
-}
 
 /** The bridge an interface is a port of, if any. */
 function bridgeOf(ifname: string): string | undefined {
@@ -32,8 +27,6 @@ function bridgeOf(ifname: string): string | undefined {
     return undefined;
   }
 }
-
-
 
 /** A stored session, unpacked: its state (or why it cannot be read) and its fds. */
 export interface Unpacked {
@@ -123,7 +116,7 @@ export async function handOverOnRestart(relay: Relay, notifier: Notifier, log: L
   const t0 = Date.now();
   const clients = relay.sessions.size;
   // What the next relay can open beside its own fds: two a session, and room to take them up.
-  const room = Math.floor((openFilesLimit() - FD_MARGIN) / 3);
+  const room = Math.floor(((openFilesLimit() ?? Infinity) - FD_MARGIN) / 3);
   const { handed, leaving } = await relay.handOver(room);
   // All in one message: both ends of a socketpair holding the sessions' sockets and TAPs in
   // flight, and the states file (handover/fdstore.ts says why not three fds a session).

@@ -10,6 +10,9 @@ import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Logger } from '../log';
 import { upgradeRequired } from './page';
+import { atMost } from '../deadline';
+import { openFilesLimit } from '../fdlimit';
+import { hostPort } from '../config/values';
 
 /** A PEM file's bytes, or an error naming the key and the file. */
 function readPem(key: string, file: string): Buffer {
@@ -40,13 +43,9 @@ export function readTls(certFile: string, keyFile: string): SecureContextOptions
  * How many clients fit under the open-file limit: a socket and a TAP each, and some room for
  * the listening sockets, dnsmasq's pipes, D-Bus and the journal. 0: no limit known.
  */
-export function clientCapacity(limits = '/proc/self/limits'): number {
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync(limits, 'utf8'));
-    return m && m[1] !== 'unlimited' ? Math.max(1, Math.floor((Number(m[1]) - 64) / 2)) : 0;
-  } catch {
-    return 0;
-  }
+export function clientCapacity(limits?: string): number {
+  const most = openFilesLimit(limits);
+  return most === undefined ? 0 : Math.max(1, Math.floor((most - 64) / 2));
 }
 
 const HANDSHAKE_TIMER = Symbol('wsnic handshake timer');
@@ -102,11 +101,6 @@ export function listen(server: http.Server, host: string, port: number, what: st
       resolve();
     });
   });
-}
-
-/** host:port, an IPv6 host in brackets. */
-export function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 export interface Listening {
@@ -177,7 +171,6 @@ export function warnIfOpen(servers: http.Server[], allowedOrigins: string[], log
  * Stops listening at once; the promise resolves when the servers' connections are gone (upgraded
  * ones end with their close handshake), or after 3 s: a client that never answers is not waited for.
  */
-export function closeServers(servers: http.Server[]): Promise<void> {
-  const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return Promise.race([closed.then(() => undefined), new Promise<void>((r) => setTimeout(r, 3000).unref())]);
+export async function closeServers(servers: http.Server[]): Promise<void> {
+  await atMost(3000, Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))));
 }

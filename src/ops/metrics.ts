@@ -10,7 +10,7 @@ import { closeSync, unlinkSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../log';
 import { parseListen } from '../config/values';
-import type { Totals } from '../relay/registry';
+import type { Totals } from '../relay/totals';
 import { claimSocketPath } from './unixsocket';
 
 /** What the metrics read from the relay (Relay has it all; tests pass a stand-in). */

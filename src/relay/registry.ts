@@ -1,26 +1,28 @@
 /**
  * The session registry: every client from its accepted upgrade to its TAP's removal. On
  * accept: admission, a TAP on a bridge port, then a session; the MACs clients hold; totals;
- * closing them all. The HTTP servers that bring upgrades here are http.ts's.
+ * closing them all. The HTTP servers that bring upgrades here are http/listeners.ts's.
  */
-import type http from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../log';
-import { PORT_MTU } from '../net/bridge';
-import { Tap, TapNames } from '../net/tap';
+import type { Tap } from '../net/tap';
 import type { Admission } from '../http/admission';
 import { LINGER_MS, MAX_FRAME } from '../datapath/pump';
-import { RateLimit, type Limits } from '../datapath/ratelimit';
+import type { Limits } from '../datapath/path';
 import type { LeasedSet } from '../net/leasedset';
 import { ipToInt } from '../config/values';
 import { CLOSE, Session, type ClientInfo } from './session';
 import type { Carried } from '../handover/state';
 import type { Detached } from '../datapath/nativepath';
+import { atMost } from '../deadline';
+import { TapMaker, type BridgePorts } from './tapmaker';
+import { addTotals, noTotals, type Totals } from './totals';
 
 export interface RelayOptions {
   /** Which bridge a new client's TAP joins (the main one, or a leaf past its port limit). */
-  ports: { reserve(): Promise<string>; release(bridge: string): void; claim(bridge: string): void };
+  ports: BridgePorts;
   tapPrefix: string;
   pingInterval: number; // seconds
   idleTimeout: number; // seconds
@@ -40,12 +42,6 @@ export interface RelayOptions {
   log: Logger;
 }
 
-/**
- * TAPs made at once. Accepted clients beyond it wait for a turn here rather than on the thread
- * pool, so that one that leaves meanwhile (its socket closed) costs no TAP made and removed.
- */
-const TAPS_AT_ONCE = 4;
-
 /** How long a session may take to leave its data-plane thread on a hand-over (then it is closed). */
 const HANDOVER_WAIT_MS = 3000;
 
@@ -53,49 +49,12 @@ const HANDOVER_WAIT_MS = 3000;
 const SHUTTING_DOWN: { code: number; reason: string } = { code: CLOSE.goingAway, reason: 'server shutting down' };
 const RESTARTING: { code: number; reason: string } = { code: CLOSE.serviceRestart, reason: 'service restart' };
 
-/** p, or nothing once ms have passed (the timer keeps no process alive). */
-function atMost(ms: number, p: Promise<unknown>): Promise<unknown> {
-  return Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
-}
-
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' };
-
-export interface Totals {
-  bytesIn: number;
-  bytesOut: number;
-  framesIn: number;
-  framesOut: number;
-  /** Frames dropped by reason, as in Session.status(). */
-  drops: { spoofed: number; limitedIn: number; limitedOut: number; refused: number; stalls: number };
-}
-
-function noTotals(): Totals {
-  return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, drops: { spoofed: 0, limitedIn: 0, limitedOut: 0, refused: 0, stalls: 0 } };
-}
-
-/** Adds a session's counters to t. */
-function addTotals(t: Totals, s: Session): void {
-  const c = s.counts();
-  t.bytesIn += c.bytesIn;
-  t.bytesOut += c.bytesOut;
-  t.framesIn += c.framesIn;
-  t.framesOut += c.framesOut;
-  t.drops.spoofed += c.spoofed;
-  t.drops.limitedIn += c.limitedIn;
-  t.drops.limitedOut += c.limitedOut;
-  t.drops.refused += c.refused;
-  t.drops.stalls += c.stalls;
-}
-
 export class Relay {
   readonly sessions = new Set<Session>();
   /** TAPs being made for accepted clients (see accept). */
   private readonly opening = new Set<Promise<void>>();
   /** Once closing: what clients whose TAPs were still being made are told. */
   private closingWith = SHUTTING_DOWN;
-  /** TAPs being made now (at most TAPS_AT_ONCE), and the clients waiting for a turn, in order. */
-  private making = 0;
-  private readonly turns: (() => void)[] = [];
   private closing = false;
   /** Live clients by bound MAC; more than one only with duplicate_mac = allow. */
   private readonly macs = new Map<string, Session[]>();
@@ -110,14 +69,14 @@ export class Relay {
     clientTracking: false,
   });
   private readonly keepalive: NodeJS.Timeout;
-  private readonly names: TapNames;
+  private readonly taps: TapMaker;
   /** The last client id given (ids start at 1). */
   private lastId = 0;
   /**
    * Since start: most clients at once, handshakes refused by reason, and clients gone by their
    * close code (session.ts's endReason).
    */
-  readonly stats = { started: Date.now(), mostClients: 0, refused: new Map<string, number>(), closed: new Map<string, number>() };
+  readonly stats = { mostClients: 0, refused: new Map<string, number>(), closed: new Map<string, number>() };
   /** Called when a client comes or goes (for sd_notify STATUS). */
   onClientCountChange: (() => void) | undefined;
   /** Called with each client's TAP setup time in milliseconds (for metrics). */
@@ -129,7 +88,7 @@ export class Relay {
   }
 
   constructor(private readonly opts: RelayOptions) {
-    this.names = new TapNames(opts.tapPrefix);
+    this.taps = new TapMaker(opts.ports, opts.tapPrefix, opts.isolateClients);
     this.dhcpServer = opts.gateway === undefined ? undefined : ipToInt(opts.gateway);
     let last = Date.now();
     this.keepalive = setInterval(() => {
@@ -145,8 +104,8 @@ export class Relay {
     this.keepalive.unref();
   }
 
-  /** A WebSocket upgrade request (from http.ts's servers): admitted, it becomes a client. */
-  upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer, tls: boolean): void {
+  /** A WebSocket upgrade request (from http/listeners.ts's servers): admitted, it becomes a client. */
+  upgrade(req: IncomingMessage, socket: Socket, head: Buffer, tls: boolean): void {
     if (this.closing) {
       socket.destroy(); // stopping: no new TAP
       return;
@@ -155,9 +114,10 @@ export class Relay {
     const verdict = this.opts.admission.check(req);
     if (!verdict.ok) {
       this.opts.log.warning('client refused', { client_address: verdict.address, status: verdict.status, reason: verdict.reason });
-      this.countRefused(`${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Refused'}`);
+      const status = `${verdict.status} ${STATUS_CODES[verdict.status] ?? 'Refused'}`;
+      this.countRefused(status);
       const body = `${verdict.reason}\n`;
-      socket.end(`HTTP/1.1 ${verdict.status} ${STATUS_TEXT[verdict.status] ?? 'Refused'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, tls, at, verdict.address));
@@ -168,22 +128,22 @@ export class Relay {
    * is made on the thread pool; meanwhile the client is not read (its first frames wait in the
    * socket) and counts under the limits.
    */
-  private accept(ws: WebSocket, req: http.IncomingMessage, tls: boolean, at: bigint, address: string): void {
+  private accept(ws: WebSocket, req: IncomingMessage, tls: boolean, at: bigint, address: string): void {
     const client = { id: ++this.lastId, address, port: req.socket.remotePort ?? 0, scheme: tls ? 'wss' : 'ws', origin: req.headers.origin ?? '' };
     this.opts.admission.admit(address);
     ws.pause();
     ws.on('error', () => {}); // (read nothing yet; the session listens once it exists)
-    const opening = this.turn().then(async () => {
+    const opening = this.taps.turn().then(async () => {
       let made: { tap: Tap; bridge: string } | undefined;
       try {
         // Gone while it waited for its turn (or the relay is stopping): no TAP is made for it.
-        if (ws.readyState === ws.OPEN && !this.closing) made = await this.openPort(this.onNativePath(client.scheme));
+        if (ws.readyState === ws.OPEN && !this.closing) made = await this.taps.open(this.onNativePath(client.scheme));
       } catch (err) {
         this.opts.admission.release(address);
         this.refuse(ws, client, (err as Error).message);
         return;
       } finally {
-        this.turnDone();
+        this.taps.turnDone();
         this.opening.delete(opening);
       }
       if (made === undefined || ws.readyState !== ws.OPEN || this.closing) {
@@ -216,21 +176,6 @@ export class Relay {
     this.opening.add(opening);
   }
 
-  /** Resolves when this client may have its TAP made (see TAPS_AT_ONCE); turnDone() after. */
-  private turn(): Promise<void> {
-    if (this.making < TAPS_AT_ONCE) {
-      this.making++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.turns.push(resolve));
-  }
-
-  private turnDone(): void {
-    const next = this.turns.shift();
-    if (next) next();
-    else this.making--;
-  }
-
   /** The client's session, from a ready TAP. */
   private serve(ws: WebSocket, tap: Tap, client: Omit<ClientInfo, 'bridge'>, bridge: string, at: bigint): void {
     const tapMs = Number(process.hrtime.bigint() - at) / 1e6;
@@ -244,8 +189,7 @@ export class Relay {
    * store): the same connection, TAP, MAC and address, taken up where they were.
    */
   adopt(c: Carried, sock: number, tap: Tap): void {
-    this.names.claim(tap.name);
-    this.opts.ports.claim(c.bridge);
+    this.taps.claim(tap.name, c.bridge);
     this.opts.admission.admit(c.address);
     let s: Session;
     try {
@@ -256,8 +200,7 @@ export class Relay {
       });
     } catch (err) {
       // (the caller closes the fds: the TAP's name, port and place are free at once)
-      this.names.release(tap.name);
-      this.opts.ports.release(c.bridge);
+      this.taps.release(tap.name, c.bridge);
       this.opts.admission.release(c.address);
       throw err;
     }
@@ -281,8 +224,8 @@ export class Relay {
         if (s.end !== undefined) this.stats.closed.set(s.end, (this.stats.closed.get(s.end) ?? 0) + 1);
         this.onClientCountChange?.();
       }, {
-        rules: { up: RateLimit.create(this.opts.rates.up), down: RateLimit.create(this.opts.rates.down), dhcpServer: this.dhcpServer },
-        native: this.onNativePath(client.scheme) || resumed ? this.opts.rates : undefined,
+        rules: { ...this.opts.rates, dhcpServer: this.dhcpServer },
+        native: this.onNativePath(client.scheme),
         onBound: (s, mac) => this.bindMac(s, mac),
         ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),
       }, resumed);
@@ -333,48 +276,13 @@ export class Relay {
   private releaseWhenGone(gone: Promise<void> | undefined, tap: string, address: string, bridge: string): void {
     void gone?.then(() => {
       this.opts.admission.release(address);
-      this.names.release(tap);
-      this.opts.ports.release(bridge);
+      this.taps.release(tap, bridge);
     });
   }
 
   /** ws:// on the native data path (unless data_path = js); wss:// on JavaScript's (Node owns TLS). */
   private onNativePath(scheme: string): boolean {
     return this.opts.dataPath === 'native' && scheme === 'ws';
-  }
-
-  /**
-   * A bridge port and a TAP on it (with a virtio-net header for the native path); on failure,
-   * nothing is kept and the error says which.
-   */
-  private async openPort(native: boolean): Promise<{ tap: Tap; bridge: string }> {
-    let bridge: string;
-    try {
-      bridge = await this.opts.ports.reserve();
-    } catch (err) {
-      throw new Error(`no bridge port: ${(err as Error).message}`);
-    }
-    try {
-      return { tap: await this.openTap(bridge, native), bridge };
-    } catch (err) {
-      this.opts.ports.release(bridge);
-      throw new Error(`cannot create TAP: ${(err as Error).message}`);
-    }
-  }
-
-  /** A TAP with the next free name; a name someone else holds (EBUSY) is skipped. */
-  private async openTap(bridge: string, native: boolean): Promise<Tap> {
-    for (let tries = 0; ; tries++) {
-      const name = this.names.take();
-      try {
-        return await Tap.create(name, { bridge, mtu: PORT_MTU, isolated: this.opts.isolateClients, exclusive: true, vnetHdr: native });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || tries >= 100) {
-          this.names.release(name);
-          throw err;
-        }
-      }
-    }
   }
 
   private countRefused(reason: string): void {

@@ -7,12 +7,10 @@ import type WebSocket from 'ws';
 import type { Logger } from '../log';
 import type { Tap } from '../net/tap';
 import { abi } from '../native';
-import type { GuardRules } from '../datapath/guard';
 import { JsPath } from '../datapath/jspath';
 import type { Carried } from '../handover/state';
 import { NativePath, type Detached, type Resume } from '../datapath/nativepath';
-import type { DataPath, PathCounts, PathEvents } from '../datapath/path';
-import type { Limits } from '../datapath/ratelimit';
+import type { DataPath, GuardRules, PathCounts, PathEvents } from '../datapath/path';
 
 export interface ClientInfo {
   /** A number the relay gives each client, for `wsnic status` and `wsnic disconnect`. */
@@ -78,11 +76,11 @@ export function endReason(code: number): string {
   return name === undefined ? 'other' : `${code} ${name}`;
 }
 
-/** What the relay asks of a session: the guard's rules, and a word when the guard tells. */
+/** What the relay asks of a session: the guard's rules, its data path, and a word when the guard tells. */
 export interface SessionHooks {
   rules: GuardRules;
-  /** Set: the native data path, with these limits (the rules' RateLimits are the JS path's). */
-  native?: { up: Limits; down: Limits } | undefined;
+  /** The native data path (else the JS path; a session handed over takes the native one anyway). */
+  native: boolean;
   /** The client's MAC is bound (the relay looks for duplicates, and may close the client). */
   onBound?(s: Session, mac: string): void;
   /** An OFFER or ACK from the DHCP server on its way to this client. */
@@ -119,7 +117,7 @@ export class Session {
       bound: (mac) => {
         log.info('client MAC', { ...this.fields(), mac });
         hooks.onBound?.(this, mac);
-        if (!this.closing) this.path.admit();
+        if (!this.closing) this.path.admit?.();
       },
       limited: (direction) => log.info('client over its rate limit, excess dropped', { ...this.fields(), mac: this.mac, direction }),
       text: (bytes) => log.debug('text message ignored', { ...this.fields(), bytes }),
@@ -132,14 +130,11 @@ export class Session {
     };
     if (resumed) {
       // (on the native path whatever data_path says now: its state is the plane's)
-      const limits = hooks.native ?? { up: { bytes: 0, frames: 0, burst: 1 }, down: { bytes: 0, frames: 0, burst: 1 } };
-      this.path = new NativePath(resumed.from, tap, { ...limits, dhcpServer: hooks.rules.dhcpServer }, events);
+      this.path = new NativePath(resumed.from, tap, hooks.rules, events);
       log.info('client resumed', { ...this.fields(), mac: this.mac, since: new Date(this.started).toISOString() });
       return;
     }
-    this.path = hooks.native
-      ? new NativePath(ws!, tap, { ...hooks.native, dhcpServer: hooks.rules.dhcpServer }, events)
-      : new JsPath(ws!, tap, hooks.rules, events);
+    this.path = hooks.native ? new NativePath(ws!, tap, hooks.rules, events) : new JsPath(ws!, tap, hooks.rules, events);
     log.info('client connected', { ...this.fields(), tap_ms: client.tapMs?.toFixed(2), path: this.path.kind });
   }
 
@@ -259,7 +254,7 @@ export class Session {
       frames_out: c.framesOut,
       bytes_in: c.bytesIn,
       bytes_out: c.bytesOut,
-      dropped: c.refused,
+      dropped: c.refused, // (frames the TAP refused: the log has called them dropped from the start)
       spoofed: c.spoofed,
       limited_in: c.limitedIn,
       limited_out: c.limitedOut,

@@ -4,25 +4,10 @@
  */
 import { existsSync } from 'node:fs';
 import type { MessageBus } from 'dbus-next';
+import { withTimeout } from '../deadline';
 
 export const SYSTEM_BUS = '/run/dbus/system_bus_socket';
 const TIMEOUT_MS = 2000;
-
-function withTimeout<T>(p: Promise<T>, what: string, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: Error) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
 
 /** Awaits p, or fails after the timeout (or when the bus fails), naming `what`. */
 export type BusCall = <T>(p: Promise<T>, what: string) => Promise<T>;

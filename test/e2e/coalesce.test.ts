@@ -11,7 +11,10 @@ import { relayNetwork, ROOT, WSNIC } from './topology';
 
 const WS = JSON.stringify(join(ROOT, 'node_modules', 'ws'));
 
-/** A client that sends TCP segments as raw frames: bursts of `count` 1,000-byte segments in one write each. */
+/**
+ * A client that sends TCP segments as raw frames: its first binds its MAC; then at each SIGUSR2 a
+ * burst of 30 1,000-byte segments in one write, good ones first, then one in five with a bad checksum.
+ */
 const SENDER = (url: string): string => `
 const W = require(${WS});
 const ws = new W(${JSON.stringify(url)}, { perMessageDeflate: false });
@@ -37,11 +40,11 @@ function burst(count, badEvery) {
   for (let i = 0; i < count; i++) { ws.send(segment(seq, badEvery > 0 && i % badEvery === badEvery - 1)); seq += 1000; }
   ws._socket.uncork();
 }
-ws.on('open', () => {
-  ws.send(segment(1, false)); // binds the MAC; Node admits it
-  setTimeout(() => { burst(30, 0); console.log('good ' + (seq - 30000) + ' ' + seq); }, 500);
-  setTimeout(() => { burst(30, 5); console.log('mixed ' + (seq - 30000) + ' ' + seq); }, 1000);
-  setTimeout(() => { console.log('sent'); }, 1500);
+ws.on('open', () => ws.send(segment(1, false))); // binds the MAC; the relay admits it
+let bursts = 0;
+process.on('SIGUSR2', () => {
+  if (bursts++ === 0) { burst(30, 0); console.log('good ' + (seq - 30000) + ' ' + seq); }
+  else { burst(30, 5); console.log('mixed ' + (seq - 30000) + ' ' + seq); }
 });
 ws.on('close', (c, r) => console.log('closed ' + c + ' ' + r));
 `;
@@ -76,10 +79,17 @@ t.test('consecutive segments are joined on the TAP; a bad checksum is not', asyn
   const tap = /tap=(wstap\d+)/.exec(await n.server.waitFor(/client connected .*tap=wstap\d+/, 10_000, mark))![1]!;
   const dump = n.topo.spawn(n.srv, 'tcpdump', ['-i', tap, '-n', '-l', '-S', 'tcp and port 9']);
   await dump.waitFor(/listening on/);
-  const good = /good (\d+) (\d+)/.exec(await client.waitFor(/good \d+/))!.slice(1).map(Number) as [number, number];
-  const mixed = /mixed (\d+) (\d+)/.exec(await client.waitFor(/mixed \d+/))!.slice(1).map(Number) as [number, number];
-  await client.waitFor(/sent/);
-  await new Promise((r) => setTimeout(r, 500));
+  await n.server.waitFor(/client MAC /, 10_000, mark); // its first frame bound the MAC: admitted
+  /** Has the sender burst, and waits (at most 5 s) for tcpdump to show the burst's last byte on the TAP. */
+  const burst = async (name: string): Promise<[number, number]> => {
+    process.kill(client.child.pid!, 'SIGUSR2');
+    const range = new RegExp(`${name} (\\d+) (\\d+)`).exec(await client.waitFor(new RegExp(`${name} \\d+`)))!.slice(1).map(Number) as [number, number];
+    await dump.waitFor(new RegExp(`seq \\d+:${range[1]},`), 5000).catch(() => undefined); // (the checks below say what is missing)
+    return range;
+  };
+  // One after the other: the good burst is on the TAP before the mixed one is sent.
+  const good = await burst('good');
+  const mixed = await burst('mixed');
   dump.child.kill('SIGINT');
   await dump.exited;
   const seen = [...dump.output().matchAll(/seq (\d+):(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as [number, number]);

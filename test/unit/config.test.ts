@@ -143,7 +143,7 @@ t.test('the README shows `wsnic --help` as it is', async (t) => {
 });
 
 t.test('--version is package.json\'s version, read when the code loads', async (t) => {
-  const { VERSION } = await import('../../src/cli/version');
+  const { VERSION } = await import('../../src/version');
   const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
   t.equal(VERSION, pkg.version);
   t.equal(parseArgs(['--version']).version, true);

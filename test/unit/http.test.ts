@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clientCapacity, createServer, readTls } from '../../src/http/listeners';
 import { createLogger } from '../../src/log';
+import { openFilesLimit } from '../../src/fdlimit';
+import { atMost } from '../../src/deadline';
 
 const quiet = createLogger('error', () => {});
 const options = (handshakeTimeout: number) => ({ handshakeTimeout, maxConnections: 0, onUpgrade: () => {}, log: quiet });
@@ -38,4 +40,16 @@ t.test('clients fit under the open-file limit: a socket and a TAP each, 64 kept 
   t.equal(clientCapacity(limits('65536')), 32736);
   t.equal(clientCapacity(limits('unlimited')), 0, 'no limit known');
   t.equal(clientCapacity(join(dir, 'absent')), 0);
+  // The one reading the hand-over shares: the soft limit, not the hard one; no bound known is undefined.
+  t.equal(openFilesLimit(limits('1024')), 1024);
+  t.equal(openFilesLimit(limits('unlimited')), undefined);
+  t.equal(openFilesLimit(join(dir, 'absent')), undefined);
+  t.ok((openFilesLimit() ?? Infinity) > 0, 'this process\'s own');
+});
+
+t.test('atMost: the value if it comes in time, undefined after the deadline', async (t) => {
+  const hold = setInterval(() => {}, 1000); // atMost's timer holds no process alive: the caller does
+  t.teardown(() => clearInterval(hold));
+  t.equal(await atMost(1000, Promise.resolve(7)), 7);
+  t.equal(await atMost(10, new Promise(() => {})), undefined, 'a promise that never settles does not hold the caller');
 });

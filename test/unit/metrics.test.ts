@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../src/log';
 import { MetricsServer, TOTALS_FRESH_MS, createRegistry, type RelayView } from '../../src/ops/metrics';
 import { parseListen } from '../../src/config/values';
-import type { Totals } from '../../src/relay/registry';
+import type { Totals } from '../../src/relay/totals';
 
 const quiet = createLogger('error', () => {});
 
