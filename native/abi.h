@@ -49,7 +49,6 @@
     X(STAT_SPOOFED, spoofed)            \
     X(STAT_LIMITED_IN, limitedIn)       \
     X(STAT_LIMITED_OUT, limitedOut)     \
-    X(STAT_TEXTS, texts)                \
     X(STAT_LAST_SEEN, lastSeen)         \
     X(STAT_LAST_FRAME, lastFrame)
 

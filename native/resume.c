@@ -81,6 +81,5 @@ void resume_apply(Session *s, const Resume *r, uint8_t *frag) {
     }
     if (r->has_counts) {
         for (int i = 0; i < STAT_COUNT; i++) *session_counter(s, (enum Stat)i) = (uint64_t)r->counts[i];
-        s->text_told = r->counts[STAT_TEXTS] > 0;
     }
 }

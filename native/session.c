@@ -159,7 +159,7 @@ void session_timer(Session *s) {
 }
 
 /*
- * Hand-over (a restart, src/relay/handover.ts): the host lets go of a running session without
+ * Hand-over (a restart, src/handover/restart.ts): the host lets go of a running session without
  * closing anything. What the socket takes now is sent; what it does not stays owed (s->out),
  * the bytes not parsed yet stay in s->in (still masked), a fragmented message in the reader:
  * Node takes them (planeTake) for the next relay. A session closing, or holding its first frame
@@ -230,7 +230,6 @@ uint64_t *session_counter(Session *s, enum Stat i) {
     case STAT_SPOOFED: return &s->guard.spoofed;
     case STAT_LIMITED_IN: return &s->guard.limited_in;
     case STAT_LIMITED_OUT: return &s->guard.limited_out;
-    case STAT_TEXTS: return &s->texts;
     case STAT_LAST_SEEN: return &s->last_seen;
     case STAT_LAST_FRAME: return &s->last_frame;
     case STAT_COUNT: break;

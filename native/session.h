@@ -5,8 +5,8 @@
  * the fuzz harness: fuzz/session_fuzz.c), which calls the session_* functions below on that
  * thread only, and hears back through the host's three callbacks.
  *
- *   socket -> ws_read (wsframe.c) -> guard_up (guard.c) -> write(TAP) (or coalesce.c's co_add)
- *   TAP -> read, up to TAP_BATCH frames (co_split) -> guard_down -> one sendmsg for the batch
+ *   socket -> ws_read (wsframe.c) -> guard_judge_up (guard.c) -> write(TAP) (or coalesce.c's co_add)
+ *   TAP -> read, up to TAP_BATCH frames (co_split) -> guard_judge_down -> one sendmsg for the batch
  *
  * Memory: a session is held by references (refs: its host's, Node's handle's, each queued
  * command's); session_unref frees it at 0, from any thread.
@@ -66,7 +66,7 @@ struct Session {
     bool resting;     /* over its upload limit: not read until rest_until */
     bool peer_closed; /* the peer sent its close frame */
     bool shut;        /* our side of the TCP connection is shut (after both close frames) */
-    bool text_told;
+    bool text_told;   /* a text message came: told once (E_TEXT), for the debug log */
     bool broken;     /* the socket failed (or memory ran out): ended on the way out */
     bool close_sent;
     bool in_pending; /* `in` may hold whole frames (kept by a stop), parsed before reading more */
@@ -88,7 +88,7 @@ struct Session {
     bool timed;
     struct Session *dnext;
     /* Counters: written by the host's thread, read by Node (relaxed atomics). */
-    uint64_t frames_in, bytes_in, frames_out, bytes_out, refused, stalls, texts;
+    uint64_t frames_in, bytes_in, frames_out, bytes_out, refused, stalls;
     uint64_t last_seen, last_frame; /* wall-clock ms */
 };
 

@@ -1,7 +1,7 @@
 /*
  * A session towards its client (see session.h): what the socket does not take is owed (s->out);
  * past HIGH_WATER owed the TAP is not read (its kernel queue then drops, as Ethernet may) until
- * below LOW_WATER. The TAP's frames go out judged (guard_down), framed and masked if we are the
+ * below LOW_WATER. The TAP's frames go out judged (guard_judge_down), framed and masked if we are the
  * client, a wakeup's batch in one sendmsg; control frames (close, ping, pong) go the same way.
  */
 #define _GNU_SOURCE
@@ -174,13 +174,12 @@ static void batch_frame(void *ctx, uint8_t *f, size_t n) {
     Batch *b = ctx;
     Session *s = b->s;
     if (s->server) {
-        bool acked;
         uint8_t mac[6];
         uint32_t ip;
-        enum Verdict v = guard_down(&s->guard, f, n, s->host->now, &acked, mac, &ip);
-        if (acked) s->host->event(s, E_DHCP, 0, NULL, mac, ip);
-        if (v != V_PASS) {
-            if (GET(s->guard.limited_out) == 1) s->host->event(s, E_LIMITED, 0, "down", NULL, 0);
+        unsigned told = guard_judge_down(&s->guard, f, n, s->host->now, mac, &ip);
+        if (told & G_ACKED) s->host->event(s, E_DHCP, 0, NULL, mac, ip);
+        if ((told & G_VERDICT) != V_PASS) {
+            if (told & G_FIRST_LIMITED) s->host->event(s, E_LIMITED, 0, "down", NULL, 0);
             return;
         }
     }

@@ -1,6 +1,6 @@
 /*
  * A session from its client (see session.h): bytes read from the socket are parsed (wsframe.c),
- * each message judged (guard_up) and written to the TAP, one frame a write or a stream's TCP
+ * each message judged (guard_judge_up) and written to the TAP, one frame a write or a stream's TCP
  * segments joined (coalesce.c). A stop (the first frame held for Node's verdict, a rest over the
  * upload limit, a close) keeps what is left for later; so does a partial frame.
  */
@@ -44,7 +44,6 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
     if (s->state != S_RUN) return WS_GO; /* closing: only its close frame matters */
     if (op == WS_TEXT) {
         /* v86 sends none, jor1k its pings: not frames. Told once, for the debug log. */
-        COUNT(s->texts, 1);
         if (!s->text_told) {
             s->text_told = true;
             s->host->event(s, E_TEXT, (int)len, NULL, NULL, 0);
@@ -56,10 +55,10 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
         if (len >= GUARD_MIN_FRAME) up_tap_write(s, data, len);
         return WS_GO;
     }
-    bool was_bound = s->guard.bound;
-    enum Verdict v = guard_up(&s->guard, data, len, s->host->now);
+    unsigned told = guard_judge_up(&s->guard, data, len, s->host->now);
+    enum Verdict v = told & G_VERDICT;
     if (v == V_RUNT) goto runt;
-    if (!was_bound && s->guard.bound) {
+    if (told & G_BOUND) {
         /* Node decides on a duplicate MAC before this frame reaches the bridge. */
         s->holding = true;
         if (v == V_PASS && (s->held = malloc(len))) {
@@ -78,7 +77,7 @@ static int on_message(void *ctx, int op, uint8_t *data, size_t len) {
         return WS_GO;
     }
     if (v == V_LIMITED) {
-        if (GET(s->guard.limited_in) == 1) s->host->event(s, E_LIMITED, 0, "up", NULL, 0);
+        if (told & G_FIRST_LIMITED) s->host->event(s, E_LIMITED, 0, "up", NULL, 0);
         start_rest(s);
         s->stopped = true;
         return WS_STOP;

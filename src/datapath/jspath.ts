@@ -5,16 +5,19 @@
  * data_path = js.
  */
 import type WebSocket from 'ws';
-import { native, type GuardHandle } from '../native';
+import { abi, native, type GuardHandle } from '../native';
 import type { Tap } from '../net/tap';
 import { guardOptions, type DataPath, type GuardRules, type PathCounts, type PathEvents } from './path';
 import { LINGER_MS, Pump, type Judge } from './pump';
 
+/** The close codes, as native/abi.h names them (the native path sends the same). */
+const CLOSE = abi().close;
+
 /** The close status ws sends for each of its protocol errors (see ws/lib/receiver.js). */
 function protocolErrorCode(code: string | undefined): number {
-  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return 1009;
-  if (code === 'WS_ERR_INVALID_UTF8') return 1007;
-  return 1002; // protocol error
+  if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CLOSE.tooBig;
+  if (code === 'WS_ERR_INVALID_UTF8') return CLOSE.invalid;
+  return CLOSE.protocol;
 }
 
 export class JsPath implements DataPath {
@@ -54,11 +57,11 @@ export class JsPath implements DataPath {
       },
     };
     this.pump = new Pump(ws, tap, {
-      onBadFrame: (why) => this.close(1007, why),
+      onBadFrame: (why) => this.close(CLOSE.invalid, why),
       onActivity: () => (this.lastSeen = Date.now()),
       onFrame: () => (this.lastFrame = this.lastSeen),
       onText: (text) => events.text(text.length),
-      onTapError: (err) => this.close(1011, err.message),
+      onTapError: (err) => this.close(CLOSE.internal, err.message),
     }, judge);
     ws.on('pong', () => (this.lastSeen = Date.now()));
     ws.on('error', (err: Error & { code?: string }) => {

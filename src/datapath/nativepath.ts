@@ -15,7 +15,7 @@ import { guardOptions, type DataPath, type GuardRules, type PathCounts, type Pat
 const NO_RULES: GuardRules = { up: { bytes: 0, frames: 0, burst: 1 }, down: { bytes: 0, frames: 0, burst: 1 } };
 
 /** Where each counter is in planeStats's array: native/abi.h's stats layout, by name. */
-const STAT = Object.fromEntries(abi().stats.map((name, i) => [name, i])) as Record<keyof PathCounts | 'texts', number>;
+const STAT = Object.fromEntries(abi().stats.map((name, i) => [name, i])) as Record<keyof PathCounts, number>;
 
 /** Counters in the stats layout, for planeAdd (what the TypeScript side does not count: 0). */
 function statsOf(c: PathCounts): Float64Array {

@@ -185,7 +185,7 @@ export class Relay {
   }
 
   /**
-   * A session the relay before a restart handed over (serve.ts takes it from systemd's fd
+   * A session the relay before a restart handed over (handover/restart.ts takes it from systemd's fd
    * store): the same connection, TAP, MAC and address, taken up where they were.
    */
   adopt(c: Carried, sock: number, tap: Tap): void {

@@ -29,7 +29,7 @@ export class Notifier {
     return this.socket !== undefined && this.socket !== '';
   }
 
-  /** FDSTORE=1: fds into systemd's store under one name (see fdstore.ts). Throws on failure. */
+  /** FDSTORE=1: fds into systemd's store under one name (see handover/fdstore.ts). Throws on failure. */
   store(name: string, fds: number[]): void {
     if (!this.socket) throw new Error('not under systemd');
     native().sendDatagram(this.socket, `FDSTORE=1\nFDNAME=${name}`, fds);

@@ -10,6 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { own, disown } from '../tools/reap';
 
 /** The repository: the nearest directory up with wsnic's package.json (tests may run compiled). */
 function findRoot(dir: string): string {
@@ -67,11 +68,13 @@ export class Topology {
     // Unique per run and per topology: pid and a counter, short enough for interface names.
     this.prefix = `w${(process.pid % 100000).toString(36)}${(counter++).toString(36)}`;
     this.dir = mkdtempSync(join(tmpdir(), `wsnic-${this.prefix}-`));
+    own('path', this.dir);
   }
 
   /** Creates namespace PREFIX-name with lo up; returns its full name. */
   ns(name: string): string {
     const full = `${this.prefix}-${name}`;
+    own('netns', full);
     sh('ip', ['netns', 'add', full]);
     this.namespaces.push(full);
     sh('ip', ['-n', full, 'link', 'set', 'lo', 'up']);
@@ -226,8 +229,10 @@ export class Topology {
         }
       }
       spawnSync('ip', ['netns', 'del', ns]);
+      if (!existsSync(`/run/netns/${ns}`)) disown('netns', ns); // else its watcher tries again
     }
     rmSync(this.dir, { recursive: true, force: true });
+    disown('path', this.dir);
   }
 
   /** Names of this topology's namespaces that still exist (for the leak check). */

@@ -10,10 +10,15 @@ const ROOT = join(__dirname, '..', '..');
 export interface Rerun {
   code: number | null;
   out: string;
-  /** Each file's top-level result. */
-  files: { ok: boolean; file: string }[];
+  /** Each file's top-level result, and how long it took. */
+  files: { ok: boolean; file: string; seconds: number }[];
   /** The `not ok` lines, for the message of a failure. */
   failures: string;
+}
+
+/** "protocol 21 s, backpressure 12 s": what each file took, for the test's comment. */
+export function times(r: Rerun): string {
+  return r.files.map((f) => `${f.file.replace(/^test\/e2e\/|\.test\.ts$/g, '')} ${f.seconds} s`).join(', ');
 }
 
 /**
@@ -36,7 +41,7 @@ function runOnce(files: string[], env: NodeJS.ProcessEnv): Promise<Rerun> {
     child.on('close', (code) => resolve({
       code,
       out,
-      files: [...out.matchAll(/^(not )?ok \d+ - (test\/e2e\/\S+)/gm)].map((m) => ({ ok: !m[1], file: m[2]! })),
+      files: [...out.matchAll(/^(not )?ok \d+ - (test\/e2e\/\S+)(?: # time=([\d.]+)ms)?/gm)].map((m) => ({ ok: !m[1], file: m[2]!, seconds: Math.round(Number(m[3] ?? 0) / 1000) })),
       failures: out.split('\n').filter((l) => /^\s*not ok/.test(l)).join('\n'),
     }));
   });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, sh } from '../e2e/topology';
 import { Container } from './container';
+import { own, disown } from '../tools/reap';
 
 /** Pids of processes whose command line mentions s. */
 function processesWith(s: string): number[] {
@@ -29,11 +30,13 @@ t.test('a Debian 12 container boots systemd and is removed without a trace', asy
   // Unique per run: namespace, veth and container names all carry the pid.
   const id = `c${(process.pid % 1_000_000).toString(36)}`;
   const hostNs = `w${id}-host`;
+  own('netns', hostNs);
   sh('ip', ['netns', 'add', hostNs]);
   let ct: Container | undefined;
   t.teardown(async () => {
     await ct?.stop();
     spawnSync('ip', ['netns', 'del', hostNs]);
+    disown('netns', hostNs);
   });
   sh('ip', ['-n', hostNs, 'link', 'set', 'lo', 'up']);
 

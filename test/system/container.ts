@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { own, disown } from '../tools/reap';
 
 export interface ContainerOptions {
   tarball: string;
@@ -95,6 +96,10 @@ export class Container {
       throw new Error(`${this.dir}: ${(e as Error).message} (a running container of that name, or a leftover to remove)`);
     }
     this.made = true;
+    // Killed before stop(), the test leaves them to its watcher (test/tools/reap.js): the
+    // cgroups first (everything in them dies, the mount namespace with it), then the tree.
+    for (const g of this.cgroups) own('cgroup', g);
+    own('path', this.dir);
     mkdirSync(this.root);
     // --numeric-owner: the tree's users are the container's, not the host's of the same name.
     run('tar', ['-xpf', opts.tarball, '--numeric-owner', '-C', this.root]);
@@ -214,6 +219,8 @@ export class Container {
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(`${this.dir}/`));
     if (mounts.length > 0) throw new Error(`container ${this.opts.name}: still mounted under ${this.dir}, not removed:\n${mounts.join('\n')}`);
     rmSync(this.dir, { recursive: true, force: true });
+    for (const g of this.cgroups) disown('cgroup', g);
+    disown('path', this.dir);
   }
 
   private killCgroups(): void {
