@@ -7,8 +7,7 @@
 
 #include <string.h>
 
-/* Counters Node reads from another thread while this one writes them. */
-#define COUNT(field) __atomic_store_n(&(field), (field) + 1, __ATOMIC_RELAXED)
+#include "counter.h" /* counters Node reads from another thread while this one writes them */
 
 #define ETH 14
 #define BOOTP_FIXED 236
@@ -117,18 +116,18 @@ enum Verdict guard_up(Guard *g, const uint8_t *f, size_t len, double now) {
         memcpy(g->mac, f + 6, 6);
         g->bound = true;
     } else if (memcmp(f + 6, g->mac, 6) != 0) {
-        COUNT(g->spoofed); /* one MAC per client: a guest does not change MAC mid-connection */
+        COUNT(g->spoofed, 1); /* one MAC per client: a guest does not change MAC mid-connection */
         return V_OTHER_MAC;
     }
     if (len > 23 && f[23] == 17) {
         const uint8_t *chaddr = dhcp_request_chaddr(f, len);
         if (chaddr && memcmp(chaddr, g->mac, 6) != 0) {
-            COUNT(g->spoofed);
+            COUNT(g->spoofed, 1);
             return V_DHCP_OTHER_MAC;
         }
     }
     if (!limit_allow(&g->up, len, now)) {
-        COUNT(g->limited_in);
+        COUNT(g->limited_in, 1);
         return V_LIMITED;
     }
     return V_PASS;
@@ -137,7 +136,7 @@ enum Verdict guard_up(Guard *g, const uint8_t *f, size_t len, double now) {
 enum Verdict guard_down(Guard *g, const uint8_t *f, size_t len, double now, bool *acked, uint8_t mac[6], uint32_t *ip) {
     *acked = false;
     if (!limit_allow(&g->down, len, now)) {
-        COUNT(g->limited_out);
+        COUNT(g->limited_out, 1);
         return V_LIMITED;
     }
     if (g->dhcp_server && len > 23 && f[23] == 17) *acked = dhcp_ack(f, len, g->dhcp_server, mac, ip);

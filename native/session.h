@@ -19,6 +19,7 @@
 
 #include "abi.h"
 #include "coalesce.h"
+#include "counter.h"
 #include "guard.h"
 #include "wsframe.h"
 
@@ -106,9 +107,5 @@ void session_detach(Session *s); /* hand-over: let go without closing (E_DETACHE
 uint64_t *session_counter(Session *s, enum Stat i); /* the counter at abi.h's stats index i */
 void session_ref(Session *s);
 void session_unref(Session *s);
-
-#define COUNT(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
-#define SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
-#define GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 #endif

@@ -13,6 +13,7 @@ import { Tap } from '../net/tap';
 import { NativePath, startPlane } from '../datapath/nativepath';
 import { MAX_FRAME, Pump } from '../datapath/pump';
 import { atMost } from '../deadline';
+import { abi } from '../native';
 
 export const CONNECT_OPTIONS: ExtraOption[] = [
   { long: '--tap', meta: 'NAME', doc: 'connect: TAP name or pattern (default wsnic%d).' },
@@ -103,9 +104,9 @@ export async function connect(args: ParsedArgs, log: Logger): Promise<number> {
   clearTimeout(retry);
   if (session) {
     // The plane lets go of the TAP before it is closed (its fd number could be reused).
-    session.path.close(1001, 'client shutting down');
+    session.path.close(abi().close.goingAway, 'client shutting down');
     await atMost(2000, session.ended); // (`alive` holds the loop meanwhile)
-  } else socket?.close(1001, 'client shutting down');
+  } else socket?.close(abi().close.goingAway, 'client shutting down');
   await tap.close();
   clearInterval(alive);
   return 0;
