@@ -8,7 +8,7 @@
       "target_name": "wsnic",
       "sources": [
         "addon.c", "napi_check.c", "tap.c", "link.c", "tapport.c", "mask.c", "notify.c", "fdpass.c",
-        "plane_napi.c", "resume.c", "plane.c", "session.c", "session_up.c", "session_down.c", "wsframe.c", "guard.c", "guard_napi.c",
+        "plane_napi.c", "resume.c", "plane.c", "session.c", "session_up.c", "session_down.c", "wsframe.c", "guard.c", "guard6.c", "guard_napi.c",
         "coalesce.c"
       ]
     },

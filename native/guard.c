@@ -48,13 +48,14 @@ static bool limit_allow(Limit *l, size_t size, double now) {
     return true;
 }
 
-void guard_init(Guard *g, const double up[2], const double down[2], double burst, uint32_t dhcp_server, double now) {
+void guard_init(Guard *g, const double up[2], const double down[2], double burst, uint32_t dhcp_server, bool ipv6, double now) {
     memset(g, 0, sizeof *g);
     if (up[0] > 0) bucket_init(&g->up.bytes, up[0], burst, now);
     if (up[1] > 0) bucket_init(&g->up.frames, up[1], burst, now);
     if (down[0] > 0) bucket_init(&g->down.bytes, down[0], burst, now);
     if (down[1] > 0) bucket_init(&g->down.frames, down[1], burst, now);
     g->dhcp_server = dhcp_server;
+    g->ipv6 = ipv6;
 }
 
 /*
@@ -126,6 +127,10 @@ enum Verdict guard_up(Guard *g, const uint8_t *f, size_t len, double now) {
             return V_DHCP_OTHER_MAC;
         }
     }
+    if (g->ipv6 && f[12] == 0x86 && f[13] == 0xdd) {
+        int v = guard6_up(g, f, len, now); /* (counts what it drops) */
+        if (v != V_PASS) return (enum Verdict)v;
+    }
     if (!limit_allow(&g->up, len, now)) {
         COUNT(g->limited_in, 1);
         return V_LIMITED;
@@ -140,6 +145,7 @@ enum Verdict guard_down(Guard *g, const uint8_t *f, size_t len, double now, bool
         return V_LIMITED;
     }
     if (g->dhcp_server && len > 23 && f[23] == 17) *acked = dhcp_ack(f, len, g->dhcp_server, mac, ip);
+    if (g->v6.tentative && f[12] == 0x86 && f[13] == 0xdd) guard6_down(g, f, len); /* (len >= 14: its limit charged it) */
     return V_PASS;
 }
 

@@ -2,17 +2,19 @@
  * The guard (guard.c) for JavaScript: the path Node's event loop runs (wss://, data_path = js)
  * judges its clients' frames with the same code as the native path's threads. Exports the class
  *
- *   new Guard({ up: [bytes/s, frames/s], down: [...], burst: s, dhcpServer: u32, now?: ms })
+ *   new Guard({ up: [bytes/s, frames/s], down: [...], burst: s, dhcpServer: u32, ipv6?: bool, now?: ms })
  *     .up(frame, now?)   a frame from the client: its verdict | G_* bits (guard.h)
  *     .down(frames, from, out, now?)   a batch to the client, verdict | bits into out[i]
  *     .mac()        the bound MAC "02:aa:bb:cc:dd:ee", or undefined while unbound
  *     .ack()        [mac, ip] of the last OFFER or ACK .down() told (G_ACKED)
  *     .counts(out)  spoofed, limitedIn, limitedOut into a Float64Array(3)
+ *     .claims()     the IPv6 addresses claimed by DAD (guard6.h), each "ADDRESS tentative|bound"
  *   Guard.verdicts (names by number), .minFrame, .verdictMask, .bound, .firstLimited, .acked
  *
  * One call a frame up, one a batch down (the TAP's reads come in batches). now: milliseconds on
  * CLOCK_MONOTONIC (what performance.now() counts from too); absent, the guard reads that clock. The tests pass their own to replay vectors in time.
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <node_api.h>
 #include <stdio.h>
@@ -74,6 +76,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
     size_t argc = 1;
     napi_value self, o, v;
     double up[2], down[2], burst, server, now;
+    bool ipv6 = false;
     CHECK(napi_get_cb_info(env, info, &argc, &o, &self, NULL));
     napi_valuetype t = napi_undefined;
     if (argc >= 1) CHECK(napi_typeof(env, o, &t));
@@ -84,6 +87,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
                           ? "Guard: burst must be seconds, more than 0"
                       : napi_get_named_property(env, o, "dhcpServer", &v) != napi_ok || !rate_of(env, v, &server) || server > 0xffffffffu
                           ? "Guard: dhcpServer must be an IPv4 address as a number (0: none)"
+                      : !get_bool(env, o, "ipv6", &ipv6) ? "Guard: ipv6 must be true or false"
                       : napi_get_named_property(env, o, "now", &v) != napi_ok || !now_of(env, 1, &v, 0, &now) ? "Guard: now must be a number of ms"
                                                                                                                : NULL;
     if (bad) {
@@ -95,7 +99,7 @@ static napi_value construct(napi_env env, napi_callback_info info) {
         napi_throw_error(env, NULL, "Guard: out of memory");
         return NULL;
     }
-    guard_init(&j->g, up, down, burst, (uint32_t)server, now);
+    guard_init(&j->g, up, down, burst, (uint32_t)server, ipv6, now);
     if (napi_wrap(env, self, j, finalize, NULL, NULL) != napi_ok) {
         free(j);
         napi_throw_error(env, NULL, "Guard: cannot wrap");
@@ -235,6 +239,24 @@ static napi_value counts(napi_env env, napi_callback_info info) {
     return NULL;
 }
 
+static napi_value claims(napi_env env, napi_callback_info info) {
+    size_t argc = 0;
+    uint32_t n = 0;
+    napi_value r, v;
+    JsGuard *j = this_guard(env, info, &argc, NULL);
+    if (!j) return NULL;
+    CHECK(napi_create_array(env, &r));
+    for (int i = 0; i < GUARD6_CLAIMS; i++) {
+        const Claim6 *c = &j->g.v6.claims[i];
+        char buf[INET6_ADDRSTRLEN + 12];
+        if (c->state == C6_FREE || !inet_ntop(AF_INET6, c->addr, buf, INET6_ADDRSTRLEN)) continue;
+        strcat(buf, c->state == C6_BOUND ? " bound" : " tentative");
+        CHECK(napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &v));
+        CHECK(napi_set_element(env, r, n++, v));
+    }
+    return r;
+}
+
 static napi_value number(napi_env env, double x) {
     napi_value v;
     CHECK(napi_create_double(env, x, &v));
@@ -263,6 +285,7 @@ napi_status guard_register(napi_env env, napi_value exports) {
         {"mac", NULL, bound_mac, NULL, NULL, NULL, napi_default, NULL},
         {"ack", NULL, last_ack, NULL, NULL, NULL, napi_default, NULL},
         {"counts", NULL, counts, NULL, NULL, NULL, napi_default, NULL},
+        {"claims", NULL, claims, NULL, NULL, NULL, napi_default, NULL},
         {"verdicts", NULL, NULL, NULL, NULL, verdicts, napi_static, NULL},
         {"minFrame", NULL, NULL, NULL, NULL, min, napi_static, NULL},
         {"verdictMask", NULL, NULL, NULL, NULL, mask, napi_static, NULL},

@@ -68,3 +68,11 @@ bool get_number(napi_env env, napi_value obj, const char *key, double *out) {
     if (t == napi_undefined) return true;
     return napi_get_value_double(env, v, out) == napi_ok;
 }
+
+bool get_bool(napi_env env, napi_value obj, const char *key, bool *out) {
+    napi_value v;
+    napi_valuetype t;
+    if (napi_get_named_property(env, obj, key, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return false;
+    if (t == napi_undefined) return true;
+    return t == napi_boolean && napi_get_value_bool(env, v, out) == napi_ok;
+}

@@ -9,6 +9,7 @@
  *                                TypeError (not a string) or RangeError (too long) thrown
  *   get_number(env, obj, key, &out)   obj[key] into out if it is a number, left as is if
  *                                undefined: false if it is something else
+ *   get_bool(env, obj, key, &out)     the same for a boolean
  *   EXPORT_FUNCTIONS(env, exports, JS_FUNCTION("name", fn), ...)   a file's functions, added
  *                                to the exports (a napi_status)
  */
@@ -35,5 +36,6 @@ napi_value errno_error(napi_env env, int err, const char *what);
 void throw_errno(napi_env env, int err, const char *what);
 int get_string(napi_env env, napi_value v, char *buf, size_t size, const char *what);
 bool get_number(napi_env env, napi_value obj, const char *key, double *out);
+bool get_bool(napi_env env, napi_value obj, const char *key, bool *out);
 
 #endif

@@ -2,7 +2,7 @@
  * The native data path's N-API functions (see plane.h for the threads themselves):
  *
  *   planeStart(threads, onEvent(id, type, code, text, mac, ip))   once a process
- *   planeAdd({ id, sock, tap, head, up, down, burst, dhcpServer, server }) -> handle
+ *   planeAdd({ id, sock, tap, head, up, down, burst, dhcpServer, ipv6, server }) -> handle
  *                 sock is dup'ed (Node then closes its own fd), the TAP fd is used as is: Node
  *                 closes it once the "ended" event says the plane let go of it
  *   planeAdmit(h), planeClose(h, code, reason), planePing(h), planeRelease(h)
@@ -166,7 +166,7 @@ static napi_value js_plane_add(napi_env env, napi_callback_info info) {
     size_t argc = 1;
     napi_value o, head, result, v;
     double id = 0, sock = -1, tap = -1, burst = 1, dhcp = 0, up[2] = {0, 0}, down[2] = {0, 0};
-    bool server = true, has_head = false;
+    bool server = true, has_head = false, ipv6 = false;
     void *head_data = NULL;
     size_t head_len = 0;
     CHECK(napi_get_cb_info(env, info, &argc, &o, NULL, NULL));
@@ -176,7 +176,7 @@ static napi_value js_plane_add(napi_env env, napi_callback_info info) {
     }
     if (argc < 1 || !get_number(env, o, "id", &id) || !get_number(env, o, "sock", &sock) || !get_number(env, o, "tap", &tap) ||
         !get_number(env, o, "burst", &burst) || !get_number(env, o, "dhcpServer", &dhcp) || !get_pair(env, o, "up", up) ||
-        !get_pair(env, o, "down", down) || sock < 0 || tap < 0) {
+        !get_pair(env, o, "down", down) || !get_bool(env, o, "ipv6", &ipv6) || sock < 0 || tap < 0) {
         napi_throw_type_error(env, NULL, "planeAdd: bad options");
         return NULL;
     }
@@ -228,7 +228,7 @@ static napi_value js_plane_add(napi_env env, napi_callback_info info) {
     s->server = server;
     s->refs = 2;
     s->last_seen = s->last_frame = (uint64_t)clock_ms(CLOCK_REALTIME); /* (resume() may set them) */
-    guard_init(&s->guard, up, down, burst, (uint32_t)dhcp, clock_ms(CLOCK_MONOTONIC));
+    guard_init(&s->guard, up, down, burst, (uint32_t)dhcp, ipv6, clock_ms(CLOCK_MONOTONIC));
     uint8_t *frag = s->reader.frag;
     ws_reader_init(&s->reader, MAX_MESSAGE, server);
     resume_apply(s, &r, frag);

@@ -44,6 +44,8 @@ export interface PlaneSession {
   burst: number;
   /** The DHCP server's address as a number (0: no snooping). */
   dhcpServer: number;
+  /** Judge IPv6 by the guard's IPv6 rules (client_ipv6; absent: false). */
+  ipv6?: boolean;
   /** true: we are the server (the peer masks). */
   server: boolean;
   /** A session a relay handed over before a restart: what it owed the client (sent first). */
@@ -66,6 +68,8 @@ export interface GuardOptions {
   burst: number;
   /** The DHCP server's address as a number (0: no snooping). */
   dhcpServer: number;
+  /** Judge IPv6 by the guard's IPv6 rules (client_ipv6; absent: false). */
+  ipv6?: boolean;
   /** The clock the buckets start at (ms, CLOCK_MONOTONIC); absent: now. For the tests' vectors. */
   now?: number;
 }
@@ -89,6 +93,8 @@ export interface GuardHandle {
   ack(): [string, string];
   /** spoofed, limitedIn, limitedOut into out. */
   counts(out: Float64Array): void;
+  /** The IPv6 addresses claimed by DAD (native/guard6.h), each "ADDRESS tentative|bound". */
+  claims(): string[];
 }
 
 export interface GuardClass {

@@ -1,7 +1,8 @@
 /*
  * libFuzzer harness for what a client sends the native data path: the frame codec (wsframe.c)
  * fed in chunks as a session feeds it (kept bytes + the next read), every message through the
- * guard (guard.c) both ways and the DHCP parsers, then the TCP segment joiner (coalesce.c) as
+ * guard (guard.c) both ways and the DHCP parsers, once more made IPv6 for the guard's IPv6 rules
+ * (guard6.c), then the TCP segment joiner (coalesce.c) as
  * it came and once more repaired (IPv4 length, the next sequence number, both checksums) so
  * that it joins, and an encode/parse round trip. The joiner writes to /dev/null.
  *
@@ -110,6 +111,35 @@ static void split_repaired(const uint8_t *d, size_t len) {
     split(m, VNET_HDR_LEN + len);
 }
 
+/*
+ * The message made an IPv6 frame from the guard's bound MAC (ethertype, version 6, often an
+ * extension header or ICMPv6 next) so the IPv6 rules (guard6.c) see more than their first test;
+ * judged up and down on a clock that moves, so claims go tentative, bound and free. What the
+ * guard keeps must stay consistent: its count of tentative claims is what the table holds.
+ */
+static void v6_repaired(Guard *g, const uint8_t *d, size_t len) {
+    static const uint8_t next[8] = {0, 43, 44, 51, 58, 60, 17, 6};
+    static uint8_t f[3000];
+    static double now;
+    uint8_t mac[6];
+    uint32_t ip;
+    if (len < 14 || len > sizeof f) return;
+    memcpy(f, d, len);
+    if (g->bound) memcpy(f + 6, g->mac, 6);
+    f[12] = 0x86, f[13] = 0xdd;
+    if (len > 14) f[14] = (uint8_t)(0x60 | (f[14] & 15));
+    if (len > 20 && (d[len - 1] & 1)) f[20] = next[f[20] & 7];
+    now += 137;
+    (void)guard_judge_up(g, f, len, now);
+    (void)guard_judge_down(g, f, len, now, mac, &ip);
+    int tentative = 0;
+    for (int i = 0; i < GUARD6_CLAIMS; i++) {
+        if (g->v6.claims[i].state > C6_BOUND) abort();
+        tentative += g->v6.claims[i].state == C6_TENTATIVE;
+    }
+    if (tentative != g->v6.tentative) abort();
+}
+
 static int on_message(void *ctx, int op, uint8_t *d, size_t len) {
     Guard *g = ctx;
     bool acked;
@@ -127,6 +157,7 @@ static int on_message(void *ctx, int op, uint8_t *d, size_t len) {
         acked = w & G_ACKED;
         if (acked && (ip == 0 || ip == g->dhcp_server)) abort();
         (void)dhcp_request_chaddr(d, len);
+        v6_repaired(g, d, len);
         (void)co_add(&co, sink, d, len);
         if (co.len > CO_MAX) abort();
         /* Repaired copies of at most 3,000 bytes: the logic is the same at any size, the checksums
@@ -196,7 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ws_reader_init(&r, MAX, server);
     Guard g;
     double up[2] = {flags & 2 ? 100000 : 0, flags & 4 ? 50 : 0}, down[2] = {flags & 2 ? 100000 : 0, 0};
-    guard_init(&g, up, down, 1, 0x0a000001, 0);
+    guard_init(&g, up, down, 1, 0x0a000001, true, 0);
     size_t chunk = 1 + (size_t)(flags >> 3) * 97;
     uint8_t *buf = malloc(size + 1);
     size_t kept = 0, pos = 0;

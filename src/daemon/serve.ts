@@ -107,7 +107,7 @@ function startRelay(c: Config, log: Logger, stored: Unpacked[]): { relay: Relay;
   const relay = new Relay({
     ports, tapPrefix: c.tap_prefix, pingInterval: c.ping_interval, idleTimeout: c.idle_timeout, isolateClients: c.isolate_clients,
     admission, log, leased, gateway: deriveNetwork(c).bridgeAddress, duplicateMac: c.duplicate_mac === 'refuse' ? 'refuse' : 'allow',
-    dataPath: c.data_path === 'js' ? 'js' : 'native',
+    dataPath: c.data_path === 'js' ? 'js' : 'native', ipv6: c.client_ipv6,
     rates: {
       up: { bytes: c.rate_up_bytes, frames: c.rate_up_frames, burst: c.rate_burst },
       down: { bytes: c.rate_down_bytes, frames: c.rate_down_frames, burst: c.rate_burst },

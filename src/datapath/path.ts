@@ -30,6 +30,8 @@ export interface GuardRules {
   down: Limits;
   /** The DHCP server's address (the gateway, as a 32-bit number): its OFFERs and ACKs are told. */
   dhcpServer?: number | undefined;
+  /** Clients may speak IPv6 (client_ipv6): the guard judges it (native/guard6.h); off, the bridge drops it. */
+  ipv6?: boolean | undefined;
 }
 
 /** The rules as the addon takes them: one burst both ways (the configuration has one, rate_burst). */
@@ -37,6 +39,7 @@ export function guardOptions(rules: GuardRules): GuardOptions {
   if (rules.up.burst !== rules.down.burst) throw new Error(`a guard has one burst: up ${rules.up.burst} s, down ${rules.down.burst} s`);
   return {
     up: [rules.up.bytes, rules.up.frames], down: [rules.down.bytes, rules.down.frames], burst: rules.up.burst, dhcpServer: rules.dhcpServer ?? 0,
+    ipv6: rules.ipv6 ?? false,
   };
 }
 

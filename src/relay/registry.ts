@@ -33,6 +33,8 @@ export interface RelayOptions {
   rates: { up: Limits; down: Limits };
   /** The bridge's set of leased addresses clients may send from; undefined: not enforced. */
   leased?: LeasedSet | undefined;
+  /** Clients may speak IPv6 (client_ipv6): their guards judge it. */
+  ipv6?: boolean;
   /** The gateway (DHCP server) address, whose OFFERs and ACKs feed `leased`. */
   gateway?: string | undefined;
   /** A client binding a MAC another live client holds: logged, and with 'refuse' closed (1008). */
@@ -224,7 +226,7 @@ export class Relay {
         if (s.end !== undefined) this.stats.closed.set(s.end, (this.stats.closed.get(s.end) ?? 0) + 1);
         this.onClientCountChange?.();
       }, {
-        rules: { ...this.opts.rates, dhcpServer: this.dhcpServer },
+        rules: { ...this.opts.rates, dhcpServer: this.dhcpServer, ipv6: this.opts.ipv6 ?? false },
         native: this.onNativePath(client.scheme),
         onBound: (s, mac) => this.bindMac(s, mac),
         ...(leased ? { onDhcpAck: (s: Session, mac: string, ip: string) => leased.acked(s.tap.name, mac, ip) } : {}),

@@ -19,9 +19,9 @@ import { join } from 'node:path';
 const ROOT = join(__dirname, '..', '..');
 const CODEC_RUNS = Number(process.env.WSNIC_CODEC_FUZZ_RUNS ?? 1_000_000);
 const SESSION_RUNS = Number(process.env.WSNIC_SESSION_FUZZ_RUNS ?? 30_000);
-const HEADERS = ['native/abi.h', 'native/counter.h', 'native/wsframe.h', 'native/guard.h', 'native/coalesce.h'];
-const CODEC = ['native/fuzz/wsframe_fuzz.c', 'native/wsframe.c', 'native/guard.c', 'native/coalesce.c', ...HEADERS];
-const SESSION = ['native/fuzz/session_fuzz.c', 'native/session.c', 'native/session_up.c', 'native/session_down.c', 'native/wsframe.c', 'native/guard.c',
+const HEADERS = ['native/abi.h', 'native/counter.h', 'native/wsframe.h', 'native/guard.h', 'native/guard6.h', 'native/coalesce.h'];
+const CODEC = ['native/fuzz/wsframe_fuzz.c', 'native/wsframe.c', 'native/guard.c', 'native/guard6.c', 'native/coalesce.c', ...HEADERS];
+const SESSION = ['native/fuzz/session_fuzz.c', 'native/session.c', 'native/session_up.c', 'native/session_down.c', 'native/wsframe.c', 'native/guard.c', 'native/guard6.c',
   'native/coalesce.c', 'native/session.h', 'native/session_parts.h', ...HEADERS];
 
 t.setTimeout(Math.max(900_000, CODEC_RUNS / 2 + SESSION_RUNS * 20));

@@ -7,12 +7,14 @@
  *
  * Frames are hex (spaces ignored; "00*46" is 46 zero bytes). Verdicts: pass, runt (shorter than
  * an Ethernet header), otherMac (a source MAC other than the bound one), dhcpOtherMac (a DHCP
- * request naming another MAC), limited (over the rate limit). What a frame tells: "bound MAC",
+ * request naming another MAC), limited (over the rate limit); the IPv6 ones (guard6-vectors.ts,
+ * native/guard.h). What a frame tells: "bound MAC",
  * "limited up|down" (the first frame over a limit each way, to log it once), "dhcp MAC IP" (an
  * OFFER or ACK from the DHCP server).
  */
 
-export type VerdictName = 'pass' | 'runt' | 'otherMac' | 'dhcpOtherMac' | 'limited';
+export type VerdictName = 'pass' | 'runt' | 'otherMac' | 'dhcpOtherMac' | 'limited'
+  | 'v6Router' | 'v6DhcpServer' | 'v6Source' | 'v6ForgedNa' | 'v6Full' | 'v6Malformed';
 
 /** A number, or a range [least, most] where floating-point refills may round either way. */
 export type Count = number | [number, number];
@@ -34,24 +36,27 @@ export interface Step {
 
 export interface Vector {
   name: string;
-  /** Absent: no limit, no DHCP server. Limits are [bytes/s, frames/s], 0 for none; burst in s. */
-  rules?: { up?: [number, number]; down?: [number, number]; burst?: number; dhcpServer?: string };
+  /** Absent: no limit, no DHCP server, IPv6 left to the bridge (client_ipv6 = 0). Limits are [bytes/s, frames/s], 0 for none; burst in s. */
+  rules?: { up?: [number, number]; down?: [number, number]; burst?: number; dhcpServer?: string; ipv6?: boolean };
   steps: Step[];
-  /** The state after the last step: the bound MAC (null: unbound) and the counters (or a range). */
-  end: { mac: string | null; spoofed: number; limitedIn: Count; limitedOut: number };
+  /**
+   * The state after the last step: the bound MAC (null: unbound), the counters (or a range), and
+   * the IPv6 addresses claimed ("ADDRESS tentative|bound"; absent: none).
+   */
+  end: { mac: string | null; spoofed: number; limitedIn: Count; limitedOut: number; claims?: string[] };
 }
 
 /** `n` verdicts alike, for a long row. */
 export const times = (n: number, v: VerdictName): VerdictName[] => Array<VerdictName>(n).fill(v);
 
-const up = (frame: string, verdict: Step['verdict'], o: Partial<Step> = {}): Step => ({ dir: 'up', frame, verdict, ...o });
-const down = (frame: string, verdict: Step['verdict'], o: Partial<Step> = {}): Step => ({ dir: 'down', frame, verdict, ...o });
+export const up = (frame: string, verdict: Step['verdict'], o: Partial<Step> = {}): Step => ({ dir: 'up', frame, verdict, ...o });
+export const down = (frame: string, verdict: Step['verdict'], o: Partial<Step> = {}): Step => ({ dir: 'down', frame, verdict, ...o });
 
-const MAC = '02:aa:bb:cc:dd:01';
-const OTHER = '02:aa:bb:cc:dd:02';
+export const MAC = '02:aa:bb:cc:dd:01';
+export const OTHER = '02:aa:bb:cc:dd:02';
 const GUEST = '52:54:00:12:34:56';
-const hex = (mac: string): string => mac.replaceAll(':', '');
-const u16 = (n: number): string => n.toString(16).padStart(4, '0');
+export const hex = (mac: string): string => mac.replaceAll(':', '');
+export const u16 = (n: number): string => n.toString(16).padStart(4, '0');
 const ip = (a: string): string => a.split('.').map((x) => Number(x).toString(16).padStart(2, '0')).join('');
 
 /** `size` bytes from `src` to everyone: a local ethertype (88b5), then zeros. */
@@ -115,7 +120,7 @@ export function expand(f: string): string {
 
 const GW = { dhcpServer: '192.168.86.1' };
 const NONE = { mac: null, spoofed: 0, limitedIn: 0, limitedOut: 0 };
-const BOUND = { ...NONE, mac: MAC };
+export const BOUND = { ...NONE, mac: MAC };
 
 export const VECTORS: Vector[] = [
   // The binding.

@@ -7,6 +7,7 @@ import t from 'tap';
 import { native, type GuardHandle } from '../../src/native';
 import { verdicts } from '../../src/datapath/pump';
 import { ACK, expand, VECTORS, type Count, type Step, type Vector } from './guard-vectors';
+import { HIDDEN_RA, VECTORS6 } from './guard6-vectors';
 
 const { Guard } = native();
 /** The guard's clock at a vector's 0 (any number: only differences count). */
@@ -18,7 +19,7 @@ const within = (n: number, c: Count): boolean => (typeof c === 'number' ? n === 
 function make(v: Vector): GuardHandle {
   const r = v.rules ?? {};
   return new Guard({
-    up: r.up ?? [0, 0], down: r.down ?? [0, 0], burst: r.burst ?? 1, dhcpServer: r.dhcpServer ? ipToInt(r.dhcpServer) : 0, now: ORIGIN,
+    up: r.up ?? [0, 0], down: r.down ?? [0, 0], burst: r.burst ?? 1, dhcpServer: r.dhcpServer ? ipToInt(r.dhcpServer) : 0, ipv6: r.ipv6 ?? false, now: ORIGIN,
   });
 }
 
@@ -44,7 +45,7 @@ function run(g: GuardHandle, s: Step, at: number): { names: string[]; told: stri
   return { names, told };
 }
 
-for (const v of VECTORS) {
+for (const v of [...VECTORS, ...VECTORS6]) {
   t.test(v.name, async (t) => {
     const g = make(v);
     let at = 0;
@@ -67,6 +68,7 @@ for (const v of VECTORS) {
     t.equal(c[0], v.end.spoofed, 'spoofed');
     t.ok(within(c[1]!, v.end.limitedIn), `limitedIn ${c[1]}, ${JSON.stringify(v.end.limitedIn)} expected`);
     t.equal(c[2], v.end.limitedOut, 'limitedOut');
+    t.same(g.claims(), v.end.claims ?? [], 'the IPv6 addresses claimed');
   });
 }
 
@@ -77,6 +79,16 @@ t.test('a DHCP ACK cut at any length grants nothing before its message type, and
   // A copy of each length: the guard sees exactly those bytes (ASan's run would catch a read past).
   for (let n = 0; n <= full.length; n++) if (down(g, Buffer.from(full.subarray(0, n))) & Guard.acked) told.push(full.length - n);
   t.same(told, [1, 0], 'told only whole, or without its end option (which the guard does not need)');
+});
+
+t.test('a router advertisement behind extension headers, cut at any length, never passes', async (t) => {
+  const full = Buffer.from(expand(HIDDEN_RA), 'hex');
+  const g = new Guard({ up: [0, 0], down: [0, 0], burst: 1, dhcpServer: 0, ipv6: true });
+  const passed: number[] = [];
+  // A copy of each length: the guard sees exactly those bytes (the fuzz harness runs it under ASan).
+  for (let n = 0; n <= full.length; n++) if ((g.up(Buffer.from(full.subarray(0, n))) & Guard.verdictMask) === verdicts().pass) passed.push(n);
+  t.same(passed, [], 'no length passed');
+  t.same(Guard.verdicts[g.up(full) & Guard.verdictMask], 'v6Router', 'whole, it is a router advertisement');
 });
 
 t.test('a batch to the client stops after each frame that tells something, so each ACK is read', async (t) => {
@@ -102,6 +114,7 @@ t.test('the binding refuses what is not a guard\'s input, with a message naming 
   t.throws(() => new Guard({ ...ok, down: [1] as unknown as [number, number] }), /Guard: down must be/);
   t.throws(() => new Guard({ ...ok, burst: 0 }), /Guard: burst must be seconds/);
   t.throws(() => new Guard({ ...ok, dhcpServer: 2 ** 32 }), /Guard: dhcpServer must be an IPv4 address/);
+  t.throws(() => new Guard({ ...ok, ipv6: 1 as unknown as boolean }), /Guard: ipv6 must be true or false/);
   t.throws(() => new Guard(undefined as unknown as typeof ok), /Guard: takes a rules object/);
   const g = new Guard(ok);
   t.throws(() => g.up('frame' as unknown as Buffer), /Guard: the frame must be a Buffer/);
@@ -116,7 +129,7 @@ t.test('the binding refuses what is not a guard\'s input, with a message naming 
 });
 
 t.test('the verdicts the pump knows by name are the ones guard.h numbers', async (t) => {
-  t.same(Guard.verdicts, ['pass', 'runt', 'otherMac', 'dhcpOtherMac', 'limited']);
+  t.same(Guard.verdicts, ['pass', 'runt', 'otherMac', 'dhcpOtherMac', 'limited', 'v6Router', 'v6DhcpServer', 'v6Source', 'v6ForgedNa', 'v6Full', 'v6Malformed']);
   t.equal(verdicts().limited, Guard.verdicts.indexOf('limited'));
   t.equal(Guard.minFrame, 14, 'an Ethernet header');
   t.equal(Guard.verdictMask & (Guard.bound | Guard.firstLimited | Guard.acked), 0, 'what a frame tells is above the verdict\'s bits');
