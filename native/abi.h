@@ -22,6 +22,10 @@
 #define LINGER_MS 2000
 /* The most a plane may owe a client, so the most a hand-over carries of it (bytes). */
 #define OWED_MAX (4 * HIGH_WATER)
+/* IPv6 addresses a client's guard holds by DAD besides its EUI-64 link-local (guard6.h) ... */
+#define CLAIMS_MAX 8
+/* ... and the bytes of one as a hand-over carries it: the address, then 1 tentative or 2 bound. */
+#define CLAIM_BYTES 17
 /* Frames read from one TAP a wakeup, so one busy TAP cannot starve others (C only: TapPort and
    the planes). */
 #define TAP_BATCH 64
@@ -33,7 +37,9 @@
     X(LOW_WATER, lowWater)          \
     X(REST_MS, restMs)              \
     X(LINGER_MS, lingerMs)          \
-    X(OWED_MAX, owedMax)
+    X(OWED_MAX, owedMax)            \
+    X(CLAIMS_MAX, claimsMax)        \
+    X(CLAIM_BYTES, claimBytes)
 
 /*
  * The stats layout: planeStats fills a Float64Array with a session's counters in this order,

@@ -154,3 +154,30 @@ void guard6_down(Guard *g, const uint8_t *f, size_t len) {
         g->v6.tentative--;
     }
 }
+
+size_t guard6_save(const Guard6 *v6, uint8_t out[GUARD6_CLAIMS * GUARD6_RECORD]) {
+    size_t n = 0;
+    for (int i = 0; i < GUARD6_CLAIMS; i++) {
+        const Claim6 *c = &v6->claims[i];
+        if (c->state == C6_FREE) continue;
+        memcpy(out + n, c->addr, 16);
+        out[n + 16] = c->state;
+        n += GUARD6_RECORD;
+    }
+    return n;
+}
+
+bool guard6_load(Guard6 *v6, const uint8_t *in, size_t len, double now) {
+    if (len % GUARD6_RECORD != 0 || len / GUARD6_RECORD > GUARD6_CLAIMS) return false;
+    memset(v6, 0, sizeof *v6);
+    for (size_t i = 0; i < len / GUARD6_RECORD; i++) {
+        const uint8_t *r = in + i * GUARD6_RECORD;
+        if ((r[16] != C6_TENTATIVE && r[16] != C6_BOUND) || r[0] == 0xff || is_unspecified(r)) return false;
+        Claim6 *c = &v6->claims[i];
+        memcpy(c->addr, r, 16);
+        c->state = r[16];
+        c->since = now;
+        v6->tentative += c->state == C6_TENTATIVE;
+    }
+    return true;
+}

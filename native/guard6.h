@@ -14,11 +14,14 @@
  */
 #ifndef WSNIC_GUARD6_H
 #define WSNIC_GUARD6_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "abi.h"
+
 /* Addresses a client may claim by DAD besides its EUI-64 link-local (more are dropped, counted). */
-#define GUARD6_CLAIMS 8
+#define GUARD6_CLAIMS CLAIMS_MAX
 /* A tentative address may not be sent from sooner than this after its DAD probe (ms). */
 #define GUARD6_HOLD_MS 500
 /* Extension headers followed before a packet is judged too evasive to pass. */
@@ -37,10 +40,17 @@ typedef struct {
     uint8_t tentative; /* how many claims are TENTATIVE: frames down are looked at only then */
 } Guard6;
 
+/* A claim as a restart hand-over carries it: the address, then its state (1 tentative, 2 bound). */
+#define GUARD6_RECORD CLAIM_BYTES
+
 struct Guard;
 /* An IPv6 frame (ethertype 86dd) from the client: a verdict (guard.h's enum Verdict). */
 int guard6_up(struct Guard *g, const uint8_t *f, size_t len, double now);
 /* An IPv6 frame to the client, looked at while a claim is TENTATIVE: frees a claim it defends. */
 void guard6_down(struct Guard *g, const uint8_t *f, size_t len);
+/* The claims held, as GUARD6_RECORD-byte records into out: how many bytes. */
+size_t guard6_save(const Guard6 *v6, uint8_t out[GUARD6_CLAIMS * GUARD6_RECORD]);
+/* Claims saved so back into v6 (tentative ones held anew from now): false if in is not such records. */
+bool guard6_load(Guard6 *v6, const uint8_t *in, size_t len, double now);
 
 #endif

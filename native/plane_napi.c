@@ -8,8 +8,9 @@
  *   planeAdmit(h), planeClose(h, code, reason), planePing(h), planeRelease(h)
  *   planeStats(h, Float64Array(STAT_COUNT))   the counters in abi.h's stats layout
  *   planeDetach(h)   hand-over: the "detached" event follows (code 1; 0: not handed over), then
- *   planeTake(h) -> { sock, tap, unread, owed, frag, fragOpcode }   what the next relay needs
- *                 planeAdd takes them back (unread as head, owed, frag, fragOpcode, mac, counts)
+ *   planeTake(h) -> { sock, tap, unread, owed, frag, fragOpcode, claims }   what the next relay
+ *                 needs; planeAdd takes them back (unread as head, owed, frag, fragOpcode, mac,
+ *                 counts, claims: the guard's IPv6 claims, guard6.h's records)
  *
  * Events reach Node through one thread-safe function; a handle is an external holding Node's
  * reference to its session (released by planeRelease or the garbage collector).
@@ -304,6 +305,8 @@ static napi_value js_plane_take(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, o, "frag", buffer_of(env, s->reader.frag, s->reader.frag_len));
     napi_create_uint32(env, s->reader.frag_opcode, &v);
     napi_set_named_property(env, o, "fragOpcode", v);
+    uint8_t claims[GUARD6_CLAIMS * GUARD6_RECORD];
+    napi_set_named_property(env, o, "claims", buffer_of(env, claims, guard6_save(&s->guard.v6, claims)));
     return o;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "napi_check.h"
+#include "plane.h"
 #include "resume.h"
 
 static bool get_buffer(napi_env env, napi_value obj, const char *key, void **data, size_t *len) {
@@ -16,8 +17,8 @@ static bool get_buffer(napi_env env, napi_value obj, const char *key, void **dat
 }
 
 bool resume_read(napi_env env, napi_value o, Resume *r) {
-    void *mac;
-    size_t mac_len;
+    void *mac, *claims;
+    size_t mac_len, claims_len;
     double op = 0;
     napi_value v;
     bool is = false;
@@ -26,12 +27,15 @@ bool resume_read(napi_env env, napi_value o, Resume *r) {
     const char *bad = !get_buffer(env, o, "owed", &r->owed, &r->owed_len)  ? "owed must be a Buffer"
                       : !get_buffer(env, o, "frag", &r->frag, &r->frag_len) ? "frag must be a Buffer"
                       : !get_buffer(env, o, "mac", &mac, &mac_len)          ? "mac must be a Buffer"
+                      : !get_buffer(env, o, "claims", &claims, &claims_len) ? "claims must be a Buffer"
                       : !get_number(env, o, "fragOpcode", &op)               ? "fragOpcode must be a number"
                       : mac && mac_len != 6                                  ? "mac is not 6 bytes"
                       : r->frag_len > MAX_MESSAGE                            ? "frag is larger than a message"
                       : op != 0 && op != WS_TEXT && op != WS_BINARY          ? "fragOpcode is not 0, 1 or 2"
                       : r->frag_len && op == 0                               ? "frag without fragOpcode"
                       : r->owed_len > OWED_MAX                               ? "owed is more than a plane owes"
+                      : claims && !guard6_load(&r->v6, claims, claims_len, 0)
+                          ? "claims are not at most 8 claimed IPv6 addresses (17 bytes each)"
                                                                              : NULL;
     if (bad) {
         char msg[80];
@@ -79,6 +83,9 @@ void resume_apply(Session *s, const Resume *r, uint8_t *frag) {
         s->guard.bound = true;
         memcpy(s->guard.mac, r->mac, 6);
     }
+    s->guard.v6 = r->v6;
+    for (int i = 0; i < GUARD6_CLAIMS; i++) /* a tentative claim is held anew from now */
+        if (s->guard.v6.claims[i].state == C6_TENTATIVE) s->guard.v6.claims[i].since = clock_ms(CLOCK_MONOTONIC);
     if (r->has_counts) {
         for (int i = 0; i < STAT_COUNT; i++) *session_counter(s, (enum Stat)i) = (uint64_t)r->counts[i];
     }

@@ -57,6 +57,8 @@ export interface PlaneSession {
   mac?: Buffer;
   /** ... its counters, as planeStats gives them. */
   counts?: Float64Array;
+  /** ... its guard's IPv6 claims, as planeTake gives them. */
+  claims?: Buffer;
 }
 
 /** A client's guard rules as the addon takes them (see GuardRules in datapath/path.ts). */
@@ -119,6 +121,8 @@ export interface PlaneTaken {
   owed: Buffer;
   frag: Buffer;
   fragOpcode: number;
+  /** Its guard's IPv6 claims: 17-byte records, the address then 1 tentative or 2 bound (native/guard6.h). */
+  claims: Buffer;
 }
 
 /**
@@ -143,6 +147,9 @@ export interface Abi {
   readonly lingerMs: number;
   /** The most a plane may owe a client, so the most a hand-over carries of it (bytes). */
   readonly owedMax: number;
+  /** The most IPv6 addresses a client's guard holds by DAD, and the bytes of each a hand-over carries. */
+  readonly claimsMax: number;
+  readonly claimBytes: number;
   /** The WebSocket close codes wsnic sends or tells (RFC 6455 7.4.1), by name. */
   readonly close: {
     readonly normal: number; readonly goingAway: number; readonly protocol: number; readonly noStatus: number;

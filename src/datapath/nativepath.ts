@@ -52,6 +52,8 @@ export interface Resume {
   /** Undefined: not bound yet. */
   mac: string | undefined;
   counts: PathCounts;
+  /** The IPv6 addresses its guard holds (PlaneTaken's claims); absent: none. */
+  claims?: Buffer | undefined;
 }
 
 /** What a session handed over leaves: its fds, still open, and its state (see Resume). */
@@ -87,6 +89,7 @@ export class NativePath implements DataPath {
         id: this.id, sock: from.sock, head: from.unread, owed: from.owed, frag: from.frag, fragOpcode: from.fragOpcode,
         ...(from.mac === undefined ? {} : { mac: Buffer.from(from.mac.replace(/:/g, ''), 'hex') }),
         counts: statsOf(from.counts),
+        ...(from.claims === undefined ? {} : { claims: from.claims }),
         ...limits,
       });
       this.mac = from.mac;

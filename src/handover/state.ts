@@ -1,7 +1,7 @@
 /**
  * What a ws:// session carries across a restart (src/handover/fdstore.ts keeps it in systemd's
  * fd store, beside the sessions' sockets and TAPs): who the client is, its MAC and address, its
- * counters, and the native plane's bytes in flight (read and not parsed yet, owed and not sent,
+ * counters, its guard's IPv6 claims, and the native plane's bytes in flight (read and not parsed yet, owed and not sent,
  * a fragmented message). One line a session, in one memfd for all:
  *
  *   wsnic-session 1 {JSON}
@@ -19,6 +19,8 @@ export const STATE_VERSION = 1;
 
 /** At most: what a plane may owe a client (native/abi.h's OWED_MAX; it holds at most 768 KiB unread). */
 const MAX_BYTES = abi().owedMax;
+/** A guard's IPv6 claims: at most claimsMax records (native/guard6.h; planeAdd checks each). */
+const { claimBytes: CLAIM_BYTES, claimsMax: CLAIMS_MAX } = abi();
 
 export interface Carried {
   id: number;
@@ -39,6 +41,8 @@ export interface Carried {
   owed: Buffer;
   frag: Buffer;
   fragOpcode: number;
+  /** The IPv6 addresses its guard holds (native/guard6.h's records); absent (a state from before them): none. */
+  claims?: Buffer | undefined;
 }
 
 const COUNTS: (keyof PathCounts)[] = [
@@ -51,6 +55,7 @@ export function encodeState(c: Carried): Buffer {
     unread: c.unread.toString('base64'),
     owed: c.owed.toString('base64'),
     frag: c.frag.toString('base64'),
+    claims: c.claims?.toString('base64'),
   });
   return Buffer.from(`${STATE_MAGIC} ${STATE_VERSION} ${json}`);
 }
@@ -101,16 +106,19 @@ export function decodeState(bytes: Buffer): Carried | Error {
   if (typeof counts !== 'object' || counts === null) return wrong('counts');
   for (const k of COUNTS) if (!Number.isSafeInteger(counts[k]) || (counts[k] as number) < 0) return wrong(`counts.${k}`);
   const buffers: Record<string, Buffer> = {};
-  for (const k of ['unread', 'owed', 'frag']) {
+  for (const k of ['unread', 'owed', 'frag', ...(o.claims === undefined ? [] : ['claims'])]) {
     if (typeof o[k] !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(o[k] as string)) return wrong(k);
     buffers[k] = Buffer.from(o[k] as string, 'base64');
     if (buffers[k]!.length > MAX_BYTES) return wrong(k);
   }
   if (buffers.frag!.length > 0 && o.fragOpcode === 0) return wrong('frag'); // (an open message may have no byte yet)
+  const claims = buffers.claims;
+  if (claims && (claims.length % CLAIM_BYTES !== 0 || claims.length > CLAIMS_MAX * CLAIM_BYTES)) return wrong('claims');
   return {
     id: o.id as number, address: o.address as string, port: o.port as number, origin: o.origin, bridge: o.bridge as string,
     tap: o.tap as string, mac: o.mac as string | undefined, ip: o.ip as string | undefined, since: o.since as number,
     counts: Object.fromEntries(COUNTS.map((k) => [k, counts[k]])) as unknown as PathCounts,
     unread: buffers.unread!, owed: buffers.owed!, frag: buffers.frag!, fragOpcode: o.fragOpcode as number,
+    ...(claims ? { claims } : {}),
   };
 }

@@ -196,7 +196,7 @@ export class Relay {
     let s: Session;
     try {
       s = this.session(undefined, tap, { id: c.id, address: c.address, port: c.port, scheme: 'ws', origin: c.origin, bridge: c.bridge }, {
-        from: { sock, unread: c.unread, owed: c.owed, frag: c.frag, fragOpcode: c.fragOpcode, mac: c.mac, counts: c.counts },
+        from: { sock, unread: c.unread, owed: c.owed, frag: c.frag, fragOpcode: c.fragOpcode, mac: c.mac, counts: c.counts, claims: c.claims },
         since: c.since,
         ip: c.ip,
       });

@@ -154,7 +154,7 @@ export class Session {
       carried: {
         id: c.id, address: c.address, port: c.port, origin: c.origin, bridge: c.bridge, tap: this.tap.name,
         mac: this.mac, ip: this.ip, since: this.started, counts: d.counts,
-        unread: d.unread, owed: d.owed, frag: d.frag, fragOpcode: d.fragOpcode,
+        unread: d.unread, owed: d.owed, frag: d.frag, fragOpcode: d.fragOpcode, claims: d.claims,
       },
     };
   }

@@ -18,10 +18,11 @@ import type { Tap } from '../../src/net/tap';
 t.test("TypeScript's numbers are the addon's", async (t) => {
   const a = abi();
   t.same([MAX_FRAME, HIGH_WATER, LOW_WATER, REST_MS, LINGER_MS], [a.maxMessage, a.highWater, a.lowWater, a.restMs, a.lingerMs]);
+  t.same([a.claimsMax, a.claimBytes], [8, 17], 'IPv6 claims: 8 a client, 16 address bytes and a state each');
   t.same([a.maxMessage, a.highWater, a.lowWater, a.restMs, a.lingerMs, a.owedMax], [65549, 1048576, 262144, 20, 2000, 4194304],
     'and they are what wsnic has always used');
   t.ok(a.lowWater < a.highWater && a.owedMax >= a.highWater, 'in the order the data paths need');
-  t.same(Object.keys(a).sort(), ['close', 'events', 'highWater', 'lingerMs', 'lowWater', 'maxMessage', 'owedMax', 'restMs', 'stats'], 'the addon exports what the Abi type names, nothing else');
+  t.same(Object.keys(a).sort(), ['claimBytes', 'claimsMax', 'close', 'events', 'highWater', 'lingerMs', 'lowWater', 'maxMessage', 'owedMax', 'restMs', 'stats'], 'the addon exports what the Abi type names, nothing else');
   t.same(a.events, PLANE_EVENTS, 'the plane tells the events TypeScript handles, by the same names');
   t.same(CLOSE, a.close, 'the close codes TypeScript sends are the native path\'s');
   t.same([CLOSE.normal, CLOSE.goingAway, CLOSE.invalid, CLOSE.tooBig, CLOSE.internal, CLOSE.serviceRestart], [1000, 1001, 1007, 1009, 1011, 1012]);
@@ -71,7 +72,13 @@ t.test("a session's counters and hand-over state go through the plane and come b
     sock: fd(sock), mac: '52:54:00:12:34:56', counts,
     unread: Buffer.from([0x80, 0x7e, 0x01]), // the message's last fragment, its header cut short: stays unread
     owed: Buffer.from('owed to the client'), frag: Buffer.from('half a message'), fragOpcode: 2,
+    // IPv6 claims (native/guard6.h): fd00::10 bound, fd00::11 tentative
+    claims: Buffer.from(`fd00${'0'.repeat(26)}10 02 fd00${'0'.repeat(26)}11 01`.replaceAll(' ', ''), 'hex'),
   };
+  const bad = (claims: Buffer): unknown => new NativePath({ ...resume, claims }, { fd: fd(tap) } as unknown as Tap, undefined, noEvents());
+  t.throws(() => bad(resume.claims!.subarray(1)), /planeAdd: claims are not/, 'claims cut short');
+  t.throws(() => bad(Buffer.concat([resume.claims!.subarray(0, 16), Buffer.from([3])])), /planeAdd: claims are not/, 'a state no claim has');
+  t.throws(() => bad(Buffer.alloc(17 * 9, 1)), /planeAdd: claims are not/, 'more than claimsMax');
   const got: Buffer[] = [];
   client.on('data', (b) => got.push(b));
   const path = new NativePath(resume, { fd: fd(tap) } as unknown as Tap, undefined, noEvents());
@@ -82,6 +89,7 @@ t.test("a session's counters and hand-over state go through the plane and come b
   t.teardown(() => closeSync(detached.sock));
   t.same(detached.counts, counts, 'the counters, each in its place');
   t.same([detached.unread, detached.frag, detached.fragOpcode, detached.tap], [resume.unread, resume.frag, 2, fd(tap)], 'unread bytes, the open message, the TAP');
+  t.same(detached.claims, resume.claims, 'the IPv6 claims, bound and tentative');
   t.equal(detached.owed.length, 0, 'owed nothing: what it owed went to the client first');
   while (Buffer.concat(got).length < resume.owed.length) await within(1000, new Promise((r) => client.once('data', r)));
   t.equal(Buffer.concat(got).toString(), 'owed to the client');

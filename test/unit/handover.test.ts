@@ -23,6 +23,15 @@ t.test('a state survives encoding, buffers and all', async (t) => {
   t.same(decodeState(encodeState(unbound)), unbound, 'a client with no frame yet, mid-message');
 });
 
+t.test('a state carries the guard\'s IPv6 claims; one from before them has none', async (t) => {
+  const c = { ...carried(), claims: Buffer.alloc(2 * 17, 2) };
+  t.same(decodeState(encodeState(c)), c, 'two claims');
+  const good = encodeState(c).toString();
+  t.match(decodeState(Buffer.from(good.replace(/"claims":"[^"]*"/, `"claims":"${Buffer.alloc(18).toString('base64')}"`))), /bad claims/, 'not whole records');
+  t.match(decodeState(Buffer.from(good.replace(/"claims":"[^"]*"/, `"claims":"${Buffer.alloc(9 * 17).toString('base64')}"`))), /bad claims/, 'more than 8');
+  t.same(decodeState(encodeState(carried())), carried(), 'none (a state written before claims)');
+});
+
 t.test('a state that is not ours or is damaged is refused with the reason', async (t) => {
   const good = encodeState(carried()).toString();
   const reason = (b: Buffer | string): string => {
