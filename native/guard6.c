@@ -141,7 +141,7 @@ int guard6_up(Guard *g, const uint8_t *f, size_t len, double now) {
     return V_PASS;
 }
 
-void guard6_down(Guard *g, const uint8_t *f, size_t len) {
+void guard6_down(Guard *g, const uint8_t *f, size_t len, double now) {
     Upper u = {-1, 0, 0};
     if (len < ETH + IP6 || f[ETH] >> 4 != 6 || upper_of(f, len, &u) != CHAIN_UPPER || u.proto != NH_ICMP6 || u.at + 24 > u.end) return;
     int type = f[u.at];
@@ -150,7 +150,7 @@ void guard6_down(Guard *g, const uint8_t *f, size_t len) {
     bool taken = type == ICMP6_NA || (type == ICMP6_NS && is_unspecified(f + ETH + 8) && solicited_node(f + ETH + 24, target));
     Claim6 *c = taken ? claim_of(&g->v6, target) : NULL;
     if (c && c->state == C6_TENTATIVE) {
-        c->state = C6_FREE;
+        c->state = now - c->since < GUARD6_DAD_MS ? C6_FREE : C6_BOUND; /* (too late: its DAD was over) */
         g->v6.tentative--;
     }
 }

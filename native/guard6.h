@@ -9,8 +9,9 @@
  * to the target's solicited-node group) -> BOUND by the first frame it sends from that address
  * at least GUARD6_HOLD_MS after the probe (a Linux guest waits a second, RetransTimer, before it
  * uses an address). A TENTATIVE claim is freed when a neighbour advertisement (a defence) or
- * another DAD probe for the same address comes down to the client: the address is someone
- * else's, and the guest marks it dadfailed. A BOUND claim lasts as long as the client.
+ * another DAD probe for the same address comes down to the client within GUARD6_DAD_MS of its
+ * probe: the address is someone else's, and the guest marks it dadfailed; one coming later finds
+ * the DAD over and binds it. A BOUND claim lasts as long as the client.
  */
 #ifndef WSNIC_GUARD6_H
 #define WSNIC_GUARD6_H
@@ -22,8 +23,11 @@
 
 /* Addresses a client may claim by DAD besides its EUI-64 link-local (more are dropped, counted). */
 #define GUARD6_CLAIMS CLAIMS_MAX
-/* A tentative address may not be sent from sooner than this after its DAD probe (ms). */
+/* A tentative address may not be sent from sooner than this after its DAD probe (ms) ... */
 #define GUARD6_HOLD_MS 500
+/* ... and is someone else's if a defence or another probe for it comes down within this (ms):
+   a guest waits RetransTimer (1 s) for one; later, its DAD is over and the claim is bound. */
+#define GUARD6_DAD_MS 1000
 /* Extension headers followed before a packet is judged too evasive to pass. */
 #define GUARD6_CHAIN 8
 
@@ -47,7 +51,7 @@ struct Guard;
 /* An IPv6 frame (ethertype 86dd) from the client: a verdict (guard.h's enum Verdict). */
 int guard6_up(struct Guard *g, const uint8_t *f, size_t len, double now);
 /* An IPv6 frame to the client, looked at while a claim is TENTATIVE: frees a claim it defends. */
-void guard6_down(struct Guard *g, const uint8_t *f, size_t len);
+void guard6_down(struct Guard *g, const uint8_t *f, size_t len, double now);
 /* The claims held, as GUARD6_RECORD-byte records into out: how many bytes. */
 size_t guard6_save(const Guard6 *v6, uint8_t out[GUARD6_CLAIMS * GUARD6_RECORD]);
 /* Claims saved so back into v6 (tentative ones held anew from now): false if in is not such records. */

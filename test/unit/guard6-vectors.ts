@@ -166,6 +166,16 @@ export const VECTORS6: Vector[] = [
     end: { ...BOUND, spoofed: 2 },
   },
   {
+    rules: V6,
+    name: 'IPv6: a probe by another coming down after the DAD window (1 s) finds the claim bound: the holder defends it',
+    steps: [
+      up(probe(ADDR), 'pass', { ...first, at: 0 }), // the guest's DAD, then no frame from it yet
+      down(probe(ADDR).replace(hex(MAC), hex(OTHER)), 'pass', { at: 5000 }), // a newcomer probes
+      up(ip6(ADDR, 'ff02::1', ICMP6, na(ADDR)), 'pass'), // the defence goes out
+    ],
+    end: { ...BOUND, claims: [`${ADDR} bound`] },
+  },
+  {
     name: 'IPv6: once bound, an address stays the client\'s whatever comes down',
     rules: V6,
     steps: [
