@@ -114,21 +114,32 @@ static void split_repaired(const uint8_t *d, size_t len) {
 /*
  * The message made an IPv6 frame from the guard's bound MAC (ethertype, version 6, often an
  * extension header or ICMPv6 next) so the IPv6 rules (guard6.c) see more than their first test;
- * judged up and down on a clock that moves, so claims go tentative, bound and free. What the
- * guard keeps must stay consistent: its count of tentative claims is what the table holds.
+ * its last byte also makes some a DAD probe or advertisement for one of 8 addresses, or a packet
+ * from one, so that claims go tentative, bound and free on a clock that moves. Judged up and
+ * down; what the guard keeps must stay consistent (its count of tentative claims).
  */
 static void v6_repaired(Guard *g, const uint8_t *d, size_t len) {
     static const uint8_t next[8] = {0, 43, 44, 51, 58, 60, 17, 6};
+    static const uint8_t solicited[13] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
     static uint8_t f[3000];
     static double now;
     uint8_t mac[6];
     uint32_t ip;
     if (len < 14 || len > sizeof f) return;
+    uint8_t mode = d[len - 1], one[16] = {0xfd, 0, [15] = (uint8_t)(mode >> 5)};
     memcpy(f, d, len);
     if (g->bound) memcpy(f + 6, g->mac, 6);
     f[12] = 0x86, f[13] = 0xdd;
     if (len > 14) f[14] = (uint8_t)(0x60 | (f[14] & 15));
-    if (len > 20 && (d[len - 1] & 1)) f[20] = next[f[20] & 7];
+    if (len > 20 && (mode & 1)) f[20] = next[f[20] & 7];
+    if (len >= 78 && (mode & 6) == 2) { /* neighbour solicitation or advertisement for one of 8 */
+        f[18] = (uint8_t)((len - 54) >> 8), f[19] = (uint8_t)(len - 54), f[20] = 58, f[54] = (uint8_t)(135 + (mode >> 3 & 1));
+        memcpy(f + 62, one, 16);
+        if (mode & 16) memset(f + 22, 0, 16);                  /* from :: */
+        memcpy(f + 38, solicited, 13), memcpy(f + 51, one + 13, 3); /* to its solicited-node group */
+    } else if (len >= 62 && (mode & 6) == 4) {
+        memcpy(f + 22, one, 16); /* from one of them */
+    }
     now += 137;
     (void)guard_judge_up(g, f, len, now);
     (void)guard_judge_down(g, f, len, now, mac, &ip);

@@ -2,8 +2,8 @@
  * libFuzzer against what a client sends the native data path, built with clang's AddressSanitizer
  * and UBSan, two harnesses:
  *   - native/fuzz/wsframe_fuzz.c: the frame codec fed as a session feeds it, the guard, the DHCP
- *     parsers, the TCP segment joiner and cutter; seeds: the live fuzzer's frame cases
- *     (test/fixtures/fuzz.js --seeds);
+ *     parsers, the TCP segment joiner and cutter, the IPv6 rules; seeds: the live fuzzer's frame
+ *     cases (test/fixtures/fuzz.js --seeds) and each IPv6 vector's frames in one input;
  *   - native/fuzz/session_fuzz.c: one whole session (session*.c) on real sockets, its buffering,
  *     holds, rests, backpressure, close handshake and hand-over, checked against the same bytes
  *     parsed in one piece; seeds: test/fixtures/session-seeds.js.
@@ -13,8 +13,10 @@
 import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expand } from '../unit/guard-vectors';
+import { VECTORS6 } from '../unit/guard6-vectors';
 
 const ROOT = join(__dirname, '..', '..');
 const CODEC_RUNS = Number(process.env.WSNIC_CODEC_FUZZ_RUNS ?? 1_000_000);
@@ -70,11 +72,30 @@ async function fuzz(t: Test, o: { bin: string; crashes: string; seeds: (dir: str
   t.ok(Number(execs) >= o.runs, `at least ${o.runs} executions`);
 }
 
+/**
+ * Each IPv6 vector's frames from the client as one input (the IPv6 rules keep state: a claim,
+ * then frames from it): a first byte for the server side, no limits, 3,008-byte chunks, then
+ * each frame as a binary message masked with a zero key (the bytes as they are).
+ */
+function v6Seeds(dir: string): void {
+  VECTORS6.forEach((v, i) => {
+    const messages = v.steps.filter((s) => s.dir === 'up').map((s) => {
+      const f = Buffer.from(expand(s.frame), 'hex');
+      const len = f.length < 126 ? Buffer.from([0x80 | f.length]) : Buffer.from([0x80 | 126, f.length >> 8, f.length & 255]);
+      return Buffer.concat([Buffer.from([0x82]), len, Buffer.alloc(4), f]);
+    });
+    writeFileSync(join(dir, `ipv6-${i}`), Buffer.concat([Buffer.from([0xf8]), ...messages]));
+  });
+}
+
 t.test('the codec harness survives the kept crashes and a million fuzzed inputs', async (t) => {
   await fuzz(t, {
     bin: build('wsframe_fuzz', CODEC),
     crashes: join(ROOT, 'test', 'fixtures', 'codec-crashes'),
-    seeds: (dir) => execFileSync(process.execPath, [join(ROOT, 'test', 'fixtures', 'fuzz.js'), '--seeds', dir, '--cases', '300', '--seed', '6455']),
+    seeds: (dir) => {
+      execFileSync(process.execPath, [join(ROOT, 'test', 'fixtures', 'fuzz.js'), '--seeds', dir, '--cases', '300', '--seed', '6455']);
+      v6Seeds(dir);
+    },
     runs: CODEC_RUNS,
     maxLen: 70000,
   });
