@@ -145,7 +145,7 @@ enum Verdict guard_down(Guard *g, const uint8_t *f, size_t len, double now, bool
         return V_LIMITED;
     }
     if (g->dhcp_server && len > 23 && f[23] == 17) *acked = dhcp_ack(f, len, g->dhcp_server, mac, ip);
-    if (g->v6.tentative && f[12] == 0x86 && f[13] == 0xdd) guard6_down(g, f, len, now); /* (len >= 14: its limit charged it) */
+    if (g->v6.tentative && len > 13 && f[12] == 0x86 && f[13] == 0xdd) guard6_down(g, f, len, now);
     return V_PASS;
 }
 
