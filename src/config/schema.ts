@@ -109,7 +109,7 @@ export const schema = [
   { key: 'bind_client_ip', kind: 'bool', default: '1',
     doc: 'A client may send ARP and IPv4 only from the address dnsmasq leased to its MAC (and DHCP before it has one); off when disable_dhcp is on.' },
   { key: 'client_ipv6', kind: 'bool', default: '0',
-    doc: 'Let clients exchange IPv6 frames with each other (wsnic itself offers no IPv6); off: only IPv4 and ARP enter from a client.' },
+    doc: 'Let clients exchange IPv6 frames with each other (wsnic itself offers no IPv6), each only as a host (no router advertisements, no DHCPv6 server) and only from its own addresses (its link-local and those it claimed by DAD first); off: only IPv4 and ARP enter from a client.' },
   { key: 'egress_allow', kind: 'egress', default: '', meta: 'RULES',
     doc: 'Comma-separated exceptions to egress_deny (10.1.2.0/24, tcp:25, 10.0.0.5:tcp:22); those with an address also open it on the host itself.' },
   { key: 'egress_deny', kind: 'egress', default: 'host-networks, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 169.254.0.0/16, tcp:25', meta: 'RULES',

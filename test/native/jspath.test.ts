@@ -8,10 +8,10 @@ import t from 'tap';
 import { rerun, times } from './rerun';
 
 // What is the JavaScript path's own: its framing and close codes (ws), its flow control, its
-// counters; antispoof shows that every frame, each way, goes through the client's guard. Not
+// counters; antispoof (and antispoof6, IPv6) shows that every frame, each way, goes through the client's guard. Not
 // ratelimit.test.ts: the limits are that guard's too, judged in the same call per frame, and
 // their rules are tested on the guard itself (test/unit) and on the native path.
-const FILES = ['protocol', 'backpressure', 'antispoof', 'status'].map((f) => `test/e2e/${f}.test.ts`);
+const FILES = ['protocol', 'backpressure', 'antispoof', 'antispoof6', 'status'].map((f) => `test/e2e/${f}.test.ts`);
 
 t.setTimeout(900_000);
 
