@@ -27,6 +27,8 @@ export interface EndpointsOptions {
   dnsmasq: DnsmasqView | undefined;
   /** The leaf bridges joined to the main one (net/leaves.ts). */
   leafBridges(): number;
+  /** Each port forward and where it points now; undefined: no forwards. */
+  forwards: (() => Record<string, string>) | undefined;
   /** The `metrics` socket systemd passed, if any. */
   metricsFd: number | undefined;
 }
@@ -74,5 +76,6 @@ async function relayStatus(c: Config, o: EndpointsOptions, leases: () => number)
     most_clients: relay.stats.mostClients,
     refused: Object.fromEntries(relay.stats.refused),
     closed: Object.fromEntries(relay.stats.closed),
+    ...(o.forwards ? { forwards: o.forwards() } : {}),
   };
 }

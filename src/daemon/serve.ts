@@ -68,6 +68,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const endpoints = await startEndpoints(c, log, {
     relay, listening, started, uplink: opts.uplink, metricsFd: passed.metricsFd, leafBridges: () => ports.leafCount,
     dnsmasq: c.disable_dhcp ? undefined : opts.dnsmasq ?? unitView(DNSMASQ_UNIT),
+    forwards: leased && c.enable_inet && c.forward.length > 0 ? () => leased.forwardState() : undefined,
   });
   const status = await reportStatus(c, log, notifier, relay, opts.uplink);
   reloadOnSighup(c, log, notifier, status, admission, listening);

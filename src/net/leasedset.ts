@@ -164,6 +164,14 @@ export class LeasedSet {
     this.sync();
   }
 
+  /** Each forward's spec and where it points now ('guest absent': nowhere), for `wsnic status`. */
+  forwardState(): Record<string, string> {
+    return Object.fromEntries(this.forwards.map((f) => {
+      const el = this.appliedFwd.get(forwardSpec(f));
+      return [forwardSpec(f), el === undefined ? '(guest absent)' : `-> ${el.split(' : ')[1]!.replace(' . ', ':')}`];
+    }));
+  }
+
   /** The client left. */
   unbind(tap: string): void {
     if (this.clients.delete(tap)) this.sync();

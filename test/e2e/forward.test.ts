@@ -7,7 +7,9 @@
  */
 import t from 'tap';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { relayNetwork, sh, type Proc, type RelayNetwork } from './topology';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { relayNetwork, sh, WSNIC, type Proc, type RelayNetwork } from './topology';
 
 const MAC = '52:54:00:fa:00:01';
 const UPLINK = '198.18.0.1';
@@ -39,7 +41,7 @@ function serve(n: RelayNetwork, ns: string, name: string, tcpPort: number, udpPo
 }
 
 /** Guest 1 on a new `wsnic connect` with TAP dev and the forwarded MAC, leased (with udhcpc options). */
-async function join(n: RelayNetwork, dev: string, dhcp: string[] = []): Promise<{ proc: Proc; ip: string }> {
+async function joinGuest(n: RelayNetwork, dev: string, dhcp: string[] = []): Promise<{ proc: Proc; ip: string }> {
   const g = n.guests[0]!;
   const proc = n.topo.connect(g, n.url(1), ['--tap', dev]);
   await proc.waitFor(/connected url=/);
@@ -52,10 +54,10 @@ function fwdMap(n: RelayNetwork): string {
   return n.topo.exec(n.srv, 'nft', ['list', 'map', 'inet', 'wsnic', 'fwd4']).stdout;
 }
 
-/** Waits (polling nft) until the forward map matches re. */
-async function mapMatches(n: RelayNetwork, re: RegExp): Promise<boolean> {
+/** Polls get() until its text matches re (nft and `wsnic status` catch up a moment after a lease). */
+async function eventually(get: () => string, re: RegExp): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
-    if (re.test(fwdMap(n))) return true;
+    if (re.test(get())) return true;
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
@@ -64,6 +66,8 @@ async function mapMatches(n: RelayNetwork, re: RegExp): Promise<boolean> {
 t.test('a forward reaches its guest from outside, other guests and the host, follows it, and refuses without it', async (t) => {
   const conf = { enable_inet: 1, forward: `tcp:2222>${MAC}:8080, udp:5353>${MAC}:53` };
   let hosts = '';
+  let control = '';
+  const status = (): string => spawnSync(process.execPath, [WSNIC, 'status', '--control-socket', control], { encoding: 'utf8', timeout: 20_000 }).stdout;
   const n = await relayNetwork(t.teardown.bind(t), conf, 2, (topo, srv, dropin) => {
     // A reservation file dnsmasq rereads on SIGHUP: how the guest is made to change address.
     hosts = topo.file('dhcp-hosts', '');
@@ -71,7 +75,8 @@ t.test('a forward reaches its guest from outside, other guests and the host, fol
     chmodSync(topo.dir, 0o711);
     chmodSync(hosts, 0o644);
     topo.file('dnsmasq.d/hosts.conf', `dhcp-hostsfile=${hosts}\n`);
-    return topo.wsnic(srv, { ws_address: '0.0.0.0', dnsmasq_conf_dir: dropin, ...conf });
+    control = join(topo.dir, 'control.sock');
+    return topo.wsnic(srv, { ws_address: '0.0.0.0', dnsmasq_conf_dir: dropin, control_socket: control, ...conf });
   });
   const [g1, g2] = n.guests as [string, string];
   n.topo.exec(g1, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
@@ -88,8 +93,11 @@ t.test('a forward reaches its guest from outside, other guests and the host, fol
     }
   });
 
-  const first = await join(n, 'wsn0');
-  t.ok(await mapMatches(n, new RegExp(`tcp \\. 2222 : ${first.ip.replace(/\./g, '\\.')} \\. 8080`)), `the map points at ${first.ip}: ${fwdMap(n)}`);
+  const first = await joinGuest(n, 'wsn0');
+  t.ok(await eventually(() => fwdMap(n), new RegExp(`tcp \\. 2222 : ${first.ip.replace(/\./g, '\\.')} \\. 8080`)), `the map points at ${first.ip}`, { found: fwdMap(n) });
+
+  const listed = new RegExp(`forwards: tcp:2222>${MAC}:8080 -> ${first.ip.replace(/\./g, '\\.')}:8080, udp:5353>${MAC}:53 -> `);
+  t.ok(await eventually(status, listed), 'wsnic status lists the forwards', { found: status() });
 
   t.test('the guest answers through the host\'s ports', async (t) => {
     t.equal(tcp(n, n.inet, UPLINK, 2222).said, 'guest 198.18.0.2', 'from outside, seen with its own address (egress policy passed)');
@@ -102,7 +110,7 @@ t.test('a forward reaches its guest from outside, other guests and the host, fol
   });
 
   t.test('the guest comes back on another TAP with another address: the forward follows', async (t) => {
-    const second = await join(n, 'wsn1');
+    const second = await joinGuest(n, 'wsn1');
     first.proc.child.kill('SIGTERM');
     await first.proc.exited;
     // dnsmasq keeps a MAC's address while its lease lasts: another reserved and the lease
@@ -120,7 +128,7 @@ t.test('a forward reaches its guest from outside, other guests and the host, fol
     t.equal(new Set(taps).size, 2, `two server TAPs for guest 1: ${taps.join(', ')}`);
     const again = n.topo.dhcp(g1, 'wsn1');
     t.equal(again.ip, '192.168.86.200', `another address (it had ${first.ip}, and again on its new TAP ${second.ip})`);
-    t.ok(await mapMatches(n, /tcp \. 2222 : 192\.168\.86\.200 \. 8080/), fwdMap(n));
+    t.ok(await eventually(() => fwdMap(n), /tcp \. 2222 : 192\.168\.86\.200 \. 8080/), 'the map points at the new address', { found: fwdMap(n) });
     t.equal(tcp(n, n.inet, UPLINK, 2222).said, 'guest 198.18.0.2', 'from outside');
     t.equal(udp(n, n.inet, UPLINK, 5353), 'guest 198.18.0.2', 'udp from outside');
     t.equal(udp(n, g2, GATEWAY, 5353), `guest ${GATEWAY}`, 'udp hairpin');
@@ -130,7 +138,7 @@ t.test('a forward reaches its guest from outside, other guests and the host, fol
   });
 
   t.test('the guest gone: its elements go, the ports refuse again, the host never answers', async (t) => {
-    t.ok(await mapMatches(n, /^(?![\s\S]*2222 :)/), `no element left: ${fwdMap(n)}`);
+    t.ok(await eventually(() => fwdMap(n), /^(?![\s\S]*2222 :)/), 'no element left', { found: fwdMap(n) });
     const r = tcp(n, n.inet, UPLINK, 2222);
     t.equal(r.said, 'ECONNREFUSED', `tcp refused (${r.ms} ms)`);
     t.equal(udp(n, n.inet, UPLINK, 5353), 'ECONNREFUSED', 'udp port unreachable');
@@ -138,5 +146,7 @@ t.test('a forward reaches its guest from outside, other guests and the host, fol
     const rules = n.topo.exec(n.srv, 'nft', ['list', 'chain', 'inet', 'wsnic', 'input']).stdout;
     t.match(rules, /reject with tcp reset comment "forward, guest absent"/);
     t.match(rules, /counter packets [1-9]\d* bytes \d+ reject with tcp reset/, 'the refusals were counted');
+    const absent = new RegExp(`forwards: tcp:2222>${MAC}:8080 \\(guest absent\\), udp:5353>${MAC}:53 \\(guest absent\\)`);
+    t.ok(await eventually(status, absent), 'wsnic status says so', { found: status() });
   });
 });

@@ -169,7 +169,11 @@ t.test('port forwards follow their guest: a new address or TAP replaces the elem
     add('wstap0', '52:54:00:00:00:01', '192.168.86.10') +
       'add element inet wsnic fwd4 { tcp . 2222 : 192.168.86.10 . 22 }\nadd element inet wsnic fwd4 { udp . 5353 : 192.168.86.10 . 53 }\n',
   ], 'both forwards of that MAC, in the run that binds its address; the absent guest has none');
+  t.same(set.forwardState()['tcp:2222>52:54:00:00:00:01:22'], '(guest absent)', 'not yet in the kernel');
   await finish();
+  t.same(set.forwardState(), {
+    'tcp:2222>52:54:00:00:00:01:22': '-> 192.168.86.10:22', 'udp:5353>52:54:00:00:00:01:53': '-> 192.168.86.10:53', 'tcp:8080>52:54:00:00:00:09:80': '(guest absent)',
+  }, 'what wsnic status shows');
   set.acked('wstap0', '52:54:00:00:00:01', '192.168.86.20');
   t.same(runs.slice(1), [
     `delete element bridge wsnic leased { ${element('wstap0', '52:54:00:00:00:01', '192.168.86.10')} }\n${add('wstap0', '52:54:00:00:00:01', '192.168.86.20')}` +
