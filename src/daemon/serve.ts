@@ -68,7 +68,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const endpoints = await startEndpoints(c, log, {
     relay, listening, started, uplink: opts.uplink, metricsFd: passed.metricsFd, leafBridges: () => ports.leafCount,
     dnsmasq: c.disable_dhcp ? undefined : opts.dnsmasq ?? unitView(DNSMASQ_UNIT),
-    forwards: leased && c.enable_inet && c.forward.length > 0 ? () => leased.forwardState() : undefined,
+    forwards: leased && c.enable_inet ? leased : undefined,
   });
   const status = await reportStatus(c, log, notifier, relay, opts.uplink);
   reloadOnSighup(c, log, notifier, status, admission, listening);
@@ -103,9 +103,9 @@ function startRelay(c: Config, log: Logger, stored: Unpacked[]): { relay: Relay;
   });
   // Client addresses on the bridge: only as leased (the rules are in wsnic setup's ruleset).
   // Port forwards follow their guests through the same knowledge (the map is in the NAT rules).
-  const forwards = c.enable_inet ? configForwards(c) : [];
+  const forwards = c.enable_inet ? configForwards(c) : undefined;
   if (!c.enable_inet && c.forward.length > 0) log.warning('port forwards off: they need enable_inet', { forward: c.forward.join(',') });
-  const leased = bindsClientIp(c) || forwards.length > 0
+  const leased = bindsClientIp(c) || forwards !== undefined
     ? new LeasedSet(log, undefined, undefined, undefined, { enforce: bindsClientIp(c), forwards })
     : undefined;
   leased?.reset(stored.length > 0);

@@ -14,7 +14,7 @@ import type { Logger } from '../log';
 import { run, runAsync } from './tool';
 import { BRIDGE_TABLE, LEASED_SET, TABLE } from './nftables';
 import { forwardSpec, type Forward } from '../config/forward';
-import { FORWARD_MAP, forwardElement } from './forwardrules';
+import { FORWARD_MAP, FORWARD_PORTS, forwardElement } from './forwardrules';
 
 /** How long an OFFER or ACK seen on the wire counts without the lease file agreeing. */
 export const ACK_GRACE_MS = 10_000;
@@ -70,6 +70,10 @@ export class LeasedSet {
   private applied = new Map<string, string>();
   /** forward spec -> map element as loaded in the kernel. */
   private appliedFwd = new Map<string, string>();
+  /** `proto . port` of each forward, as in the set fwdports in the kernel. */
+  private appliedPorts = new Map<string, string>();
+  /** Specs added at runtime (`wsnic forward add`): gone when the relay stops. */
+  private readonly runtime = new Set<string>();
   private busy = false;
   private again = false;
   private resync = false;
@@ -81,19 +85,21 @@ export class LeasedSet {
   private readonly stopRewrite: () => void;
   private readonly target = `${BRIDGE_TABLE} ${LEASED_SET}`;
   private readonly map = `${TABLE} ${FORWARD_MAP}`;
+  private readonly ports = `${TABLE} ${FORWARD_PORTS}`;
   private enforce: boolean;
-  private forwards: readonly Forward[];
+  /** undefined: port forwards off (NAT off, or the ruleset has no map). */
+  private forwards: Forward[] | undefined;
 
   constructor(
     private readonly log: Logger,
     private readonly nft: NftRunner = nftRunner(),
     private readonly timing = { rewriteMs: REWRITE_MS, retryMs: 1000 },
     private readonly clock: Clock = realClock,
-    /** enforce: keep the set `leased` (bind_client_ip); forwards: keep the map (with NAT on). */
-    scope: { enforce: boolean; forwards: readonly Forward[] } = { enforce: true, forwards: [] },
+    /** enforce: keep the set `leased` (bind_client_ip); forwards: keep the map (NAT on), or undefined. */
+    scope: { enforce: boolean; forwards: readonly Forward[] | undefined } = { enforce: true, forwards: undefined },
   ) {
     this.enforce = scope.enforce;
-    this.forwards = scope.forwards;
+    this.forwards = scope.forwards && [...scope.forwards];
     this.stopRewrite = clock.every(timing.rewriteMs, () => {
       this.resync = true;
       this.sync();
@@ -127,15 +133,38 @@ export class LeasedSet {
         this.log.warning('client addresses not enforced: the nftables set is missing (run wsnic setup)', { reason: (err as Error).message });
       }
     }
-    if (this.forwards.length > 0) {
+    if (this.forwards !== undefined) {
       try {
         run('nft', ['flush', 'map', ...TABLE.split(' '), FORWARD_MAP]);
+        // The ports set as well: a runtime forward of the last relay is no longer one.
+        this.resync = true;
       } catch (err) {
-        this.forwards = [];
+        this.forwards = undefined;
         this.log.warning('port forwards off: the nftables map is missing (run wsnic setup with enable_inet on)', { reason: (err as Error).message });
       }
     }
-    if (!this.enforce && this.forwards.length === 0) this.disabled = true;
+    if (!this.enforce && this.forwards === undefined) this.disabled = true;
+    this.sync();
+  }
+
+  /** A forward from `wsnic forward add`; throws if forwards are off or its port is taken. */
+  addForward(f: Forward): void {
+    if (this.forwards === undefined || this.disabled) throw new Error('port forwards are off (they need enable_inet and the ruleset of wsnic setup)');
+    const taken = this.forwards.find((g) => g.proto === f.proto && g.port === f.port);
+    if (taken !== undefined) throw new Error(`${f.proto} port ${f.port} is forwarded already (${forwardSpec(taken)})`);
+    this.forwards.push(f);
+    this.runtime.add(forwardSpec(f));
+    this.sync();
+  }
+
+  /** Removes a forward (configured or not) until the relay stops; false if there is none such. */
+  removeForward(f: Forward): boolean {
+    const i = this.forwards?.findIndex((g) => forwardSpec(g) === forwardSpec(f)) ?? -1;
+    if (i < 0) return false;
+    this.forwards!.splice(i, 1);
+    this.runtime.delete(forwardSpec(f));
+    this.sync();
+    return true;
   }
 
   /** No nft run until unpause() (binding many clients at once: one run for all). */
@@ -164,11 +193,16 @@ export class LeasedSet {
     this.sync();
   }
 
-  /** Each forward's spec and where it points now ('guest absent': nowhere), for `wsnic status`. */
+  /**
+   * Each forward's spec and where it points ('guest absent': nowhere), for `wsnic status`: what
+   * the kernel's map holds or is about to (an nft run, milliseconds, behind).
+   */
   forwardState(): Record<string, string> {
-    return Object.fromEntries(this.forwards.map((f) => {
-      const el = this.appliedFwd.get(forwardSpec(f));
-      return [forwardSpec(f), el === undefined ? '(guest absent)' : `-> ${el.split(' : ')[1]!.replace(' . ', ':')}`];
+    const want = this.desiredForwards();
+    return Object.fromEntries((this.forwards ?? []).map((f) => {
+      const el = want.get(forwardSpec(f));
+      const where = el === undefined ? '(guest absent)' : `-> ${el.split(' : ')[1]!.replace(' . ', ':')}`;
+      return [forwardSpec(f), this.runtime.has(forwardSpec(f)) ? `${where} (runtime)` : where];
     }));
   }
 
@@ -204,7 +238,7 @@ export class LeasedSet {
       if (ip !== undefined && !ipOf.has(c.mac)) ipOf.set(c.mac, ip);
     }
     const want = new Map<string, string>();
-    for (const f of this.forwards) {
+    for (const f of this.forwards ?? []) {
       const ip = ipOf.get(f.mac);
       if (ip !== undefined) want.set(forwardSpec(f), forwardElement(f, ip));
     }
@@ -230,9 +264,11 @@ export class LeasedSet {
     }
     const want = this.desired();
     const wantFwd = this.desiredForwards();
+    const wantPorts = new Map((this.forwards ?? []).map((f) => [forwardSpec(f), `${f.proto} . ${f.port}`]));
     const lines = [
       ...(this.enforce ? this.diff(this.target, 'set', this.applied, want) : []),
-      ...(this.forwards.length > 0 ? this.diff(this.map, 'map', this.appliedFwd, wantFwd) : []),
+      ...(this.forwards !== undefined ? this.diff(this.map, 'map', this.appliedFwd, wantFwd) : []),
+      ...(this.forwards !== undefined ? this.diff(this.ports, 'set', this.appliedPorts, wantPorts) : []),
     ];
     if (lines.length === 0) return;
     this.busy = true;
@@ -241,6 +277,7 @@ export class LeasedSet {
       if (err === undefined) {
         this.applied = want;
         this.appliedFwd = wantFwd;
+        this.appliedPorts = wantPorts;
         this.resync = false;
         if (this.failures > 0) this.log.info('client address set updated again', { after_failures: this.failures });
         this.failures = 0;
@@ -250,6 +287,7 @@ export class LeasedSet {
         if (this.failures++ === 0) this.log.warning('client address set update failed, retrying', { reason: err.split('\n')[0] });
         this.applied = new Map();
         this.appliedFwd = new Map();
+        this.appliedPorts = new Map();
         this.resync = true;
         this.again = true;
         this.retry = this.clock.after(Math.min(RETRY_MAX_MS, this.timing.retryMs * 2 ** (this.failures - 1)), () => {

@@ -109,6 +109,18 @@ t.test('a forward reaches its guest from outside, other guests and the host, fol
     t.equal(tcp(n, n.srv, '127.0.0.1', 2222).said, 'ECONNREFUSED', 'not through 127.0.0.1 (documented), and not the host service either');
   });
 
+  t.test('wsnic forward add and remove at runtime', async (t) => {
+    const cli = (...args: string[]): string => spawnSync(process.execPath, [WSNIC, 'forward', ...args, '--control-socket', control], { encoding: 'utf8', timeout: 20_000 }).stdout;
+    t.equal(tcp(n, n.inet, UPLINK, 2223).said, 'ECONNREFUSED', 'nothing on 2223 yet');
+    t.match(cli('add', `tcp:2223>${MAC}:8080`), new RegExp(`^added tcp:2223>${MAC}:8080 until the relay stops; .*\n(.*\n)*tcp:2223>${MAC}:8080 +-> ${first.ip.replace(/\./g, '\\.')}:8080 \\(runtime\\)\n`));
+    t.ok(await eventually(() => fwdMap(n), /tcp \. 2223 :/), 'in the map', { found: fwdMap(n) });
+    t.equal(tcp(n, n.inet, UPLINK, 2223).said, 'guest 198.18.0.2', 'reaches the guest');
+    t.match(cli('remove', `tcp:2223>${MAC}:8080`), /^removed tcp:2223>/);
+    t.ok(await eventually(() => fwdMap(n), /^(?![\s\S]*2223 :)/), 'out of the map', { found: fwdMap(n) });
+    t.equal(tcp(n, n.inet, UPLINK, 2223).said, 'ECONNREFUSED', 'gone again');
+    t.match(cli('list'), new RegExp(`^tcp:2222>${MAC}:8080 +-> `), 'the configured ones stay');
+  });
+
   t.test('the guest comes back on another TAP with another address: the forward follows', async (t) => {
     const second = await joinGuest(n, 'wsn1');
     first.proc.child.kill('SIGTERM');

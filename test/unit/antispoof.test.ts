@@ -66,6 +66,7 @@ function heldNft(): { nft: NftRunner; runs: string[]; finish(err?: string): Prom
 
 const add = (tap: string, mac: string, ip: string): string => `add element bridge wsnic leased { ${element(tap, mac, ip)} }\n`;
 const NFT_ERROR = 'Error: Could not process rule';
+const PORTS = 'add element inet wsnic fwdports { tcp . 2222 }\nadd element inet wsnic fwdports { udp . 5353 }\nadd element inet wsnic fwdports { tcp . 8080 }\n';
 
 t.test('the set follows clients and leases, one nft at a time, and rewrites itself after a failure', async (t) => {
   const lines: string[] = [];
@@ -163,13 +164,13 @@ t.test('port forwards follow their guest: a new address or TAP replaces the elem
   const set = new LeasedSet(quietLog([]), nft, { rewriteMs: 600_000, retryMs: 20 }, clock, { enforce: true, forwards });
   t.teardown(() => set.stop());
   set.bind('wstap0', '52:54:00:00:00:01');
-  t.same(runs, [], 'no address yet: no element');
+  t.same(runs.splice(0), [PORTS], 'no address yet: no element, but every forwarded port refused');
+  await finish();
   set.leases(new Map([['52:54:00:00:00:01', '192.168.86.10']]));
   t.same(runs, [
     add('wstap0', '52:54:00:00:00:01', '192.168.86.10') +
       'add element inet wsnic fwd4 { tcp . 2222 : 192.168.86.10 . 22 }\nadd element inet wsnic fwd4 { udp . 5353 : 192.168.86.10 . 53 }\n',
   ], 'both forwards of that MAC, in the run that binds its address; the absent guest has none');
-  t.same(set.forwardState()['tcp:2222>52:54:00:00:00:01:22'], '(guest absent)', 'not yet in the kernel');
   await finish();
   t.same(set.forwardState(), {
     'tcp:2222>52:54:00:00:00:01:22': '-> 192.168.86.10:22', 'udp:5353>52:54:00:00:00:01:53': '-> 192.168.86.10:53', 'tcp:8080>52:54:00:00:00:09:80': '(guest absent)',
@@ -203,7 +204,26 @@ t.test('forwards without bind_client_ip: only the map is kept', async (t) => {
   const set = new LeasedSet(quietLog([]), nft, { rewriteMs: 600_000, retryMs: 20 }, manualClock(), { enforce: false, forwards: [parseForward('tcp:2222>52:54:00:00:00:01:22')!] });
   t.teardown(() => set.stop());
   set.bind('wstap0', '52:54:00:00:00:01');
-  set.leases(new Map([['52:54:00:00:00:01', '192.168.86.10']]));
-  t.same(runs, ['add element inet wsnic fwd4 { tcp . 2222 : 192.168.86.10 . 22 }\n']);
   await finish();
+  set.leases(new Map([['52:54:00:00:00:01', '192.168.86.10']]));
+  t.same(runs, ['add element inet wsnic fwdports { tcp . 2222 }\n', 'add element inet wsnic fwd4 { tcp . 2222 : 192.168.86.10 . 22 }\n']);
+  await finish();
+
+  // At runtime (wsnic forward add/remove): the port and, with the guest here, the element.
+  set.addForward(parseForward('udp:53>52:54:00:00:00:01:5353')!);
+  t.same(runs.slice(2), ['add element inet wsnic fwd4 { udp . 53 : 192.168.86.10 . 5353 }\nadd element inet wsnic fwdports { udp . 53 }\n']);
+  await finish();
+  t.throws(() => set.addForward(parseForward('udp:53>52:54:00:00:00:02:53')!), { message: 'udp port 53 is forwarded already (udp:53>52:54:00:00:00:01:5353)' });
+  t.same(set.forwardState(), { 'tcp:2222>52:54:00:00:00:01:22': '-> 192.168.86.10:22', 'udp:53>52:54:00:00:00:01:5353': '-> 192.168.86.10:5353 (runtime)' });
+  t.ok(set.removeForward(parseForward('tcp:2222>52:54:00:00:00:01:22')!), 'a configured one goes too');
+  t.notOk(set.removeForward(parseForward('tcp:2222>52:54:00:00:00:01:22')!), 'and is not there twice');
+  t.same(runs.slice(3), ['delete element inet wsnic fwd4 { tcp . 2222 }\ndelete element inet wsnic fwdports { tcp . 2222 }\n']);
+  await finish();
+});
+
+t.test('forwards off (NAT off): adding one says why', async (t) => {
+  const set = new LeasedSet(quietLog([]), heldNft().nft, { rewriteMs: 600_000, retryMs: 20 }, manualClock(), { enforce: true, forwards: undefined });
+  t.teardown(() => set.stop());
+  t.throws(() => set.addForward(parseForward('tcp:1>52:54:00:00:00:01:1')!), { message: /port forwards are off \(they need enable_inet/ });
+  t.same(set.forwardState(), {});
 });

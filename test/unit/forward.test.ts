@@ -7,6 +7,8 @@ import { forwardSpec, parseForward } from '../../src/config/forward';
 import { loadConfig } from '../../src/config/load';
 import { renderRuleset } from '../../src/net/nftables';
 import { resolveEgress } from '../../src/config/egress';
+import { parseRequest } from '../../src/ops/control';
+import { formatForwards } from '../../src/cli/forward';
 
 t.test('forward specs parse as documented and nothing else does', async (t) => {
   t.same(parseForward('tcp:2222>52:54:00:12:34:56:22'), { proto: 'tcp', port: 2222, mac: '52:54:00:12:34:56', guestPort: 22 });
@@ -48,4 +50,16 @@ t.test('the ruleset: forwards from any local address, refused with no guest, pas
   const off = renderRuleset({ ...base, uplink: undefined });
   t.notMatch(off, /fwd4|fwdports|dnat/, 'NAT off: no forwards');
   t.notMatch(renderRuleset({ ...base, uplink: 'eth0', forwards: [] }), /elements/, 'no forwards: an empty set, the map still there for the relay');
+});
+
+t.test('wsnic forward: the control request and the listing', async (t) => {
+  t.same(parseRequest('{"cmd":"forward","op":"list"}'), { cmd: 'forward', op: 'list' });
+  t.same(parseRequest('{"cmd":"forward","op":"add","spec":"tcp:22>52:54:00:00:00:01:22"}'),
+    { cmd: 'forward', op: 'add', spec: { proto: 'tcp', port: 22, mac: '52:54:00:00:00:01', guestPort: 22 } });
+  t.throws(() => parseRequest('{"cmd":"forward","op":"add","spec":"tcp:22"}'), /forward add needs spec: tcp:PORT>MAC:PORT/);
+  t.throws(() => parseRequest('{"cmd":"forward","op":"remove"}'), /forward remove needs spec/);
+  t.throws(() => parseRequest('{"cmd":"forward","op":"flush"}'), /forward needs op: list, add or remove/);
+  t.equal(formatForwards({}), 'no port forwards\n');
+  t.equal(formatForwards({ 'tcp:22>52:54:00:00:00:01:22': '-> 192.168.86.5:22', 'udp:5353>52:54:00:00:00:01:53': '(guest absent) (runtime)' }),
+    'tcp:22>52:54:00:00:00:01:22    -> 192.168.86.5:22\nudp:5353>52:54:00:00:00:01:53  (guest absent) (runtime)\n');
 });
