@@ -119,6 +119,17 @@ export class LeasedSet {
    * ruleset), client addresses are not enforced, and the log says so.
    */
   reset(deferred = false): void {
+    if (this.forwards !== undefined) {
+      // Probed in either case: nft runs with map lines against a ruleset without the map (an
+      // upgraded relay, the bridge's ruleset not yet reloaded) would fail, leased set and all.
+      try {
+        run('nft', ['list', 'map', ...TABLE.split(' '), FORWARD_MAP]);
+        this.resync = true; // the map and ports set as they should be; a runtime forward of the last relay is no longer one
+      } catch (err) {
+        this.forwards = undefined;
+        this.log.warning('port forwards off: the nftables map is missing (run wsnic setup with enable_inet on)', { reason: (err as Error).message });
+      }
+    }
     if (deferred) {
       // Sessions taken over from the relay before a restart are in it: they are bound first
       // (pause/unpause), then one nft run empties it and adds them, with no moment between.
@@ -131,16 +142,6 @@ export class LeasedSet {
       } catch (err) {
         this.enforce = false;
         this.log.warning('client addresses not enforced: the nftables set is missing (run wsnic setup)', { reason: (err as Error).message });
-      }
-    }
-    if (this.forwards !== undefined) {
-      try {
-        run('nft', ['flush', 'map', ...TABLE.split(' '), FORWARD_MAP]);
-        // The ports set as well: a runtime forward of the last relay is no longer one.
-        this.resync = true;
-      } catch (err) {
-        this.forwards = undefined;
-        this.log.warning('port forwards off: the nftables map is missing (run wsnic setup with enable_inet on)', { reason: (err as Error).message });
       }
     }
     if (!this.enforce && this.forwards === undefined) this.disabled = true;
