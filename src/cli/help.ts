@@ -17,6 +17,7 @@ export const VERBS: readonly Verb[] = [
   { name: 'health', synopsis: 'wsnic health [options]', doc: 'exit 0 if the relay answers on its ws:// port (the container\'s HEALTHCHECK)' },
   { name: 'status', synopsis: 'wsnic status [CLIENT] [--json]', doc: 'the relay and every client (or one: an id, IP, MAC or TAP), like wg show' },
   { name: 'disconnect', synopsis: 'wsnic disconnect CLIENT [--reason TEXT]', doc: 'close that client (1008), logged with who asked' },
+  { name: 'forward', synopsis: 'wsnic forward [list|add SPEC|remove SPEC]', doc: 'the relay\'s port forwards; a change lasts until the relay stops' },
 ];
 
 export const TITLE = 'WebSocket-to-Ethernet relay for browser PC emulators (v86, jor1k)';

@@ -18,6 +18,7 @@ import { connect, CONNECT_OPTIONS } from './connect';
 import { health } from './health';
 import { status, STATUS_OPTIONS } from './status';
 import { disconnect } from './disconnect';
+import { forward } from './forward';
 
 function load(args: ParsedArgs, log: Logger): Loaded {
   const loaded = loadConfig({ file: args.configFile, env: process.env, flags: args.flags });
@@ -42,12 +43,12 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`wsnic ${VERSION}\n`);
       return 0;
     }
-    if (!['connect', 'status', 'disconnect'].includes(verb) && args.positionals.length > 0) throw new ConfigError(`unexpected argument '${args.positionals[0]}' (see --help)`);
+    if (!['connect', 'status', 'disconnect', 'forward'].includes(verb) && args.positionals.length > 0) throw new ConfigError(`unexpected argument '${args.positionals[0]}' (see --help)`);
     if (verb === 'connect') return await connect(args, log);
     if (verb === 'health') return await health(loadConfig({ file: args.configFile, env: process.env, flags: args.flags }).config);
-    if (verb === 'status' || verb === 'disconnect') {
+    if (verb === 'status' || verb === 'disconnect' || verb === 'forward') {
       const quiet = loadConfig({ file: args.configFile, env: process.env, flags: args.flags }).config;
-      return await (verb === 'status' ? status(quiet, args) : disconnect(quiet, args));
+      return await (verb === 'status' ? status(quiet, args) : verb === 'forward' ? forward(quiet, args) : disconnect(quiet, args));
     }
     const { config, notices } = load(args, log);
     if (verb === 'setup') return setupVerb(config, log);

@@ -4,7 +4,7 @@
  * (or are checked against it by a test).
  */
 
-export type Kind = 'bool' | 'int' | 'port' | 'string' | 'address' | 'listen' | 'path' | 'cidr' | 'ifname' | 'prefix' | 'ipv4list' | 'domain' | 'level' | 'choice' | 'list' | 'netlist' | 'egress';
+export type Kind = 'bool' | 'int' | 'port' | 'string' | 'address' | 'listen' | 'path' | 'cidr' | 'ifname' | 'prefix' | 'ipv4list' | 'domain' | 'level' | 'choice' | 'list' | 'netlist' | 'egress' | 'forward';
 
 interface KindValue {
   bool: boolean;
@@ -22,6 +22,8 @@ interface KindValue {
   list: string[];
   netlist: string[];
   egress: string[];
+  /** Port forward specs, each checked by parseForward. */
+  forward: string[];
   domain: string;
   level: LogLevel;
   choice: string;
@@ -114,6 +116,8 @@ export const schema = [
     doc: 'Comma-separated exceptions to egress_deny (10.1.2.0/24, tcp:25, 10.0.0.5:tcp:22); those with an address also open it on the host itself.' },
   { key: 'egress_deny', kind: 'egress', default: 'host-networks, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 169.254.0.0/16, tcp:25', meta: 'RULES',
     doc: 'Where clients may not go through NAT: CIDRs, tcp:PORT, udp:PORT, CIDR:tcp:PORT, and host-networks (every network on the host\'s interfaces).' },
+  { key: 'forward', kind: 'forward', default: '', meta: 'SPECS',
+    doc: 'Comma-separated port forwards to guests, keyed by MAC: tcp:2222>52:54:00:12:34:56:22 sends TCP port 2222 of every host address to port 22 of the guest with that MAC, wherever its lease and TAP are; udp:PORT>MAC:PORT likewise. Needs enable_inet.' },
   { key: 'isolate_clients', kind: 'bool', default: '0',
     doc: 'Clients reach the gateway, DHCP/DNS and the outside but not each other (bridge port isolation).' },
   { key: 'rate_up_bytes', kind: 'int', default: '0', meta: 'BYTES', min: 0, max: 10000000000,

@@ -2,6 +2,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Entry } from './schema';
 import { EGRESS_SYNTAX, parseEgressRule } from './egress';
+import { clashingForward, FORWARD_SYNTAX, forwardSpec, parseForward, type Forward } from './forward';
 
 export class ValueError extends Error {}
 
@@ -91,6 +92,14 @@ export function parseValue(e: Entry, raw: string): unknown {
       const list = items(v);
       const bad = list.find((s) => parseEgressRule(s) === undefined);
       if (bad !== undefined) throw new ValueError(`'${bad}' is not an egress rule (give ${EGRESS_SYNTAX}, comma-separated)`);
+      return list;
+    }
+    case 'forward': {
+      const list = items(v);
+      const bad = list.find((s) => parseForward(s) === undefined);
+      if (bad !== undefined) throw new ValueError(`'${bad}' is not a port forward (give ${FORWARD_SYNTAX}, comma-separated)`);
+      const clash = clashingForward(list.map((s) => parseForward(s) as Forward));
+      if (clash !== undefined) throw new ValueError(`forwards ${clash.proto} port ${clash.port} twice ('${forwardSpec(clash)}')`);
       return list;
     }
     case 'domain':

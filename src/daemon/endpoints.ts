@@ -7,7 +7,7 @@ import type { Config } from '../config/schema';
 import type { Logger } from '../log';
 import type { Listening } from '../http/listeners';
 import { countLeases, leaseHostnames } from '../net/leasefile';
-import { ControlServer, type RelayStatus } from '../ops/control';
+import { ControlServer, type ForwardControl, type RelayStatus } from '../ops/control';
 import { MetricsServer, createRegistry } from '../ops/metrics';
 import type { Relay } from '../relay/registry';
 import { controlSocketPath, leaseFile } from '../config/paths';
@@ -27,6 +27,8 @@ export interface EndpointsOptions {
   dnsmasq: DnsmasqView | undefined;
   /** The leaf bridges joined to the main one (net/leaves.ts). */
   leafBridges(): number;
+  /** The port forwards (`wsnic forward`, and a line of `wsnic status`); undefined: NAT off. */
+  forwards: ForwardControl | undefined;
   /** The `metrics` socket systemd passed, if any. */
   metricsFd: number | undefined;
 }
@@ -35,7 +37,7 @@ export interface EndpointsOptions {
 export async function startEndpoints(c: Config, log: Logger, o: EndpointsOptions): Promise<{ stop(): void }> {
   const leases = (): number => (c.disable_dhcp ? 0 : countLeases(leaseFile(c)));
   const control = await ControlServer.start(controlSocketPath(c), o.relay, () => relayStatus(c, o, leases),
-    () => (c.disable_dhcp ? new Map() : leaseHostnames(leaseFile(c))), log).catch((err: Error) => {
+    () => (c.disable_dhcp ? new Map() : leaseHostnames(leaseFile(c))), o.forwards, log).catch((err: Error) => {
     log.warning('no control socket: wsnic status will not reach this relay', { path: controlSocketPath(c), reason: err.message });
     return undefined;
   });
@@ -74,5 +76,6 @@ async function relayStatus(c: Config, o: EndpointsOptions, leases: () => number)
     most_clients: relay.stats.mostClients,
     refused: Object.fromEntries(relay.stats.refused),
     closed: Object.fromEntries(relay.stats.closed),
+    ...(o.forwards ? { forwards: o.forwards.forwardState() } : {}),
   };
 }

@@ -10,6 +10,7 @@ import type { Config } from '../config/schema';
 import type { Logger } from '../log';
 import { watchLeases } from '../net/leasefile';
 import { LeasedSet } from '../net/leasedset';
+import { configForwards } from '../config/forward';
 import { PortAllocator } from '../net/leaves';
 import { startForkServer } from '../net/forkserver';
 import { Admission } from '../http/admission';
@@ -67,6 +68,7 @@ export async function serve(c: Config, log: Logger, opts: { uplink?: string | un
   const endpoints = await startEndpoints(c, log, {
     relay, listening, started, uplink: opts.uplink, metricsFd: passed.metricsFd, leafBridges: () => ports.leafCount,
     dnsmasq: c.disable_dhcp ? undefined : opts.dnsmasq ?? unitView(DNSMASQ_UNIT),
+    forwards: leased && c.enable_inet ? leased : undefined,
   });
   const status = await reportStatus(c, log, notifier, relay, opts.uplink);
   reloadOnSighup(c, log, notifier, status, admission, listening);
@@ -100,7 +102,12 @@ function startRelay(c: Config, log: Logger, stored: Unpacked[]): { relay: Relay;
     maxPerIp: c.max_clients_per_ip, trustedProxies: c.trusted_proxies, capacity,
   });
   // Client addresses on the bridge: only as leased (the rules are in wsnic setup's ruleset).
-  const leased = bindsClientIp(c) ? new LeasedSet(log) : undefined;
+  // Port forwards follow their guests through the same knowledge (the map is in the NAT rules).
+  const forwards = c.enable_inet ? configForwards(c) : undefined;
+  if (!c.enable_inet && c.forward.length > 0) log.warning('port forwards off: they need enable_inet', { forward: c.forward.join(',') });
+  const leased = bindsClientIp(c) || forwards !== undefined
+    ? new LeasedSet(log, undefined, undefined, undefined, { enforce: bindsClientIp(c), forwards })
+    : undefined;
   leased?.reset(stored.length > 0);
   // (sessions handed over are the native path's whatever data_path says now)
   if (c.data_path !== 'js' || stored.length > 0) log.info('native data path', { threads: startPlane(c.data_threads) });

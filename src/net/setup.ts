@@ -12,6 +12,7 @@ import { defaultRouteInterface, hostNetworks, setIpForward, setupBridge, teardow
 import { resolveEgress } from '../config/egress';
 import { findTool, hasTool, linkExists, ToolError } from './tool';
 import { existingLeaves, removeLeaf } from './leaves';
+import { configForwards } from '../config/forward';
 import { applyRuleset, removeRuleset, renderRuleset } from './nftables';
 import { renderDnsmasqConf } from './dnsmasq-conf';
 import { removeNetworkdDropin, writeNetworkdDropin } from './networkd-conf';
@@ -67,6 +68,7 @@ export function setup(c: Config, log: Logger): { uplink: string | undefined } {
     bridge: c.bridge, bridgeAddress: net.bridgeAddress, subnet, uplink, tapPrefix: c.tap_prefix,
     bindClientIp: bindsClientIp(c), clientIpv6: c.client_ipv6,
     egressAllow: resolveEgress(c.egress_allow, hostNets), egressDeny: resolveEgress(c.egress_deny, hostNets),
+    forwards: configForwards(c),
   });
   applyRuleset(text, rulesetPath(c));
   if (uplink !== undefined) {

@@ -1,11 +1,12 @@
 /**
- * The control socket: a local Unix socket (mode 0660, group wsnic) for `wsnic status` and
- * `wsnic disconnect`, never TCP. One JSON request per connection, at most MAX_REQUEST bytes:
+ * The control socket: a local Unix socket (mode 0660, group wsnic) for `wsnic status`,
+ * `wsnic disconnect` and `wsnic forward`, never TCP. One JSON request per connection, at most MAX_REQUEST bytes:
  *   {"cmd":"status"}                      the relay, then every client
  *   {"cmd":"status","match":"ID|IP|MAC|TAP"}
  *   {"cmd":"disconnect","match":"...","reason":"...","by":"root (uid 0)"}
- * The answer is JSON lines: {"relay":{...}}, {"client":{...}} each, {"end":{...}}; or
- * {"error":"..."}. Clients are written a batch at a time, yielding to the event loop in between
+ *   {"cmd":"forward","op":"list|add|remove","spec":"tcp:2222>MAC:22"}
+ * The answer is JSON lines: {"relay":{...}}, {"client":{...}} each, {"end":{...}}; for forward
+ * one {"forwards":{SPEC: where it points}}; or {"error":"..."}. Clients are written a batch at a time, yielding to the event loop in between
  * and waiting for the socket to drain, so 10,000 of them do not stall anyone's frames.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../log';
 import type { Relay } from '../relay/registry';
+import { FORWARD_SYNTAX, forwardSpec, parseForward, type Forward } from '../config/forward';
 import { claimSocketPath } from './unixsocket';
 import { CLOSE, type ClientStatus } from '../relay/session';
 
@@ -22,8 +24,17 @@ const BATCH = 200;
 /** What the relay says of itself (besides its clients), from serve's wiring. */
 export type RelayStatus = Record<string, unknown>;
 
+/** The relay's port forwards (net/leasedset.ts keeps them). */
+export interface ForwardControl {
+  forwardState(): Record<string, string>;
+  addForward(f: Forward): void;
+  removeForward(f: Forward): boolean;
+}
+
 export type Request =
   | { cmd: 'status'; match?: string }
+  | { cmd: 'forward'; op: 'list' }
+  | { cmd: 'forward'; op: 'add' | 'remove'; spec: Forward }
   | { cmd: 'disconnect'; match: string; reason?: string; by?: string };
 
 /** A request line checked field by field; throws an Error saying what is wrong. Pure. */
@@ -49,7 +60,14 @@ export function parseRequest(line: string): Request {
     const by = str('by', 64);
     return { cmd: 'disconnect', match, ...(reason !== undefined ? { reason } : {}), ...(by !== undefined ? { by } : {}) };
   }
-  throw new Error(`unknown cmd ${JSON.stringify(r.cmd)} (status, disconnect)`);
+  if (r.cmd === 'forward') {
+    if (r.op === 'list') return { cmd: 'forward', op: 'list' };
+    if (r.op !== 'add' && r.op !== 'remove') throw new Error('forward needs op: list, add or remove');
+    const spec = parseForward(str('spec', 64) ?? '');
+    if (spec === undefined) throw new Error(`forward ${r.op} needs spec: ${FORWARD_SYNTAX}`);
+    return { cmd: 'forward', op: r.op, spec };
+  }
+  throw new Error(`unknown cmd ${JSON.stringify(r.cmd)} (status, disconnect, forward)`);
 }
 
 /** The gid of group `name` from /etc/group, if there is one. */
@@ -83,18 +101,20 @@ export class ControlServer {
     private readonly describe: () => Promise<RelayStatus>,
     /** Each MAC's hostname from the lease file, read once per request. */
     private readonly hostnames: () => Map<string, string>,
+    private readonly forwards: ForwardControl | undefined,
     private readonly log: Logger,
   ) {
     this.server = createServer((socket) => this.serve(socket));
   }
 
   /** Listens on `path` (its directory made 0750 if missing; a stale socket replaced, a live one left). */
-  static async start(path: string, relay: Relay, describe: () => Promise<RelayStatus>, hostnames: () => Map<string, string>, log: Logger): Promise<ControlServer> {
+  static async start(path: string, relay: Relay, describe: () => Promise<RelayStatus>, hostnames: () => Map<string, string>,
+    forwards: ForwardControl | undefined, log: Logger): Promise<ControlServer> {
     const dir = dirname(path);
     const made = !existsSync(dir);
     if (made) mkdirSync(dir, { recursive: true, mode: 0o750 });
     await claimSocketPath(path, 'control socket');
-    const c = new ControlServer(path, relay, describe, hostnames, log);
+    const c = new ControlServer(path, relay, describe, hostnames, forwards, log);
     await new Promise<void>((resolve, reject) => c.server.once('error', reject).listen(path, () => resolve()));
     try {
       chmodSync(path, 0o660);
@@ -151,6 +171,14 @@ export class ControlServer {
   }
 
   private async answer(req: Request, socket: Socket): Promise<void> {
+    if (req.cmd === 'forward') {
+      if (this.forwards === undefined) throw new Error('port forwards are off (they need enable_inet)');
+      if (req.op === 'add') this.forwards.addForward(req.spec);
+      if (req.op === 'remove' && !this.forwards.removeForward(req.spec)) throw new Error(`no forward ${forwardSpec(req.spec)}`);
+      if (req.op !== 'list') this.log.warning(`port forward ${req.op === 'add' ? 'added' : 'removed'} until the relay stops`, { forward: forwardSpec(req.spec) });
+      socket.end(`${JSON.stringify({ forwards: this.forwards.forwardState() })}\n`);
+      return;
+    }
     if (req.cmd === 'disconnect') {
       const found = this.relay.find(req.match);
       const reason = req.reason ?? 'disconnected by the operator';

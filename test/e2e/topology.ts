@@ -166,8 +166,8 @@ export class Topology {
     return this.spawn(ns, process.execPath, [WSNIC, 'connect', url, ...args], sanitizerEnv());
   }
 
-  /** A DHCP lease with busybox udhcpc on dev (asking for a hostname, if given); returns what the server offered. */
-  dhcp(ns: string, dev: string, hostname?: string): { ip: string; mask: string; router: string; dns: string; domain: string; ms: number } {
+  /** A DHCP lease with busybox udhcpc on dev (asking for a hostname, if given, and with extra options); returns what the server offered. */
+  dhcp(ns: string, dev: string, hostname?: string, extra: string[] = []): { ip: string; mask: string; router: string; dns: string; domain: string; ms: number } {
     const script = this.file('udhcpc.sh', [
       '#!/bin/sh',
       'case "$1" in bound|renew)',
@@ -179,7 +179,7 @@ export class Topology {
     ].join('\n'));
     chmodSync(script, 0o755);
     const t0 = Date.now();
-    const r = this.exec(ns, 'busybox', ['udhcpc', '-i', dev, '-q', '-n', '-t', '10', '-T', '1', '-s', script, ...(hostname ? ['-x', `hostname:${hostname}`] : [])]);
+    const r = this.exec(ns, 'busybox', ['udhcpc', '-i', dev, '-q', '-n', '-t', '10', '-T', '1', '-s', script, ...(hostname ? ['-x', `hostname:${hostname}`] : []), ...extra]);
     const line = r.stdout.split('\n').find((l) => l.startsWith('LEASE '));
     if (!line) throw new Error(`no DHCP lease on ${dev} in ${ns}: ${r.stdout}${r.stderr}`);
     const f = Object.fromEntries(line.slice(6).split(' ').map((kv) => kv.split('=') as [string, string]));

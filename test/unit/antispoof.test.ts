@@ -5,6 +5,7 @@
 import t from 'tap';
 import { ACK_GRACE_MS, element, LeasedSet, type Clock, type NftRunner } from '../../src/net/leasedset';
 import { formatLine, type Logger } from '../../src/log';
+import { parseForward } from '../../src/config/forward';
 
 function quietLog(lines: string[]): Logger {
   const log = (level: 'debug' | 'info' | 'warning' | 'error') => (msg: string, f?: Record<string, string | number | boolean | undefined>) => lines.push(formatLine(level, msg, f));
@@ -65,6 +66,7 @@ function heldNft(): { nft: NftRunner; runs: string[]; finish(err?: string): Prom
 
 const add = (tap: string, mac: string, ip: string): string => `add element bridge wsnic leased { ${element(tap, mac, ip)} }\n`;
 const NFT_ERROR = 'Error: Could not process rule';
+const PORTS = 'add element inet wsnic fwdports { tcp . 2222 }\nadd element inet wsnic fwdports { udp . 5353 }\nadd element inet wsnic fwdports { tcp . 8080 }\n';
 
 t.test('the set follows clients and leases, one nft at a time, and rewrites itself after a failure', async (t) => {
   const lines: string[] = [];
@@ -153,4 +155,75 @@ t.test('the whole set is rewritten now and then (a reloaded ruleset empties it b
   clock.advance(30);
   t.same(runs.slice(1), [rewrite, rewrite], 'and again, each time');
   await finish();
+});
+
+t.test('port forwards follow their guest: a new address or TAP replaces the element in the same run', async (t) => {
+  const clock = manualClock();
+  const { nft, runs, finish } = heldNft();
+  const forwards = ['tcp:2222>52:54:00:00:00:01:22', 'udp:5353>52:54:00:00:00:01:53', 'tcp:8080>52:54:00:00:00:09:80'].map((s) => parseForward(s)!);
+  const set = new LeasedSet(quietLog([]), nft, { rewriteMs: 600_000, retryMs: 20 }, clock, { enforce: true, forwards });
+  t.teardown(() => set.stop());
+  set.bind('wstap0', '52:54:00:00:00:01');
+  t.same(runs.splice(0), [PORTS], 'no address yet: no element, but every forwarded port refused');
+  await finish();
+  set.leases(new Map([['52:54:00:00:00:01', '192.168.86.10']]));
+  t.same(runs, [
+    add('wstap0', '52:54:00:00:00:01', '192.168.86.10') +
+      'add element inet wsnic fwd4 { tcp . 2222 : 192.168.86.10 . 22 }\nadd element inet wsnic fwd4 { udp . 5353 : 192.168.86.10 . 53 }\n',
+  ], 'both forwards of that MAC, in the run that binds its address; the absent guest has none');
+  await finish();
+  t.same(set.forwardState(), {
+    'tcp:2222>52:54:00:00:00:01:22': '-> 192.168.86.10:22', 'udp:5353>52:54:00:00:00:01:53': '-> 192.168.86.10:53', 'tcp:8080>52:54:00:00:00:09:80': '(guest absent)',
+  }, 'what wsnic status shows');
+  set.acked('wstap0', '52:54:00:00:00:01', '192.168.86.20');
+  t.same(runs.slice(1), [
+    `delete element bridge wsnic leased { ${element('wstap0', '52:54:00:00:00:01', '192.168.86.10')} }\n${add('wstap0', '52:54:00:00:00:01', '192.168.86.20')}` +
+      'delete element inet wsnic fwd4 { tcp . 2222 }\ndelete element inet wsnic fwd4 { udp . 5353 }\n' +
+      'add element inet wsnic fwd4 { tcp . 2222 : 192.168.86.20 . 22 }\nadd element inet wsnic fwd4 { udp . 5353 : 192.168.86.20 . 53 }\n',
+  ], 'a new address: each element replaced in one transaction');
+  await finish();
+  set.unbind('wstap0');
+  set.bind('wstap3', '52:54:00:00:00:01');
+  t.match(runs[2], /delete element inet wsnic fwd4 \{ tcp \. 2222 \}/, 'gone: its forwards go at once');
+  await finish();
+  t.same(runs.slice(3), [
+    add('wstap3', '52:54:00:00:00:01', '192.168.86.10') +
+      'add element inet wsnic fwd4 { tcp . 2222 : 192.168.86.10 . 22 }\nadd element inet wsnic fwd4 { udp . 5353 : 192.168.86.10 . 53 }\n',
+  ], 'back on another TAP, with the address of the lease file: the forwards follow');
+  await finish();
+  set.unbind('wstap3');
+  t.same(runs.slice(4), [
+    `delete element bridge wsnic leased { ${element('wstap3', '52:54:00:00:00:01', '192.168.86.10')} }\n` +
+      'delete element inet wsnic fwd4 { tcp . 2222 }\ndelete element inet wsnic fwd4 { udp . 5353 }\n',
+  ], 'the guest gone: its forwards go');
+  await finish();
+});
+
+t.test('forwards without bind_client_ip: only the map is kept', async (t) => {
+  const { nft, runs, finish } = heldNft();
+  const set = new LeasedSet(quietLog([]), nft, { rewriteMs: 600_000, retryMs: 20 }, manualClock(), { enforce: false, forwards: [parseForward('tcp:2222>52:54:00:00:00:01:22')!] });
+  t.teardown(() => set.stop());
+  set.bind('wstap0', '52:54:00:00:00:01');
+  await finish();
+  set.leases(new Map([['52:54:00:00:00:01', '192.168.86.10']]));
+  t.same(runs, ['add element inet wsnic fwdports { tcp . 2222 }\n', 'add element inet wsnic fwd4 { tcp . 2222 : 192.168.86.10 . 22 }\n']);
+  await finish();
+
+  // At runtime (wsnic forward add/remove): the port and, with the guest here, the element.
+  set.addForward(parseForward('udp:53>52:54:00:00:00:01:5353')!);
+  t.same(runs.slice(2), ['add element inet wsnic fwd4 { udp . 53 : 192.168.86.10 . 5353 }\nadd element inet wsnic fwdports { udp . 53 }\n']);
+  await finish();
+  t.throws(() => set.addForward(parseForward('udp:53>52:54:00:00:00:02:53')!), { message: 'udp port 53 is forwarded already (udp:53>52:54:00:00:00:01:5353)' });
+  t.same(set.forwardState(), { 'tcp:2222>52:54:00:00:00:01:22': '-> 192.168.86.10:22', 'udp:53>52:54:00:00:00:01:5353': '-> 192.168.86.10:5353 (runtime)' });
+  t.ok(set.removeForward(parseForward('tcp:2222>52:54:00:00:00:01:22')!), 'a configured one goes too');
+  t.notOk(set.removeForward(parseForward('tcp:2222>52:54:00:00:00:01:22')!), 'and is not there twice');
+  t.same(runs.slice(3), ['delete element inet wsnic fwd4 { tcp . 2222 }\ndelete element inet wsnic fwdports { tcp . 2222 }\n']);
+  await finish();
+});
+
+t.test('forwards off (NAT off): adding one says why', async (t) => {
+  const set = new LeasedSet(quietLog([]), heldNft().nft, { rewriteMs: 600_000, retryMs: 20 }, manualClock(), { enforce: true, forwards: undefined });
+  t.teardown(() => set.stop());
+  t.throws(() => set.addForward(parseForward('tcp:1>52:54:00:00:00:01:1')!), { message: /port forwards are off \(they need enable_inet/ });
+  t.same(set.forwardState(), {});
 });

@@ -24,7 +24,7 @@ t.test('wsnic(8) has every verb the command line takes, and each verb\'s own opt
   const page = read('packaging/wsnic.8');
   // main.ts takes its verbs from VERBS; a verb added there without a line here fails this.
   t.match(read('src/cli/main.ts'), /const verbs = VERBS\.map\(\(v\) => v\.name\);/, 'main.ts\'s verbs are VERBS');
-  t.same(VERBS.map((v) => v.name), ['run', 'relay', 'setup', 'teardown', 'connect', 'health', 'status', 'disconnect']);
+  t.same(VERBS.map((v) => v.name), ['run', 'relay', 'setup', 'teardown', 'connect', 'health', 'status', 'disconnect', 'forward']);
   const commands = page.split('\n.SH COMMANDS\n')[1]?.split('\n.SH ')[0] ?? '';
   for (const v of VERBS) {
     t.ok(commands.includes(`.TP\n.B ${esc(v.name)}\n`), `COMMANDS has ${v.name}`);

@@ -9,6 +9,7 @@ import { formatLine } from '../../src/log';
 const base = {
   bridge: 'wsbr0', bridgeAddress: '192.168.86.1', subnet: '192.168.86.0/24', tapPrefix: 'wstap', bindClientIp: true, clientIpv6: false,
   egressAllow: [], egressDeny: resolveEgress(['host-networks', '10.0.0.0/8', '169.254.0.0/16', 'tcp:25'], ['203.0.113.0/24']),
+  forwards: [],
 };
 
 t.test('with NAT off: the host is protected and client ports filtered, but nothing forwarded or NATed', async (t) => {
