@@ -32,7 +32,7 @@
     X(V_DHCP_OTHER_MAC, dhcpOtherMac) /* a DHCP request naming another MAC: spoofed */           \
     X(V_LIMITED, limited)           /* over the rate limit: limited_in up, limited_out down */    \
     X(V_V6_ROUTER, v6Router)        /* a router advertisement, redirect or router renumbering */ \
-    X(V_V6_DHCP_SERVER, v6DhcpServer) /* DHCPv6 server or relay traffic (UDP source port 547) */ \
+    X(V_V6_DHCP_SERVER, v6DhcpServer) /* DHCPv6 server or relay traffic (UDP from 547 or to 546) */ \
     X(V_V6_SOURCE, v6Source)        /* from an IPv6 address not the client's own */             \
     X(V_V6_FORGED_NA, v6ForgedNa)   /* a neighbour advertisement for an address not its own */  \
     X(V_V6_FULL, v6Full)            /* a DAD probe for one address more than GUARD6_CLAIMS */    \

@@ -21,6 +21,7 @@
 enum { NH_HOP = 0, NH_UDP = 17, NH_ROUTING = 43, NH_FRAGMENT = 44, NH_AH = 51, NH_ICMP6 = 58, NH_DSTOPTS = 60 };
 enum { ICMP6_RA = 134, ICMP6_NS = 135, ICMP6_NA = 136, ICMP6_REDIRECT = 137, ICMP6_RENUMBERING = 138 };
 #define DHCP6_SERVER_PORT 547
+#define DHCP6_CLIENT_PORT 546
 
 static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
@@ -126,7 +127,9 @@ int guard6_up(Guard *g, const uint8_t *f, size_t len, double now) {
         }
     } else if (u.proto == NH_UDP) {
         if (u.at + 8 > u.end) return dropped(g, V_V6_MALFORMED);
-        if (be16(f + u.at) == DHCP6_SERVER_PORT) return dropped(g, V_V6_DHCP_SERVER);
+        /* From a server's port, or to a client's from any port (a client takes an Advertise or
+           Reply whatever its source port; RFC 7610 judges by the destination). */
+        if (be16(f + u.at) == DHCP6_SERVER_PORT || be16(f + u.at + 2) == DHCP6_CLIENT_PORT) return dropped(g, V_V6_DHCP_SERVER);
     }
     if (is_unspecified(src)) {
         if (type == ICMP6_NA) return dropped(g, V_V6_FORGED_NA); /* (never from ::, RFC 4861 7.2.4) */

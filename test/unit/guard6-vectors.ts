@@ -1,7 +1,7 @@
 /**
  * The guard's IPv6 vectors (native/guard6.c; the format is guard-vectors.ts's, run by
  * guard.test.ts). Verdicts: v6Router (a router advertisement, redirect or router renumbering),
- * v6DhcpServer (UDP from port 547), v6Source (from an address not the client's own), v6ForgedNa
+ * v6DhcpServer (UDP from port 547 or to port 546), v6Source (from an address not the client's own), v6ForgedNa
  * (a neighbour advertisement for an address not its own), v6Full (a DAD probe past the claims
  * table), v6Malformed (a header chain cut short, too long, or a first fragment without its
  * ICMPv6 or UDP header). All of them count as spoofed. Checksums are zero: the guard reads none.
@@ -131,14 +131,15 @@ export const VECTORS6: Vector[] = [
     end: { ...BOUND, spoofed: 6 },
   },
   {
-    name: 'IPv6: DHCPv6 server traffic (from port 547) is dropped; a DHCPv6 client passes',
+    name: 'IPv6: DHCPv6 server traffic (from port 547, or to a client at 546) is dropped; a DHCPv6 client passes',
     rules: V6,
     steps: [
       up(ip6(LL, OTHER_LL, UDP, udp(547, 546)), 'v6DhcpServer', first),
       up(ip6(LL, 'ff02::1:2', UDP, udp(547, 547)), 'v6DhcpServer'), // a relay's too
+      up(ip6(LL, OTHER_LL, UDP, udp(40000, 546)), 'v6DhcpServer'), // an Advertise from another port: a client takes it all the same
       up(ip6(LL, 'ff02::1:2', UDP, udp(546, 547)), 'pass'),
     ],
-    end: { ...BOUND, spoofed: 2 },
+    end: { ...BOUND, spoofed: 3 },
   },
   {
     name: 'IPv6: a neighbour advertisement for an address not its own (or from ::) is forged: dropped',
