@@ -140,12 +140,14 @@ enum Verdict guard_up(Guard *g, const uint8_t *f, size_t len, double now) {
 
 enum Verdict guard_down(Guard *g, const uint8_t *f, size_t len, double now, bool *acked, uint8_t mac[6], uint32_t *ip) {
     *acked = false;
+    /* Before the limit: a defence dropped by it still means the address is someone else's (else a
+       client flooding its own download would keep a claim the holder defended). */
+    if (g->v6.tentative && len > 13 && f[12] == 0x86 && f[13] == 0xdd) guard6_down(g, f, len, now);
     if (!limit_allow(&g->down, len, now)) {
         COUNT(g->limited_out, 1);
         return V_LIMITED;
     }
     if (g->dhcp_server && len > 23 && f[23] == 17) *acked = dhcp_ack(f, len, g->dhcp_server, mac, ip);
-    if (g->v6.tentative && len > 13 && f[12] == 0x86 && f[13] == 0xdd) guard6_down(g, f, len, now);
     return V_PASS;
 }
 

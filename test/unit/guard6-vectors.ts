@@ -167,6 +167,17 @@ export const VECTORS6: Vector[] = [
     end: { ...BOUND, spoofed: 2 },
   },
   {
+    name: 'IPv6: a defence dropped by the download limit still frees the tentative claim (a client cannot flood itself past DAD)',
+    rules: { ...V6, down: [0, 1], burst: 1 },
+    steps: [
+      up(probe(ADDR), 'pass', { ...first, at: 0 }),
+      down(ip6(OTHER_LL, 'ff02::1', UDP, udp(5353, 5353), OTHER), 'pass', { at: 1 }), // the bucket's one frame
+      down(ip6(OTHER_LL, 'ff02::1', ICMP6, na(ADDR), OTHER), 'limited', { at: 2, told: ['limited down'] }), // the defence
+      up(tcpFrom(ADDR), 'v6Source', { at: 600 }),
+    ],
+    end: { ...BOUND, spoofed: 1, limitedOut: 1 },
+  },
+  {
     rules: V6,
     name: 'IPv6: a probe by another coming down after the DAD window (1 s) finds the claim bound: the holder defends it',
     steps: [
