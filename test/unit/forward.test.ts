@@ -45,7 +45,13 @@ t.test('the ruleset: forwards from any local address, refused with no guest, pas
   t.match(input, /ct state new meta l4proto tcp meta l4proto \. th dport @fwdports counter reject with tcp reset[^\n]*\n\t\tct state new meta l4proto udp meta l4proto \. th dport @fwdports counter reject with icmpx type port-unreachable[^\n]*\n\t\tiifname "wsbr0" jump from_clients/,
     'refused before anything else of the input chain sees it');
   const forward = text.split('chain forward {')[1]!.split('\n\t}')[0]!;
-  t.match(forward, /^\n\t\ttype filter[^\n]*\n[^\n]*\n\t\tct status dnat counter accept/, 'forwarded connections and their replies first, before the egress policy');
+  t.match(forward, /^\n\t\ttype filter[^\n]*\n(\t\t#[^\n]*\n)+\t\tct status dnat ct direction original oifname "wsbr0" counter accept[^\n]*\n\t\tct status dnat ct direction reply iifname "wsbr0" counter accept/,
+    'forwarded connections and their replies first, before the egress policy');
+  // Another table's DNAT (Docker's published ports) to another interface is no port forward of
+  // ours: a guest's connection to it must meet the egress policy, not skip it.
+  for (const line of forward.split('\n').filter((l) => /ct status dnat/.test(l))) {
+    t.match(line, /(oifname|iifname) "wsbr0"/, `bound to the bridge: ${line.trim()}`);
+  }
   t.match(text, /ct status dnat ip saddr 192\.168\.86\.0\/24 oifname "wsbr0" masquerade/);
   const off = renderRuleset({ ...base, uplink: undefined });
   t.notMatch(off, /fwd4|fwdports|dnat/, 'NAT off: no forwards');
