@@ -51,3 +51,16 @@ export function clashingForward(list: readonly Forward[]): Forward | undefined {
 export function configForwards(c: { forward: readonly string[] }): Forward[] {
   return c.forward.map((s) => parseForward(s)!);
 }
+
+/**
+ * What a forward's host port already is, if anything every client needs: the relay's own port,
+ * or the gateway's DNS and DHCP (dnsmasq). A forward of it refuses it on every host address while
+ * its guest is absent (the input chain's fwdports rule) and hands it to that guest while present.
+ */
+export function reservedPort(f: Forward, c: { ws_port: number; wss_port: number; wss_certificate: string; disable_dhcp: boolean }): string | undefined {
+  if (f.proto === 'tcp' && f.port === c.ws_port) return 'ws_port, the relay\'s own';
+  if (f.proto === 'tcp' && f.port === c.wss_port && c.wss_certificate !== '') return 'wss_port, the relay\'s own';
+  if (!c.disable_dhcp && f.port === 53) return 'DNS, the gateway\'s for every client';
+  if (!c.disable_dhcp && f.proto === 'udp' && f.port === 67) return 'DHCP, the gateway\'s for every client';
+  return undefined;
+}

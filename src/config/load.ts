@@ -5,6 +5,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { schema, entry, envName, type Config, type Entry } from './schema';
 import { parseValue, ValueError } from './values';
+import { configForwards, forwardSpec, reservedPort } from './forward';
 
 export const DEFAULT_CONFIG_FILE = '/etc/wsnic/wsnic.conf';
 
@@ -82,6 +83,7 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
   const notices: string[] = [];
   const values: Record<string, unknown> = {};
   const given = new Set<string>(); // keys set by the file, the environment or a flag
+  const sources = new Map<string, string>(); // where each given key was last set, for errors
   const set = (rv: RawValue): void => {
     const e = entry(rv.key);
     if (!e) {
@@ -92,6 +94,7 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
       const v = parseValue(e, rv.raw);
       values[e.key] = rv.invert ? !v : v;
       given.add(e.key);
+      sources.set(e.key, rv.source);
     } catch (err) {
       if (err instanceof ValueError) throw new ConfigError(`${rv.source}: ${e.key} ${err.message}`);
       throw err;
@@ -118,17 +121,21 @@ export function loadConfig(opts: LoadOptions = {}): Loaded {
   if (values.container === true) containerDefaults(values, given, opts.exists ?? existsSync, notices);
 
   const config = values as Config;
-  crossCheck(config);
+  crossCheck(config, sources);
   return { config, file, warnings, notices };
 }
 
 /** Checks that need more than one key. */
-function crossCheck(c: Config): void {
+function crossCheck(c: Config, sources: ReadonlyMap<string, string>): void {
   if (c.ws_port === c.wss_port && c.wss_certificate !== '') {
     throw new ConfigError(`ws_port and wss_port are both ${c.ws_port}: give wss:// its own port`);
   }
   if (c.idle_timeout <= c.ping_interval) {
     throw new ConfigError(`idle_timeout (${c.idle_timeout}) must be longer than ping_interval (${c.ping_interval})`);
+  }
+  for (const f of configForwards(c)) {
+    const what = reservedPort(f, c);
+    if (what !== undefined) throw new ConfigError(`${sources.get('forward') ?? 'default'}: forward '${forwardSpec(f)}' takes ${f.proto} port ${f.port}, which is ${what}: forward another port`);
   }
   if (c.wss_private_key !== '' && c.wss_certificate === '') {
     throw new ConfigError(`wss_private_key is set but wss_certificate is not: wss:// needs a certificate`);

@@ -117,7 +117,7 @@ export const schema = [
   { key: 'egress_deny', kind: 'egress', default: 'host-networks, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 169.254.0.0/16, tcp:25', meta: 'RULES',
     doc: 'Where clients may not go through NAT: CIDRs, tcp:PORT, udp:PORT, CIDR:tcp:PORT, and host-networks (every network on the host\'s interfaces).' },
   { key: 'forward', kind: 'forward', default: '', meta: 'SPECS',
-    doc: 'Comma-separated port forwards to guests, keyed by MAC: tcp:2222>52:54:00:12:34:56:22 sends TCP port 2222 of every host address to port 22 of the guest with that MAC, wherever its lease and TAP are; udp:PORT>MAC:PORT likewise. Needs enable_inet.' },
+    doc: 'Comma-separated port forwards to guests, keyed by MAC: tcp:2222>52:54:00:12:34:56:22 sends TCP port 2222 of every host address to port 22 of the guest with that MAC, wherever its lease and TAP are; udp:PORT>MAC:PORT likewise. Needs enable_inet. Not a port every client needs: ws_port, wss_port, or (with dnsmasq) 53 and udp 67.' },
   { key: 'isolate_clients', kind: 'bool', default: '0',
     doc: 'Clients reach the gateway, DHCP/DNS and the outside but not each other (bridge port isolation).' },
   { key: 'rate_up_bytes', kind: 'int', default: '0', meta: 'BYTES', min: 0, max: 10000000000,

@@ -10,7 +10,7 @@ import type { Config } from '../config/schema';
 import type { Logger } from '../log';
 import { watchLeases } from '../net/leasefile';
 import { LeasedSet } from '../net/leasedset';
-import { configForwards } from '../config/forward';
+import { configForwards, reservedPort } from '../config/forward';
 import { PortAllocator } from '../net/leaves';
 import { startForkServer } from '../net/forkserver';
 import { Admission } from '../http/admission';
@@ -106,7 +106,7 @@ function startRelay(c: Config, log: Logger, stored: Unpacked[]): { relay: Relay;
   const forwards = c.enable_inet ? configForwards(c) : undefined;
   if (!c.enable_inet && c.forward.length > 0) log.warning('port forwards off: they need enable_inet', { forward: c.forward.join(',') });
   const leased = bindsClientIp(c) || forwards !== undefined
-    ? new LeasedSet(log, undefined, undefined, undefined, { enforce: bindsClientIp(c), forwards })
+    ? new LeasedSet(log, undefined, undefined, undefined, { enforce: bindsClientIp(c), forwards, reserved: (f) => reservedPort(f, c) })
     : undefined;
   leased?.reset(stored.length > 0);
   // (sessions handed over are the native path's whatever data_path says now)

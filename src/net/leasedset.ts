@@ -89,17 +89,20 @@ export class LeasedSet {
   private enforce: boolean;
   /** undefined: port forwards off (NAT off, or the ruleset has no map). */
   private forwards: Forward[] | undefined;
+  private readonly reserved: (f: Forward) => string | undefined;
 
   constructor(
     private readonly log: Logger,
     private readonly nft: NftRunner = nftRunner(),
     private readonly timing = { rewriteMs: REWRITE_MS, retryMs: 1000 },
     private readonly clock: Clock = realClock,
-    /** enforce: keep the set `leased` (bind_client_ip); forwards: keep the map (NAT on), or undefined. */
-    scope: { enforce: boolean; forwards: readonly Forward[] | undefined } = { enforce: true, forwards: undefined },
+    /** enforce: keep the set `leased` (bind_client_ip); forwards: keep the map (NAT on), or undefined;
+        reserved: what a host port already is that no forward may take (config/forward.ts). */
+    scope: { enforce: boolean; forwards: readonly Forward[] | undefined; reserved?: (f: Forward) => string | undefined } = { enforce: true, forwards: undefined },
   ) {
     this.enforce = scope.enforce;
     this.forwards = scope.forwards && [...scope.forwards];
+    this.reserved = scope.reserved ?? ((): undefined => undefined);
     this.stopRewrite = clock.every(timing.rewriteMs, () => {
       this.resync = true;
       this.sync();
@@ -153,6 +156,8 @@ export class LeasedSet {
     if (this.forwards === undefined || this.disabled) throw new Error('port forwards are off (they need enable_inet and the ruleset of wsnic setup)');
     const taken = this.forwards.find((g) => g.proto === f.proto && g.port === f.port);
     if (taken !== undefined) throw new Error(`${f.proto} port ${f.port} is forwarded already (${forwardSpec(taken)})`);
+    const what = this.reserved(f);
+    if (what !== undefined) throw new Error(`${f.proto} port ${f.port} is ${what}: forward another port`);
     this.forwards.push(f);
     this.runtime.add(forwardSpec(f));
     this.sync();

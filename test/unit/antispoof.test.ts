@@ -5,7 +5,7 @@
 import t from 'tap';
 import { ACK_GRACE_MS, element, LeasedSet, type Clock, type NftRunner } from '../../src/net/leasedset';
 import { formatLine, type Logger } from '../../src/log';
-import { parseForward } from '../../src/config/forward';
+import { parseForward, reservedPort, type Forward } from '../../src/config/forward';
 
 function quietLog(lines: string[]): Logger {
   const log = (level: 'debug' | 'info' | 'warning' | 'error') => (msg: string, f?: Record<string, string | number | boolean | undefined>) => lines.push(formatLine(level, msg, f));
@@ -218,6 +218,20 @@ t.test('forwards without bind_client_ip: only the map is kept', async (t) => {
   t.ok(set.removeForward(parseForward('tcp:2222>52:54:00:00:00:01:22')!), 'a configured one goes too');
   t.notOk(set.removeForward(parseForward('tcp:2222>52:54:00:00:00:01:22')!), 'and is not there twice');
   t.same(runs.slice(3), ['delete element inet wsnic fwd4 { tcp . 2222 }\ndelete element inet wsnic fwdports { tcp . 2222 }\n']);
+  await finish();
+});
+
+t.test('a runtime forward of a reserved port (wsnic forward add tcp:8086, the relay\'s own) is refused', async (t) => {
+  const { nft, runs, finish } = heldNft();
+  const reserved = (f: Forward): string | undefined => reservedPort(f, { ws_port: 8086, wss_port: 8087, wss_certificate: '', disable_dhcp: false });
+  const set = new LeasedSet(quietLog([]), nft, { rewriteMs: 600_000, retryMs: 20 }, manualClock(), { enforce: false, forwards: [], reserved });
+  t.teardown(() => set.stop());
+  for (const spec of ['tcp:8086>52:54:00:00:00:01:80', 'udp:53>52:54:00:00:00:01:53']) {
+    t.throws(() => set.addForward(parseForward(spec)!), { message: /is (ws_port|DNS), .*: forward another port/ }, spec);
+  }
+  t.same(set.forwardState(), {}, 'neither taken');
+  set.addForward(parseForward('tcp:8087>52:54:00:00:00:01:80')!); // wss:// not served: a free port
+  t.match(runs.at(-1), /add element inet wsnic fwdports \{ tcp \. 8087 \}/);
   await finish();
 });
 

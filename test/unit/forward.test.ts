@@ -30,6 +30,18 @@ t.test('a bad or doubled forward is a config error naming the key and where it c
   t.same(ok.config.forward, ['tcp:22>52:54:00:00:00:01:22', 'udp:22>52:54:00:00:00:01:22'], 'tcp and udp of one port are two forwards');
 });
 
+t.test('a forward of a port every client needs (the relay\'s, the gateway\'s DNS or DHCP) is a config error naming it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsnic-fwd-'));
+  const file = join(dir, 'wsnic.conf');
+  const mac = '52:54:00:12:34:56';
+  for (const [spec, what] of [[`tcp:8086>${mac}:80`, 'ws_port'], [`udp:53>${mac}:53`, 'DNS'], [`tcp:53>${mac}:53`, 'DNS'], [`udp:67>${mac}:67`, 'DHCP']]) {
+    writeFileSync(file, `forward = ${spec}\n`);
+    t.throws(() => loadConfig({ file }), { message: new RegExp(`^${file} line 1: forward '${spec}' takes \\w+ port \\d+, which is ${what}`) }, spec);
+  }
+  writeFileSync(file, `disable_dhcp = 1\nbind_client_ip = 0\nws_port = 8000\nforward = tcp:8086>${mac}:80, udp:53>${mac}:53, udp:8000>${mac}:80\n`);
+  t.same(loadConfig({ file }).config.forward.length, 3, 'another ws_port, no dnsmasq, udp of the relay\'s tcp port: all free');
+});
+
 t.test('the ruleset: forwards from any local address, refused with no guest, past the egress policy, hairpin', async (t) => {
   const base = {
     bridge: 'wsbr0', bridgeAddress: '192.168.86.1', subnet: '192.168.86.0/24', tapPrefix: 'wstap', bindClientIp: true, clientIpv6: false,
