@@ -116,6 +116,19 @@ static int on_control(void *ctx, int op, uint8_t *data, size_t len) {
 
 static const WsHandlers handlers = {on_message, on_control};
 
+/* s->in holds at least n bytes, or the socket has failed (out of memory) and false is returned. */
+static bool reserve_in(Session *s, size_t n) {
+    if (s->in_cap >= n) return true;
+    uint8_t *p = realloc(s->in, n);
+    if (!p) {
+        fail_socket(s);
+        return false;
+    }
+    s->in = p;
+    s->in_cap = n;
+    return true;
+}
+
 /* Bytes [used, len) of buf stay for later in s->in (buf may be s->in itself). */
 static void keep_rest(Session *s, uint8_t *buf, size_t used, size_t len) {
     size_t rest = len - used;
@@ -128,15 +141,7 @@ static void keep_rest(Session *s, uint8_t *buf, size_t used, size_t len) {
     if (buf == s->in) {
         memmove(s->in, s->in + used, rest);
     } else {
-        if (s->in_cap < rest) {
-            uint8_t *p = realloc(s->in, rest);
-            if (!p) {
-                fail_socket(s);
-                return;
-            }
-            s->in = p;
-            s->in_cap = rest;
-        }
+        if (!reserve_in(s, rest)) return;
         memcpy(s->in, buf + used, rest);
     }
     s->in_len = rest;
@@ -192,15 +197,7 @@ void up_read(Session *s) {
         /* the rest of a frame whose header is in: read into s->in after it */
         bool rest = need > len && need <= WS_HEADER_MAX + MAX_MESSAGE;
         if (rest) {
-            if (s->in_cap < need) {
-                uint8_t *p = realloc(s->in, need);
-                if (!p) {
-                    fail_socket(s);
-                    return;
-                }
-                s->in = p;
-                s->in_cap = need;
-            }
+            if (!reserve_in(s, need)) return;
             into = s->in + len;
             room = need - len;
         } else {
